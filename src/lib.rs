@@ -1,0 +1,2 @@
+//! mtls: mutual TLS in front of Amazon API Gateway, as editable Rhai scripts.
+pub mod petstore;
