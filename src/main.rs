@@ -1,1 +1,143 @@
-fn main() {}
+//! The `mtls` binary: parse the command line, call the library, print diagnostics.
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use clap::Parser;
+use miette::{IntoDiagnostic, Result, WrapErr};
+
+use cli::{Cli, Command, Format, RunArgs};
+use mtls::script::{self, bundled, FunctionDoc};
+use mtls::{Error, Mode, Runtime};
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    // Wrapped lines break `grep` on logs; wrap only for a person at a terminal.
+    let tty = std::io::stderr().is_terminal();
+    miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(tty).build())
+    }))
+    .ok();
+    match cli.command {
+        Command::Run(args) => {
+            let mode = if args.dry_run { Mode::Plan } else { Mode::Live };
+            run(args, mode)
+        }
+        Command::Plan(args) => run(args, Mode::Plan),
+        Command::Functions { stdlib, format } => functions(stdlib.as_deref(), format),
+        Command::Init { dir, force } => init(&dir, force),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn run(args: RunArgs, mode: Mode) -> Result<()> {
+    let json = args.format == Format::Json;
+    let mut builder = Runtime::builder()
+        .workdir(&args.dir)
+        .mode(mode)
+        .force(args.force)
+        .progress(!json);
+    for raw in &args.vars {
+        let (name, value) = raw
+            .split_once('=')
+            .filter(|(n, _)| !n.trim().is_empty())
+            .ok_or_else(|| Error::BadVar { raw: raw.clone() })?;
+        builder = builder.var(name.trim(), value);
+    }
+    if let Some(dir) = &args.stdlib {
+        builder = builder.stdlib_dir(dir);
+    }
+    if json {
+        // Standard output carries only the JSON document.
+        builder = builder.on_print(|s| eprintln!("{s}"));
+    }
+    let outcome = builder.build().run(&args.script)?;
+    if json {
+        println!("{}", outcome.plan.to_json());
+    } else {
+        print!("\n{}", outcome.plan.render_text());
+    }
+    Ok(())
+}
+
+fn functions(stdlib: Option<&Path>, format: Format) -> Result<()> {
+    let mut docs: Vec<FunctionDoc> = mtls::script::primitive_docs();
+    let files = script::stdlib_files(None, stdlib)?;
+    docs.extend(script::stdlib_docs(&files));
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&docs).into_diagnostic()?);
+        return Ok(());
+    }
+    let width = docs.iter().map(|d| d.signature.len()).max().unwrap_or(0);
+    let mut group = String::new();
+    for d in &docs {
+        if d.group != group {
+            group = d.group.clone();
+            let title = if group.ends_with(".rhai") {
+                format!("stdlib steps: {group}")
+            } else {
+                format!("primitives: {group}")
+            };
+            println!("\n{title}");
+        }
+        println!("  {:<width$}  {}", d.signature, d.doc);
+    }
+    Ok(())
+}
+
+fn init(dir: &Path, force: bool) -> Result<()> {
+    let mut planned = Vec::new();
+    for f in bundled::SCRIPTS {
+        planned.push((dir.join(f.path.trim_start_matches("scripts/")), f.source));
+    }
+    for f in bundled::STDLIB {
+        planned.push((dir.join(f.path), f.source));
+    }
+    // Check every file first, so a refusal leaves the folder exactly as it was.
+    let existing: Vec<String> = planned
+        .iter()
+        .filter(|(p, _)| p.exists())
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    if !existing.is_empty() && !force {
+        return Err(miette::miette!(
+            help = "nothing was written; pass --force to overwrite them, or choose another folder",
+            "{} file(s) already exist: {}",
+            existing.len(),
+            existing.join(", ")
+        ));
+    }
+    for (path, source) in &planned {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("could not create {}", parent.display()))?;
+        }
+        std::fs::write(path, source)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("could not write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "\nEdit them, then run e.g. `mtls run {} --var domain=api.example.com`\n(the stdlib/ folder next to a script overrides the bundled steps, function by function).",
+        dir.join("pki.rhai").display()
+    );
+    Ok(())
+}

@@ -16,9 +16,21 @@ pub struct Pet {
 
 /// The three pets that `GET /pets` returns, as in the AWS PetStore sample.
 pub const PETS: [Pet; 3] = [
-    Pet { id: 1, kind: "dog", price: 249.99 },
-    Pet { id: 2, kind: "cat", price: 124.99 },
-    Pet { id: 3, kind: "fish", price: 0.99 },
+    Pet {
+        id: 1,
+        kind: "dog",
+        price: 249.99,
+    },
+    Pet {
+        id: 2,
+        kind: "cat",
+        price: 124.99,
+    },
+    Pet {
+        id: 3,
+        kind: "fish",
+        price: 0.99,
+    },
 ];
 
 /// Body of `GET /pets`.

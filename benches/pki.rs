@@ -1,0 +1,221 @@
+//! Benchmark: `mtls run pki.rhai` against the article's twelve openssl commands (ARTICLE.md
+//! steps 2-5), and `mtls plan pki.rhai` against `mtls --version`, in one run.
+//!
+//!     cargo bench --bench pki            # ROUNDS=N to change the number of rounds (default 9)
+//!
+//! Each round runs every contender once, in fresh temporary folders, alternating order so
+//! neither profits from a warmer machine. Reported: the median wall time of each and the
+//! ratios. Key generation is random (prime search), so medians over several rounds matter.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const MTLS: &str = env!("CARGO_BIN_EXE_mtls");
+const DOMAIN: &str = "api.example.com";
+
+fn run(cwd: &Path, program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+}
+
+/// The article's recipe, command for command (subjects as in the walkthrough).
+fn openssl_recipe(dir: &Path) {
+    let subj = |cn: &str| format!("/C=JP/ST=Tokyo/O=Example/CN={cn}");
+    let steps: Vec<Vec<String>> = vec![
+        vec!["genrsa", "-out", "RootCA.key", "4096"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        vec![
+            "req".into(),
+            "-new".into(),
+            "-x509".into(),
+            "-days".into(),
+            "36500".into(),
+            "-key".into(),
+            "RootCA.key".into(),
+            "-out".into(),
+            "RootCA.pem".into(),
+            "-subj".into(),
+            subj("ca"),
+        ],
+        vec!["genrsa", "-out", "client.key", "2048"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        vec![
+            "req".into(),
+            "-new".into(),
+            "-key".into(),
+            "client.key".into(),
+            "-out".into(),
+            "client.csr".into(),
+            "-subj".into(),
+            subj("client"),
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "RootCA.pem",
+            "-CAkey",
+            "RootCA.key",
+            "-set_serial",
+            "01",
+            "-out",
+            "client.pem",
+            "-days",
+            "36500",
+            "-sha256",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+        vec!["genrsa", "-out", "inca.key", "2048"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        vec![
+            "req".into(),
+            "-new".into(),
+            "-key".into(),
+            "inca.key".into(),
+            "-out".into(),
+            "inca.csr".into(),
+            "-subj".into(),
+            subj("inca"),
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "inca.csr",
+            "-CA",
+            "RootCA.pem",
+            "-CAkey",
+            "RootCA.key",
+            "-set_serial",
+            "01",
+            "-out",
+            "inca.pem",
+            "-days",
+            "36500",
+            "-sha256",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+        vec!["genrsa", "-out", "server.key", "2048"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        vec![
+            "req".into(),
+            "-new".into(),
+            "-key".into(),
+            "server.key".into(),
+            "-out".into(),
+            "server.csr".into(),
+            "-subj".into(),
+            subj(DOMAIN),
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "inca.pem",
+            "-CAkey",
+            "inca.key",
+            "-set_serial",
+            "01",
+            "-out",
+            "server.pem",
+            "-days",
+            "36500",
+            "-sha256",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+    ];
+    // `openssl version` is the article's first command; it makes twelve.
+    run(dir, "openssl", &["version"]);
+    for step in &steps {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        run(dir, "openssl", &args);
+    }
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(9);
+    let var = format!("domain={DOMAIN}");
+    let (mut openssl, mut mtls_run, mut mtls_plan, mut version) = (vec![], vec![], vec![], vec![]);
+    for round in 0..rounds {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let c = tempfile::tempdir().unwrap();
+        let measure_mtls = || time(|| run(b.path(), MTLS, &["run", "pki.rhai", "--var", &var]));
+        let measure_openssl = || time(|| openssl_recipe(a.path()));
+        if round % 2 == 0 {
+            openssl.push(measure_openssl());
+            mtls_run.push(measure_mtls());
+        } else {
+            mtls_run.push(measure_mtls());
+            openssl.push(measure_openssl());
+        }
+        mtls_plan.push(time(|| {
+            run(c.path(), MTLS, &["plan", "pki.rhai", "--var", &var])
+        }));
+        version.push(time(|| run(c.path(), MTLS, &["--version"])));
+    }
+    let (o, m, p, v) = (
+        median(openssl),
+        median(mtls_run),
+        median(mtls_plan),
+        median(version),
+    );
+    println!("rounds: {rounds} (medians)");
+    println!(
+        "openssl recipe (12 commands): {:>8.1} ms",
+        o.as_secs_f64() * 1e3
+    );
+    println!(
+        "mtls run pki.rhai:            {:>8.1} ms   ratio mtls/openssl = {:.2}",
+        m.as_secs_f64() * 1e3,
+        m.as_secs_f64() / o.as_secs_f64()
+    );
+    println!(
+        "mtls --version:               {:>8.1} ms",
+        v.as_secs_f64() * 1e3
+    );
+    println!(
+        "mtls plan pki.rhai:           {:>8.1} ms   ratio plan/--version = {:.2}",
+        p.as_secs_f64() * 1e3,
+        p.as_secs_f64() / v.as_secs_f64()
+    );
+}

@@ -1,0 +1,104 @@
+//! The command line, as clap definitions only: parsing here, behaviour in `main.rs` and
+//! the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  mtls plan pki.rhai --var domain=api.example.com        preview: changes nothing
+  mtls run pki.rhai --var domain=api.example.com         make the CA, client, intermediate and server certificates
+  mtls run pki.rhai -C ./out --var domain=api.example.com
+  mtls plan setup.rhai --var domain=api.example.com --format json
+  mtls functions                                         what scripts can call
+  mtls init ./my-flows                                   editable copies of the bundled scripts and stdlib";
+
+/// Mutual TLS in front of Amazon API Gateway, as editable Rhai scripts.
+#[derive(Debug, Parser)]
+#[command(name = "mtls", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output on standard error (-v info, -vv debug). RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a script: apply every step it calls.
+    #[command(after_help = "Examples:
+  mtls run pki.rhai --var domain=api.example.com
+  mtls run ./my-flows/setup.rhai -C ./out --var domain=api.example.com --var stage=prod
+  mtls run pki.rhai --dry-run          same as `mtls plan pki.rhai`")]
+    Run(RunArgs),
+
+    /// Preview a script: list every action it would take, change nothing.
+    #[command(after_help = "Examples:
+  mtls plan pki.rhai --var domain=api.example.com
+  mtls plan pki.rhai --var domain=api.example.com --format json > plan.json")]
+    Plan(RunArgs),
+
+    /// List every function scripts can call: primitives and stdlib steps.
+    #[command(after_help = "Examples:
+  mtls functions
+  mtls functions --format json")]
+    Functions {
+        /// Also list the steps of the .rhai files in this folder (as `--stdlib` would).
+        #[arg(long, value_name = "DIR")]
+        stdlib: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+
+    /// Write editable copies of the bundled scripts and stdlib into DIR.
+    #[command(after_help = "Examples:
+  mtls init ./my-flows
+  mtls run ./my-flows/pki.rhai --var domain=api.example.com   uses ./my-flows/stdlib/")]
+    Init {
+        /// The folder to write (created if missing).
+        dir: PathBuf,
+        /// Overwrite files that already exist there.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A script file, or the name of a bundled script (pki.rhai, ...).
+    pub script: String,
+
+    /// A value the script reads with get_var("NAME"); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Work in DIR: every file the script names is relative to it (created if missing).
+    #[arg(short = 'C', long = "dir", value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// A folder of .rhai files whose functions override the bundled stdlib's.
+    #[arg(long, value_name = "DIR")]
+    pub stdlib: Option<PathBuf>,
+
+    /// Replace existing keys, certificates and resources instead of keeping them.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Change nothing; print the plan (what `mtls plan` does).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print the plan or summary: text for people, json for programs (on stdout;
+    /// the script's own output then goes to stderr).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}

@@ -1,0 +1,224 @@
+//! The effects boundary: every primitive that changes the world goes through here.
+//!
+//! A script is evaluated once per run. Whether that run *applies* (live) or only
+//! *previews* (plan) is decided by the [`Backend`] alone: primitives describe each change
+//! as an [`Action`] and hand it, with the work that would carry it out, to
+//! [`Effects::apply`]. The live backend does the work; the plan backend records the action
+//! and returns nothing, so the primitive answers with [`Unknown`] placeholders. Both record
+//! the action in the journal, which becomes the run's [`Plan`].
+
+mod action;
+mod plan;
+mod unknown;
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+pub use action::{Action, Arg, ArgValue, Op};
+pub use plan::Plan;
+pub use unknown::Unknown;
+
+use crate::error::Error;
+
+/// Whether a run changes anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Carry out every action (`mtls run`).
+    Live,
+    /// Record every action, change nothing (`mtls plan`, `mtls run --dry-run`).
+    Plan,
+}
+
+/// How an [`Action`] is carried out. There are exactly two: [`LiveBackend`] and
+/// [`PlanBackend`]; the rest of the code never asks which one it has.
+pub trait Backend {
+    /// The mode this backend implements.
+    fn mode(&self) -> Mode;
+
+    /// Carries out `action` by calling `work`, or does not.
+    ///
+    /// Returns whether `work` ran. An error from `work` is passed through unchanged.
+    fn carry_out(
+        &self,
+        action: &Action,
+        work: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<bool, Error>;
+}
+
+/// Applies every action and reports progress on standard error, as it happens.
+pub struct LiveBackend {
+    /// Print a progress line per change (off for the embeddable API's quiet runs).
+    pub progress: bool,
+}
+
+impl Backend for LiveBackend {
+    fn mode(&self) -> Mode {
+        Mode::Live
+    }
+
+    fn carry_out(
+        &self,
+        action: &Action,
+        work: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        if action.op.changes_anything() {
+            work()?;
+            if self.progress {
+                eprintln!("{}", action.progress_line());
+            }
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+/// Changes nothing: the action is only recorded.
+pub struct PlanBackend;
+
+impl Backend for PlanBackend {
+    fn mode(&self) -> Mode {
+        Mode::Plan
+    }
+
+    fn carry_out(
+        &self,
+        _action: &Action,
+        _work: &mut dyn FnMut() -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        Ok(false)
+    }
+}
+
+/// The boundary a run's primitives share: a backend and the journal of actions.
+pub struct Effects {
+    backend: Box<dyn Backend>,
+    journal: RefCell<Vec<Action>>,
+    targets: RefCell<HashSet<String>>,
+}
+
+impl Effects {
+    /// Effects for `mode`; `progress` only matters to a live run.
+    pub fn new(mode: Mode, progress: bool) -> Self {
+        let backend: Box<dyn Backend> = match mode {
+            Mode::Live => Box::new(LiveBackend { progress }),
+            Mode::Plan => Box::new(PlanBackend),
+        };
+        Effects {
+            backend,
+            journal: RefCell::new(Vec::new()),
+            targets: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// The mode of this run.
+    pub fn mode(&self) -> Mode {
+        self.backend.mode()
+    }
+
+    /// Whether this run is a plan (nothing is changed).
+    pub fn is_plan(&self) -> bool {
+        self.mode() == Mode::Plan
+    }
+
+    /// Records `action` and, in a live run, carries it out with `work`.
+    ///
+    /// Returns `Some(result of work)` when the work ran, `None` in a plan or for an action
+    /// that changes nothing (keep).
+    pub fn apply<T>(
+        &self,
+        action: Action,
+        work: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let mut work = Some(work);
+        let mut out = None;
+        let ran = self.backend.carry_out(&action, &mut || {
+            if let Some(w) = work.take() {
+                out = Some(w()?);
+            }
+            Ok(())
+        })?;
+        self.record(action);
+        Ok(if ran { out } else { None })
+    }
+
+    /// Fills in an argument of the latest action on `target` once it is known (a live run
+    /// learns an ARN or a fingerprint only by applying).
+    pub fn resolve(&self, target: &str, name: &str, value: impl ToString) {
+        let mut journal = self.journal.borrow_mut();
+        if let Some(action) = journal.iter_mut().rev().find(|a| a.target == target) {
+            match action.args.iter_mut().find(|a| a.name == name) {
+                Some(arg) => arg.value = ArgValue::Known(value.to_string()),
+                None => action.args.push(Arg {
+                    name: name.to_string(),
+                    value: ArgValue::Known(value.to_string()),
+                }),
+            }
+        }
+    }
+
+    /// Records an action that changes nothing (`keep`), in both modes.
+    pub fn keep(&self, action: Action) {
+        self.record(action);
+    }
+
+    /// Whether an earlier action of this run already concerns `target` (a file this run
+    /// makes counts as made, even in a plan where it was never written).
+    pub fn touched(&self, target: &str) -> bool {
+        self.targets.borrow().contains(target)
+    }
+
+    /// The actions recorded so far, in order.
+    pub fn plan(&self) -> Plan {
+        Plan::new(self.mode(), self.journal.borrow().clone())
+    }
+
+    fn record(&self, action: Action) {
+        self.targets.borrow_mut().insert(action.target.clone());
+        self.journal.borrow_mut().push(action);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(target: &str) -> Action {
+        Action::new(Op::Create, "file", target, "does not exist")
+    }
+
+    #[test]
+    fn plan_records_but_never_runs_the_work() {
+        let fx = Effects::new(Mode::Plan, false);
+        let mut ran = false;
+        let out = fx
+            .apply(create("a"), || {
+                ran = true;
+                Ok(1)
+            })
+            .unwrap();
+        assert!(!ran);
+        assert_eq!(out, None);
+        assert_eq!(fx.plan().actions.len(), 1);
+        assert!(fx.touched("a"));
+    }
+
+    #[test]
+    fn live_runs_the_work_and_records() {
+        let fx = Effects::new(Mode::Live, false);
+        let out = fx.apply(create("a"), || Ok(7)).unwrap();
+        assert_eq!(out, Some(7));
+        assert_eq!(fx.plan().actions[0].op, Op::Create);
+    }
+
+    #[test]
+    fn live_does_not_record_a_failed_action_as_done() {
+        let fx = Effects::new(Mode::Live, false);
+        let err = fx.apply(create("a"), || -> Result<(), Error> {
+            Err(Error::MissingVar { name: "x".into() })
+        });
+        assert!(err.is_err());
+        assert!(fx.plan().actions.is_empty());
+    }
+}

@@ -1,0 +1,195 @@
+//! A run's actions as a value: rendered for people (aligned, with `+ ~ = -` signs) and as
+//! JSON for programs.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Action, Mode, Op};
+
+/// Every action of one run, in the order the script made them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Bumped when the JSON shape changes incompatibly.
+    pub format_version: u32,
+    pub mode: Mode,
+    pub summary: Summary,
+    pub actions: Vec<Action>,
+}
+
+/// How many actions of each op.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub keep: usize,
+    pub delete: usize,
+    pub check: usize,
+}
+
+impl Plan {
+    pub(crate) fn new(mode: Mode, actions: Vec<Action>) -> Self {
+        let mut summary = Summary::default();
+        for a in &actions {
+            *match a.op {
+                Op::Create => &mut summary.create,
+                Op::Update => &mut summary.update,
+                Op::Replace => &mut summary.replace,
+                Op::Keep => &mut summary.keep,
+                Op::Delete => &mut summary.delete,
+                Op::Check => &mut summary.check,
+            } += 1;
+        }
+        Plan {
+            format_version: 1,
+            mode,
+            summary,
+            actions,
+        }
+    }
+
+    /// Whether applying this plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| a.op.changes_anything() && a.op != Op::Check)
+    }
+
+    /// The plan as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The plan for people: a summary line, then one aligned block per action.
+    pub fn render_text(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        let _ = match self.mode {
+            Mode::Plan => writeln!(
+                out,
+                "Plan: {} to create, {} to update, {} to replace, {} to keep, {} to delete{}.",
+                s.create,
+                s.update,
+                s.replace,
+                s.keep,
+                s.delete,
+                checks(s.check, "to check"),
+            ),
+            Mode::Live => writeln!(
+                out,
+                "Applied: {} created, {} updated, {} replaced, {} kept, {} deleted{}.",
+                s.create,
+                s.update,
+                s.replace,
+                s.keep,
+                s.delete,
+                checks(s.check, "checked"),
+            ),
+        };
+        if self.actions.is_empty() {
+            return out;
+        }
+        out.push('\n');
+        let sign_w = self
+            .actions
+            .iter()
+            .map(|a| a.op.sign().len())
+            .max()
+            .unwrap_or(1);
+        let kind_w = self.actions.iter().map(|a| a.kind.len()).max().unwrap_or(0);
+        let target_w = self
+            .actions
+            .iter()
+            .map(|a| a.target.len())
+            .max()
+            .unwrap_or(0);
+        for a in &self.actions {
+            let _ = writeln!(
+                out,
+                "  {:>sign_w$} {:<kind_w$}  {:<target_w$}  ({})",
+                a.op.sign(),
+                a.kind,
+                a.target,
+                a.reason,
+            );
+            if self.mode == Mode::Live {
+                // What was done is in the progress lines already; arguments are in --format json.
+                continue;
+            }
+            let name_w = a.args.iter().map(|x| x.name.len()).max().unwrap_or(0);
+            for arg in &a.args {
+                let _ = writeln!(
+                    out,
+                    "  {:sign_w$}     {:<name_w$} = {}",
+                    "", arg.name, arg.value
+                );
+            }
+        }
+        if self.mode == Mode::Plan {
+            out.push_str("\nNothing was changed: this was a plan. Run `mtls run` to apply it.\n");
+        } else if !self.has_changes() {
+            out.push_str("\nNo changes: everything was already as the script asks.\n");
+        }
+        out
+    }
+}
+
+fn checks(n: usize, word: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} {word}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Plan {
+        Plan::new(
+            Mode::Plan,
+            vec![
+                Action::new(Op::Create, "private key", "RootCA.key", "does not exist")
+                    .arg("algorithm", "rsa4096")
+                    .arg_sensitive("pem"),
+                Action::new(Op::Keep, "certificate", "RootCA.pem", "exists")
+                    .arg_maybe("sha256", None::<String>),
+            ],
+        )
+    }
+
+    #[test]
+    fn text_lists_every_action_with_sign_and_placeholders() {
+        let text = sample().render_text();
+        assert!(
+            text.starts_with(
+                "Plan: 1 to create, 0 to update, 0 to replace, 1 to keep, 0 to delete."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  + private key  RootCA.key  (does not exist)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  = certificate  RootCA.pem  (exists)"),
+            "{text}"
+        );
+        assert!(text.contains("algorithm = \"rsa4096\""), "{text}");
+        assert!(text.contains("pem       = (sensitive)"), "{text}");
+        assert!(text.contains("sha256 = (known after apply)"), "{text}");
+    }
+
+    #[test]
+    fn json_marks_unknown_and_sensitive_values() {
+        let v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert_eq!(v["mode"], "plan");
+        assert_eq!(v["summary"]["create"], 1);
+        assert_eq!(v["actions"][0]["op"], "create");
+        assert_eq!(v["actions"][0]["args"]["algorithm"], "rsa4096");
+        assert_eq!(v["actions"][0]["args"]["pem"]["sensitive"], true);
+        assert_eq!(v["actions"][1]["args"]["sha256"]["known_after_apply"], true);
+    }
+}

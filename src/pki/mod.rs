@@ -1,0 +1,15 @@
+//! Keys and certificates: the private CA of the walkthrough (ARTICLE.md steps 2-5).
+//!
+//! Generation is rcgen on aws-lc-rs; reading back is x509-parser. Nothing here touches the
+//! file system: files go through [`crate::workdir`] and the effects boundary.
+
+mod inspect;
+mod key;
+mod profile;
+mod subject;
+
+pub use inspect::{sha256_fingerprint, CertInfo, ParsedCert};
+pub use key::{parse_key_pem, KeyAlgorithm};
+pub use profile::{CertSpec, IssuerMaterial, Profile};
+pub use rcgen::KeyPair;
+pub use subject::{Subject, ATTRIBUTES};

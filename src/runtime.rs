@@ -1,0 +1,180 @@
+//! The embeddable API: configure a run, run a script, get its outcome.
+//!
+//! ```no_run
+//! use mtls::{Mode, Runtime};
+//!
+//! let outcome = Runtime::builder()
+//!     .workdir("out")
+//!     .var("domain", "api.example.com")
+//!     .mode(Mode::Plan)
+//!     .build()
+//!     .run_bundled("pki.rhai")?;
+//! println!("{}", outcome.plan.render_text());
+//! # Ok::<(), mtls::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::effects::{Effects, Mode, Plan};
+use crate::error::Error;
+use crate::script::{self, bundled, Context, KeyPool, Sources};
+use crate::workdir::Workdir;
+
+/// Where a run's script output (`print`) goes.
+pub type Printer = Rc<dyn Fn(&str)>;
+
+/// Builds a [`Runtime`].
+pub struct RuntimeBuilder {
+    workdir: PathBuf,
+    vars: BTreeMap<String, String>,
+    mode: Mode,
+    force: bool,
+    stdlib_dir: Option<PathBuf>,
+    progress: bool,
+    printer: Printer,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            workdir: PathBuf::from("."),
+            vars: BTreeMap::new(),
+            mode: Mode::Live,
+            force: false,
+            stdlib_dir: None,
+            progress: false,
+            printer: Rc::new(|s| println!("{s}")),
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// The working folder: every path a script names is relative to it. It is created on
+    /// the first write, never by a plan.
+    pub fn workdir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.workdir = dir.into();
+        self
+    }
+
+    /// A variable scripts read with `get_var("name")`.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Live (apply) or plan (dry-run). Live is the default.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Replace existing keys, certificates and resources instead of keeping them.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// A folder of `.rhai` files whose functions override the bundled stdlib's.
+    pub fn stdlib_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.stdlib_dir = Some(dir.into());
+        self
+    }
+
+    /// Print a line on standard error as each change is made (the CLI turns this on).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Where the script's `print` output goes (standard output by default).
+    pub fn on_print(mut self, printer: impl Fn(&str) + 'static) -> Self {
+        self.printer = Rc::new(printer);
+        self
+    }
+
+    pub fn build(self) -> Runtime {
+        Runtime { cfg: self }
+    }
+}
+
+/// Runs one script. A runtime is used once: each run starts from a fresh plan.
+pub struct Runtime {
+    cfg: RuntimeBuilder,
+}
+
+/// What a run did (live) or would do (plan).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub plan: Plan,
+}
+
+impl Runtime {
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Runs the script at `path`.
+    pub fn run_file(self, path: impl AsRef<Path>) -> Result<Outcome, Error> {
+        let path = path.as_ref();
+        let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "read the script",
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.run_source(&path.display().to_string(), &source, path.parent())
+    }
+
+    /// Runs a script compiled into the binary (`pki.rhai`, `setup`, ...).
+    pub fn run_bundled(self, name: &str) -> Result<Outcome, Error> {
+        let file = bundled::script(name).ok_or_else(|| Error::ScriptNotFound {
+            name: name.to_string(),
+            bundled: bundled::script_names().join(", "),
+        })?;
+        self.run_source(&format!("(bundled) {}", file.path), file.source, None)
+    }
+
+    /// Runs `name`: a file if one exists at that path, else the bundled script of that name.
+    pub fn run(self, name: &str) -> Result<Outcome, Error> {
+        if Path::new(name).is_file() {
+            self.run_file(name)
+        } else {
+            self.run_bundled(name)
+        }
+    }
+
+    /// Runs script text. `name` is shown in errors; `dir` is where a local `stdlib/`
+    /// folder is looked for.
+    pub fn run_source(
+        self,
+        name: &str,
+        source: &str,
+        dir: Option<&Path>,
+    ) -> Result<Outcome, Error> {
+        let cfg = self.cfg;
+        let ctx = Rc::new(Context {
+            workdir: Workdir::new(&cfg.workdir),
+            effects: Effects::new(cfg.mode, cfg.progress),
+            vars: cfg.vars,
+            force: cfg.force,
+            keys: KeyPool::default(),
+        });
+        let (engine, _) = script::new_engine(Some(&ctx), cfg.printer);
+        let mut sources = Sources::default();
+        let files = script::stdlib_files(dir, cfg.stdlib_dir.as_deref())?;
+        let stdlib = script::compile_stdlib(&engine, &files, &mut sources)?;
+        sources.add_file(name, source);
+        let ast = engine
+            .compile(source)
+            .map_err(|e| Error::from(sources.parse_error(name, &e)))?;
+        // Script functions come last so a script can redefine a stdlib step for itself.
+        let program = stdlib.merge(&ast);
+        engine
+            .run_ast(&program)
+            .map_err(|e| Error::from(sources.runtime_error(name, &e)))?;
+        Ok(Outcome {
+            plan: ctx.effects.plan(),
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! The Rhai side: the engine and its limits, the stdlib (bundled, overridable function by
+//! function), the primitives, and errors that point into the script.
+
+pub mod bundled;
+mod error;
+mod primitives;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use rhai::{Engine, AST};
+
+pub use error::{CallSite, Failure, ScriptError, Sources};
+pub use primitives::FunctionDoc;
+
+use crate::effects::Effects;
+use crate::error::Error;
+use crate::workdir::Workdir;
+
+/// What the primitives of one run share.
+pub(crate) struct Context {
+    pub workdir: Workdir,
+    pub effects: Effects,
+    pub vars: BTreeMap<String, String>,
+    /// `--force`: replace what exists instead of keeping it.
+    pub force: bool,
+    pub keys: primitives::KeyPool,
+}
+
+pub(crate) use primitives::KeyPool;
+
+/// Limits that stop a runaway script with a clear error instead of hanging or eating memory.
+pub mod limits {
+    pub const MAX_OPERATIONS: u64 = 50_000_000;
+    pub const MAX_CALL_LEVELS: usize = 64;
+    pub const MAX_EXPR_DEPTH: usize = 128;
+    pub const MAX_STRING_SIZE: usize = 4 * 1024 * 1024;
+    pub const MAX_ARRAY_SIZE: usize = 100_000;
+    pub const MAX_MAP_SIZE: usize = 10_000;
+}
+
+/// An engine with the project's limits and, when `ctx` is given, its primitives.
+pub(crate) fn new_engine(
+    ctx: Option<&Rc<Context>>,
+    print: Rc<dyn Fn(&str)>,
+) -> (Engine, Vec<FunctionDoc>) {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits::MAX_OPERATIONS)
+        .set_max_call_levels(limits::MAX_CALL_LEVELS)
+        .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_EXPR_DEPTH)
+        .set_max_string_size(limits::MAX_STRING_SIZE)
+        .set_max_array_size(limits::MAX_ARRAY_SIZE)
+        .set_max_map_size(limits::MAX_MAP_SIZE)
+        // A misspelt variable is an error when the script is compiled, before anything runs.
+        .set_strict_variables(true);
+    let p = print.clone();
+    engine.on_print(move |s| p(s));
+    engine.on_debug(move |s, _, pos| print(&format!("[debug {pos}] {s}")));
+    let docs = match ctx {
+        Some(ctx) => primitives::register_all(&mut engine, ctx),
+        None => {
+            // Docs only (`mtls functions`): register against a throwaway plan context.
+            let scratch = Rc::new(Context {
+                workdir: Workdir::new("."),
+                effects: Effects::new(crate::effects::Mode::Plan, false),
+                vars: BTreeMap::new(),
+                force: false,
+                keys: KeyPool::default(),
+            });
+            primitives::register_all(&mut engine, &scratch)
+        }
+    };
+    (engine, docs)
+}
+
+/// One stdlib file: its display name and text.
+#[derive(Debug, Clone)]
+pub struct StdlibFile {
+    pub name: String,
+    pub source: String,
+}
+
+/// The stdlib files of a run, in load order: bundled first, then a `stdlib/` folder next
+/// to the script, then `--stdlib DIR`. A later file's function replaces an earlier one of
+/// the same name and arity, so a user overrides one step without copying the rest.
+pub fn stdlib_files(
+    script_dir: Option<&Path>,
+    stdlib_dir: Option<&Path>,
+) -> Result<Vec<StdlibFile>, Error> {
+    let mut files: Vec<StdlibFile> = bundled::STDLIB
+        .iter()
+        .map(|f| StdlibFile {
+            name: format!("(bundled) {}", f.path),
+            source: f.source.to_string(),
+        })
+        .collect();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(d) = script_dir {
+        let local = d.join("stdlib");
+        if local.is_dir() {
+            dirs.push(local);
+        }
+    }
+    if let Some(d) = stdlib_dir {
+        if !d.is_dir() {
+            return Err(Error::Io {
+                action: "read the stdlib folder",
+                path: d.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
+            });
+        }
+        dirs.push(d.to_path_buf());
+    }
+    for dir in dirs {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|source| Error::Io {
+                action: "read",
+                path: dir.display().to_string(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let source = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                action: "read",
+                path: path.display().to_string(),
+                source,
+            })?;
+            files.push(StdlibFile {
+                name: path.display().to_string(),
+                source,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Compiles the stdlib files into one AST of functions, recording which file defines each
+/// function so errors inside a step point at the right file.
+pub(crate) fn compile_stdlib(
+    engine: &Engine,
+    files: &[StdlibFile],
+    sources: &mut Sources,
+) -> Result<AST, Error> {
+    let mut lib = AST::empty();
+    for file in files {
+        sources.add_file(&file.name, &file.source);
+        let ast = engine
+            .compile(&file.source)
+            .map_err(|e| Error::from(sources.parse_error(&file.name, &e)))?;
+        for f in ast.iter_functions() {
+            sources.add_function(f.name, &file.name);
+        }
+        lib = lib.merge(&ast.clone_functions_only());
+    }
+    Ok(lib)
+}
+
+/// The stdlib steps with their doc comments, for `mtls functions`.
+pub fn stdlib_docs(files: &[StdlibFile]) -> Vec<FunctionDoc> {
+    let (engine, _) = new_engine(None, Rc::new(|_| {}));
+    let mut docs: Vec<FunctionDoc> = Vec::new();
+    // (name, arity) -> index in `docs`: a user's override replaces the bundled entry.
+    let mut seen = std::collections::HashMap::new();
+    for file in files {
+        let Ok(ast) = engine.compile(&file.source) else {
+            continue;
+        };
+        for f in ast.iter_functions() {
+            if f.name.starts_with('_') {
+                continue;
+            }
+            let doc = f
+                .comments
+                .iter()
+                .map(|c| c.trim_start_matches('/').trim())
+                .find(|c| !c.is_empty())
+                .unwrap_or("")
+                .to_string();
+            let entry = FunctionDoc {
+                group: file.name.clone(),
+                name: f.name.to_string(),
+                signature: format!("{}({})", f.name, f.params.join(", ")),
+                doc,
+            };
+            match seen.get(&(f.name.to_string(), f.params.len())) {
+                Some(&i) => docs[i] = entry,
+                None => {
+                    seen.insert((f.name.to_string(), f.params.len()), docs.len());
+                    docs.push(entry);
+                }
+            }
+        }
+    }
+    docs
+}
+
+/// The primitives with their doc lines, for `mtls functions`.
+pub fn primitive_docs() -> Vec<FunctionDoc> {
+    new_engine(None, Rc::new(|_| {})).1
+}

@@ -1,0 +1,66 @@
+//! The Rust functions scripts call. Each is one Rust function, one registration line and
+//! one doc line (what `mtls functions` prints).
+
+mod args;
+mod core;
+mod pki;
+
+use std::rc::Rc;
+
+use rhai::Engine;
+
+pub(crate) use args::Opts;
+pub(crate) use pki::KeyPool;
+
+use super::Context;
+
+/// One function scripts can call, as `mtls functions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionDoc {
+    /// `pki`, `core`, ... for primitives; the stdlib file for stdlib steps.
+    pub group: String,
+    pub name: String,
+    /// `issue_cert(opts: map) -> map`.
+    pub signature: String,
+    pub doc: String,
+}
+
+/// Registers primitives on an engine and keeps their docs.
+pub(crate) struct Registrar<'e> {
+    pub engine: &'e mut Engine,
+    pub docs: Vec<FunctionDoc>,
+    group: &'static str,
+}
+
+impl Registrar<'_> {
+    pub(crate) fn doc(&mut self, name: &str, signature: &str, doc: &str) {
+        self.docs.push(FunctionDoc {
+            group: self.group.to_string(),
+            name: name.to_string(),
+            signature: signature.to_string(),
+            doc: doc.to_string(),
+        });
+    }
+}
+
+/// Registers a primitive and its doc line in one statement.
+macro_rules! primitive {
+    ($reg:expr, $name:literal, $sig:literal, $doc:literal, $f:expr) => {{
+        $reg.engine.register_fn($name, $f);
+        $reg.doc($name, $sig, $doc);
+    }};
+}
+pub(crate) use primitive;
+
+/// Registers every primitive on `engine`, bound to the run's `ctx`; returns their docs.
+pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<FunctionDoc> {
+    let mut reg = Registrar {
+        engine,
+        docs: Vec::new(),
+        group: "core",
+    };
+    core::register(&mut reg, ctx);
+    reg.group = "pki";
+    pki::register(&mut reg, ctx);
+    reg.docs
+}

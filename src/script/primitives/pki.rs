@@ -1,0 +1,453 @@
+//! Keys and certificates for scripts: `issue_cert` makes (or keeps) one key + certificate
+//! pair; the stdlib's `gen_root_ca`, `gen_server_cert`, ... are thin Rhai wrappers over it.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::thread::JoinHandle;
+
+use rcgen::PublicKeyData;
+use rhai::{Array, Dynamic, Map};
+
+use super::{primitive, Opts, Registrar};
+use crate::effects::{Action, Op, Unknown};
+use crate::error::Error;
+use crate::pki::{
+    parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert, Profile,
+    Subject,
+};
+use crate::script::error::fail;
+use crate::script::Context;
+use crate::workdir::Secrecy;
+
+type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
+
+pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
+    let c = ctx.clone();
+    primitive!(reg, "pregen_key", "pregen_key(path: string, algorithm: string)",
+        "Start generating the key for `path` on its own thread (live runs, missing keys only); the step that needs it picks it up.",
+        move |path: &str, algorithm: &str| -> RhaiResult<()> { pregen_key(&c, path, algorithm).map_err(fail) });
+    let c = ctx.clone();
+    primitive!(reg, "issue_cert", "issue_cert(opts: map) -> map",
+        "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force.",
+        move |opts: Map| -> RhaiResult<Map> { issue_cert(&c, &opts).map_err(fail) });
+    let c = ctx.clone();
+    primitive!(reg, "inspect_cert", "inspect_cert(path: string) -> map",
+        "The facts of a PEM certificate: subject, issuer, serial, not_before, not_after, key_algorithm, is_ca, path_len, key_usage, extended_key_usage, san, sha256.",
+        move |path: &str| -> RhaiResult<Map> {
+            let pem = c.workdir.read_to_string(path).map_err(fail)?;
+            let info = ParsedCert::from_pem(path, &pem).and_then(|p| p.info()).map_err(fail)?;
+            Ok(info_map(&info))
+        });
+    let c = ctx.clone();
+    primitive!(
+        reg,
+        "key_algorithms",
+        "key_algorithms() -> array",
+        "The key algorithms mtls can generate (all accepted by ACM and API Gateway).",
+        move || -> Array {
+            let _ = &c;
+            KeyAlgorithm::ALL
+                .iter()
+                .map(|a| Dynamic::from(a.name().to_string()))
+                .collect()
+        }
+    );
+}
+
+/// Keys being generated in the background, by file name.
+#[derive(Default)]
+pub(crate) struct KeyPool {
+    pending:
+        std::cell::RefCell<HashMap<String, (KeyAlgorithm, JoinHandle<Result<KeyPair, Error>>)>>,
+}
+
+impl KeyPool {
+    /// The key for `path`: the one generated in the background if it was started with the
+    /// same algorithm, else a new one generated now.
+    fn take_or_generate(&self, path: &str, alg: KeyAlgorithm) -> Result<KeyPair, Error> {
+        let pending = self.pending.borrow_mut().remove(path);
+        match pending {
+            Some((started, handle)) if started == alg => handle.join().unwrap_or_else(|_| {
+                Err(Error::crypto(
+                    format!("generate a {alg} key"),
+                    "the generating thread failed",
+                ))
+            }),
+            _ => alg.generate(),
+        }
+    }
+}
+
+fn parse_algorithm(function: &'static str, name: &str) -> Result<KeyAlgorithm, Error> {
+    name.parse().map_err(|message: String| {
+        Error::invalid_argument(
+            function,
+            "algorithm",
+            message,
+            "for example \"rsa2048\" or \"ecdsa-p256\"",
+        )
+    })
+}
+
+fn pregen_key(ctx: &Context, path: &str, algorithm: &str) -> Result<(), Error> {
+    let alg = parse_algorithm("pregen_key", algorithm)?;
+    let exists = ctx.workdir.exists(path)?;
+    // A plan generates nothing; an existing key is reused unless --force replaces it.
+    if ctx.effects.is_plan() || (exists && !ctx.force) {
+        return Ok(());
+    }
+    let handle = std::thread::spawn(move || alg.generate());
+    ctx.keys
+        .pending
+        .borrow_mut()
+        .insert(path.to_string(), (alg, handle));
+    Ok(())
+}
+
+/// What `issue_cert` was asked for.
+struct Request {
+    spec: CertSpec,
+    algorithm: KeyAlgorithm,
+    key_path: String,
+    cert_path: String,
+    issuer: Option<IssuerRef>,
+    force: bool,
+}
+
+/// The CA a certificate is signed by, as returned by an earlier `issue_cert`.
+struct IssuerRef {
+    key_path: String,
+    cert_path: String,
+    /// The CA is new in this run (so nothing existing can have been signed by it).
+    is_new: bool,
+}
+
+const ISSUE_OPTIONS: [&str; 9] = [
+    "profile",
+    "key",
+    "cert",
+    "algorithm",
+    "subject",
+    "san",
+    "days",
+    "issuer",
+    "force",
+];
+
+fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
+    let o = Opts::new("issue_cert", map);
+    o.only(&ISSUE_OPTIONS)?;
+    let profile: Profile = o.str("profile")?.parse().map_err(|m: String| {
+        Error::invalid_argument(
+            "issue_cert",
+            "profile",
+            m,
+            "one of root, intermediate, server, client",
+        )
+    })?;
+    let algorithm = parse_algorithm(
+        "issue_cert",
+        &o.opt_str("algorithm")?.unwrap_or_else(|| "rsa2048".into()),
+    )?;
+    let subject_map = o.opt_map("subject")?.unwrap_or_default();
+    let mut pairs = Vec::new();
+    for (k, v) in &subject_map {
+        if !v.is_string() {
+            return Err(Error::invalid_argument(
+                "issue_cert",
+                &format!("subject.{k}"),
+                format!("expected a string, got {}", v.type_name()),
+                "subject values are strings, e.g. #{ CN: \"api.example.com\" }",
+            ));
+        }
+        pairs.push((k.as_str(), v.to_string()));
+    }
+    let subject = Subject::from_pairs(pairs).map_err(|m| {
+        Error::invalid_argument(
+            "issue_cert",
+            "subject",
+            m,
+            "for example #{ C: \"JP\", O: \"Example\", CN: \"api.example.com\" }",
+        )
+    })?;
+    let days = o.opt_int("days")?.unwrap_or(365);
+    if !(1..=36500).contains(&days) {
+        return Err(Error::invalid_argument(
+            "issue_cert",
+            "days",
+            format!("{days} is out of range"),
+            "use 1 to 36500 days",
+        ));
+    }
+    let issuer = match o.opt_map("issuer")? {
+        Some(m) => {
+            let io = Opts::new("issue_cert", &m);
+            let status = io.opt_str("status")?.unwrap_or_default();
+            Some(IssuerRef {
+                key_path: io.str("key")?,
+                cert_path: io.str("cert")?,
+                is_new: status == "create" || status == "replace",
+            })
+        }
+        None => None,
+    };
+    if issuer.is_none() && !profile.is_self_signed() {
+        return Err(Error::invalid_argument(
+            "issue_cert",
+            "issuer",
+            format!("a {profile} certificate needs an issuing CA"),
+            "pass the map returned by gen_root_ca or gen_intermediate_ca",
+        ));
+    }
+    Ok(Request {
+        spec: CertSpec {
+            profile,
+            subject,
+            sans: o.str_list("san")?,
+            days: days as u32,
+        },
+        algorithm,
+        key_path: o.str("key")?,
+        cert_path: o.str("cert")?,
+        issuer,
+        force: o.bool_or("force", false)? || ctx.force,
+    })
+}
+
+fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
+    let req = parse_request(ctx, map)?;
+    let wd = &ctx.workdir;
+    let key_exists = wd.exists(&req.key_path)?;
+    let cert_exists = wd.exists(&req.cert_path)?;
+
+    if cert_exists && !req.force {
+        return keep_existing(ctx, &req);
+    }
+
+    // The key: reuse an existing one unless forced, otherwise make one.
+    let mut key = None;
+    if key_exists && !req.force {
+        let existing = load_key(ctx, &req.key_path)?;
+        check_algorithm(&req, &existing)?;
+        ctx.effects
+            .keep(key_action(Op::Keep, &req, "exists, reused"));
+        key = Some(existing);
+    } else {
+        let (op, reason) = if key_exists {
+            (Op::Replace, "--force")
+        } else {
+            (Op::Create, "does not exist")
+        };
+        let made = ctx.effects.apply(key_action(op, &req, reason), || {
+            let new = ctx.keys.take_or_generate(&req.key_path, req.algorithm)?;
+            wd.write(
+                &req.key_path,
+                new.serialize_pem().as_bytes(),
+                Secrecy::Secret,
+                key_exists,
+            )?;
+            Ok(new)
+        })?;
+        key = key.or(made);
+    }
+
+    let (op, reason) = if cert_exists {
+        (Op::Replace, "--force")
+    } else {
+        (Op::Create, "does not exist")
+    };
+    let issued = ctx.effects.apply(cert_action(op, &req, reason), || {
+        let key = key
+            .as_ref()
+            .ok_or_else(|| Error::crypto("issue a certificate", "no key"))?;
+        let pem = match &req.issuer {
+            Some(issuer) => {
+                let ca_pem = wd.read_to_string(&issuer.cert_path)?;
+                let ca_key = load_key(ctx, &issuer.key_path)?;
+                req.spec.issue(
+                    key,
+                    req.algorithm,
+                    Some(IssuerMaterial {
+                        cert_pem: &ca_pem,
+                        key: &ca_key,
+                    }),
+                )?
+            }
+            None => req.spec.issue(key, req.algorithm, None)?,
+        };
+        wd.write(&req.cert_path, pem.as_bytes(), Secrecy::Public, cert_exists)?;
+        ParsedCert::from_pem(&req.cert_path, &pem)?.info()
+    })?;
+    if let Some(info) = &issued {
+        ctx.effects.resolve(&req.cert_path, "sha256", &info.sha256);
+    }
+    Ok(result_map(&req, op, issued.as_ref()))
+}
+
+/// The certificate exists: check it is what the script asks for, then keep it.
+fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
+    let wd = &ctx.workdir;
+    if !wd.exists(&req.key_path)? {
+        return Err(Error::CertWithoutKey {
+            cert: req.cert_path.clone(),
+            key: req.key_path.clone(),
+        });
+    }
+    let key = load_key(ctx, &req.key_path)?;
+    check_algorithm(req, &key)?;
+    let cert = ParsedCert::from_pem(&req.cert_path, &wd.read_to_string(&req.cert_path)?)?;
+    if cert.spki_der()? != key.subject_public_key_info() {
+        return Err(Error::KeyMismatch {
+            key: req.key_path.clone(),
+            cert: req.cert_path.clone(),
+        });
+    }
+    let info = cert.info()?;
+    let differs = |field, found: String, wanted: String| Error::CertificateDiffers {
+        cert: req.cert_path.clone(),
+        field,
+        found,
+        wanted,
+    };
+    let wanted_subject = req.spec.subject.to_string();
+    if info.subject != wanted_subject {
+        return Err(differs("subject", info.subject.clone(), wanted_subject));
+    }
+    let wanted_sans: Vec<String> = req.spec.sans.iter().map(|s| san_text(s)).collect();
+    if info.san != wanted_sans {
+        return Err(differs(
+            "subject alternative names",
+            format!("{:?}", info.san),
+            format!("{wanted_sans:?}"),
+        ));
+    }
+    if let Some(issuer) = &req.issuer {
+        let wrong = || Error::WrongIssuer {
+            cert: req.cert_path.clone(),
+            issuer: issuer.cert_path.clone(),
+        };
+        if issuer.is_new {
+            return Err(wrong());
+        }
+        let ca = ParsedCert::from_pem(&issuer.cert_path, &wd.read_to_string(&issuer.cert_path)?)?;
+        if !cert.is_issued_by(&ca) {
+            return Err(wrong());
+        }
+    }
+    ctx.effects.keep(key_action(Op::Keep, req, "exists"));
+    ctx.effects
+        .keep(cert_action(Op::Keep, req, "exists, as asked").arg("sha256", &info.sha256));
+    Ok(result_map(req, Op::Keep, Some(&info)))
+}
+
+fn load_key(ctx: &Context, path: &str) -> Result<KeyPair, Error> {
+    parse_key_pem(path, &ctx.workdir.read_to_string(path)?)
+}
+
+fn check_algorithm(req: &Request, key: &KeyPair) -> Result<(), Error> {
+    match KeyAlgorithm::of_key(key) {
+        Some(found) if found == req.algorithm => Ok(()),
+        found => Err(Error::KeyAlgorithmMismatch {
+            path: req.key_path.clone(),
+            found: found.map_or_else(|| "unsupported".to_string(), |a| a.to_string()),
+            wanted: req.algorithm.to_string(),
+        }),
+    }
+}
+
+fn san_text(name: &str) -> String {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        format!("IP:{name}")
+    } else {
+        format!("DNS:{name}")
+    }
+}
+
+fn key_action(op: Op, req: &Request, reason: &str) -> Action {
+    Action::new(op, "private key", &req.key_path, reason)
+        .arg("algorithm", req.algorithm)
+        .arg("mode", "0600")
+}
+
+fn cert_action(op: Op, req: &Request, reason: &str) -> Action {
+    let mut a = Action::new(op, "certificate", &req.cert_path, reason)
+        .arg("profile", req.spec.profile)
+        .arg("subject", &req.spec.subject);
+    if !req.spec.sans.is_empty() {
+        a = a.arg("san", req.spec.sans.join(", "));
+    }
+    a = a.arg(
+        "issuer",
+        req.issuer
+            .as_ref()
+            .map_or("self-signed", |i| i.cert_path.as_str()),
+    );
+    if op != Op::Keep {
+        a = a
+            .arg("days", req.spec.days)
+            .arg_maybe("sha256", None::<String>);
+    }
+    a
+}
+
+fn status(op: Op) -> &'static str {
+    match op {
+        Op::Create => "create",
+        Op::Replace => "replace",
+        _ => "keep",
+    }
+}
+
+/// What `issue_cert` returns: the request's paths, and the certificate's facts (unknown in
+/// a plan for a certificate not made yet).
+fn result_map(req: &Request, op: Op, info: Option<&CertInfo>) -> Map {
+    let mut m = match info {
+        Some(info) => info_map(info),
+        None => {
+            let mut m = Map::new();
+            m.insert("subject".into(), req.spec.subject.to_string().into());
+            for field in ["serial", "not_before", "not_after", "sha256", "issuer"] {
+                m.insert(field.into(), Dynamic::from(Unknown));
+            }
+            m
+        }
+    };
+    m.insert("profile".into(), req.spec.profile.name().into());
+    m.insert("key".into(), req.key_path.clone().into());
+    m.insert("cert".into(), req.cert_path.clone().into());
+    m.insert("algorithm".into(), req.algorithm.name().into());
+    m.insert("status".into(), status(op).into());
+    m
+}
+
+fn info_map(info: &CertInfo) -> Map {
+    let list = |v: &[String]| -> Dynamic {
+        v.iter()
+            .cloned()
+            .map(Dynamic::from)
+            .collect::<Array>()
+            .into()
+    };
+    let mut m = Map::new();
+    m.insert("subject".into(), info.subject.clone().into());
+    m.insert("issuer".into(), info.issuer.clone().into());
+    m.insert("serial".into(), info.serial.clone().into());
+    m.insert("not_before".into(), info.not_before.clone().into());
+    m.insert("not_after".into(), info.not_after.clone().into());
+    m.insert("key_algorithm".into(), info.key_algorithm.clone().into());
+    m.insert(
+        "signature_algorithm".into(),
+        info.signature_algorithm.clone().into(),
+    );
+    m.insert("version".into(), (info.version as i64).into());
+    m.insert("is_ca".into(), info.is_ca.into());
+    m.insert(
+        "path_len".into(),
+        info.path_len.map_or(Dynamic::UNIT, |p| (p as i64).into()),
+    );
+    m.insert("key_usage".into(), list(&info.key_usage));
+    m.insert("extended_key_usage".into(), list(&info.extended_key_usage));
+    m.insert("san".into(), list(&info.san));
+    m.insert("sha256".into(), info.sha256.clone().into());
+    m
+}

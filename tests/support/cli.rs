@@ -1,0 +1,87 @@
+//! Running the `mtls` binary and `openssl` as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The result of one command, with its output as text.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Both streams, for assertions that do not care which one.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert!(self.status.success(), "command failed:\n{}", self.all());
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self) -> Run {
+        assert!(
+            !self.status.success(),
+            "command should have failed:\n{}",
+            self.all()
+        );
+        self
+    }
+}
+
+/// Runs `mtls ARGS` in `cwd`, without colours so messages can be matched.
+pub fn mtls(cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_mtls"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run mtls");
+    Run::from(out)
+}
+
+/// Runs `openssl ARGS` in `cwd`.
+pub fn openssl(cwd: &Path, args: &[&str]) -> Run {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run openssl");
+    Run::from(out)
+}
+
+/// The eight files the walkthrough's PKI makes.
+pub const PKI_FILES: [&str; 8] = [
+    "RootCA.key",
+    "RootCA.pem",
+    "client.key",
+    "client.pem",
+    "inca.key",
+    "inca.pem",
+    "server.key",
+    "server.pem",
+];
+
+/// A line of base64 from the middle of each private key in `dir`: if any of these shows up
+/// in output, key material leaked.
+pub fn key_fingerprints(dir: &Path) -> Vec<String> {
+    PKI_FILES
+        .iter()
+        .filter(|f| f.ends_with(".key"))
+        .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+        .filter_map(|pem| pem.lines().nth(3).map(str::to_string))
+        .collect()
+}
