@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXAMPLES: &str = "\
 Examples:
   mtls plan pki.rhai --var domain=api.example.com        preview: changes nothing
-  mtls run pki.rhai --var domain=api.example.com         make the CA, client, intermediate and server certificates
+  mtls run pki.rhai --var domain=api.example.com         make the CA and its certificates
   mtls run pki.rhai -C ./out --var domain=api.example.com
   mtls plan setup.rhai --var domain=api.example.com --format json
   mtls functions                                         what scripts can call
