@@ -53,6 +53,14 @@ pub enum Command {
         format: Format,
     },
 
+    /// Serve the PetStore sample over mutual TLS on this machine, as the API Gateway custom
+    /// domain would: TLS 1.2+, a client certificate that chains to the truststore required.
+    #[command(after_help = "Examples:
+  mtls serve --cert server.pem --key server.key --chain inca.pem --truststore RootCA.pem
+  curl --cacert RootCA.pem --cert client.pem --key client.key \\
+       --resolve api.example.com:8443:127.0.0.1 https://api.example.com:8443/pets")]
+    Serve(ServeArgs),
+
     /// Write editable copies of the bundled scripts and stdlib into DIR.
     #[command(after_help = "Examples:
   mtls init ./my-flows
@@ -95,6 +103,43 @@ pub struct RunArgs {
     /// the script's own output then goes to stderr).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// In a plan, make read-only AWS calls to say what would be created, kept or updated
+    /// (needs credentials). Without it a plan is offline.
+    #[arg(long)]
+    pub refresh: bool,
+
+    /// The AWS profile (~/.aws/config) to use.
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The AWS region to work in.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (an emulator such as moto); S3 then uses
+    /// path-style addressing.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The server certificate (PEM), e.g. server.pem.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Its private key (PEM), e.g. server.key.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Intermediate certificates sent with it (PEM), e.g. inca.pem.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<PathBuf>,
+    /// The CA certificates client certificates must chain to (PEM), e.g. RootCA.pem.
+    #[arg(long, value_name = "FILE")]
+    pub truststore: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8443")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

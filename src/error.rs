@@ -111,6 +111,14 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Script(Box<ScriptError>),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Gateway(#[from] crate::gateway::GatewayError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Aws(#[from] crate::aws::AwsError),
 }
 
 impl Error {

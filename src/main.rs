@@ -29,7 +29,21 @@ fn main() -> Result<()> {
         Command::Plan(args) => run(args, Mode::Plan),
         Command::Functions { stdlib, format } => functions(stdlib.as_deref(), format),
         Command::Init { dir, force } => init(&dir, force),
+        Command::Serve(args) => serve(args),
     }
+}
+
+fn serve(args: cli::ServeArgs) -> Result<()> {
+    let cfg = mtls::gateway::ServeConfig {
+        cert: args.cert,
+        key: args.key,
+        chain: args.chain,
+        truststore: args.truststore,
+        listen: args.listen,
+    };
+    let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
+    rt.block_on(mtls::gateway::serve_until_ctrl_c(&cfg))?;
+    Ok(())
 }
 
 fn init_logging(verbose: u8) {
@@ -53,6 +67,12 @@ fn run(args: RunArgs, mode: Mode) -> Result<()> {
         .workdir(&args.dir)
         .mode(mode)
         .force(args.force)
+        .refresh(args.refresh)
+        .aws(mtls::aws::AwsSettings {
+            profile: args.profile.clone(),
+            region: args.region.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+        })
         .progress(!json);
     for raw in &args.vars {
         let (name, value) = raw

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use crate::effects::{Effects, Mode, Plan};
 use crate::error::Error;
-use crate::script::{self, bundled, Context, KeyPool, Sources};
+use crate::script::{self, bundled, Context, Sources};
 use crate::workdir::Workdir;
 
 /// Where a run's script output (`print`) goes.
@@ -34,6 +34,8 @@ pub struct RuntimeBuilder {
     stdlib_dir: Option<PathBuf>,
     progress: bool,
     printer: Printer,
+    aws: crate::aws::AwsSettings,
+    refresh: bool,
 }
 
 impl Default for RuntimeBuilder {
@@ -46,6 +48,8 @@ impl Default for RuntimeBuilder {
             stdlib_dir: None,
             progress: false,
             printer: Rc::new(|s| println!("{s}")),
+            aws: crate::aws::AwsSettings::default(),
+            refresh: false,
         }
     }
 }
@@ -91,6 +95,20 @@ impl RuntimeBuilder {
     /// Where the script's `print` output goes (standard output by default).
     pub fn on_print(mut self, printer: impl Fn(&str) + 'static) -> Self {
         self.printer = Rc::new(printer);
+        self
+    }
+
+    /// Where and as whom to call AWS (profile, region, endpoint); unset fields follow the
+    /// standard AWS configuration chain.
+    pub fn aws(mut self, settings: crate::aws::AwsSettings) -> Self {
+        self.aws = settings;
+        self
+    }
+
+    /// Let a plan make read-only AWS calls, so each action says create, keep or update.
+    /// Without it a plan makes no network call at all.
+    pub fn refresh(mut self, on: bool) -> Self {
+        self.refresh = on;
         self
     }
 
@@ -153,13 +171,15 @@ impl Runtime {
         dir: Option<&Path>,
     ) -> Result<Outcome, Error> {
         let cfg = self.cfg;
-        let ctx = Rc::new(Context {
-            workdir: Workdir::new(&cfg.workdir),
-            effects: Effects::new(cfg.mode, cfg.progress),
-            vars: cfg.vars,
-            force: cfg.force,
-            keys: KeyPool::default(),
-        });
+        let mut ctx = Context::new(
+            Workdir::new(&cfg.workdir),
+            Effects::new(cfg.mode, cfg.progress),
+            cfg.vars,
+            cfg.force,
+        );
+        ctx.aws.settings = cfg.aws;
+        ctx.aws.refresh = cfg.refresh;
+        let ctx = Rc::new(ctx);
         let (engine, _) = script::new_engine(Some(&ctx), cfg.printer);
         let mut sources = Sources::default();
         let files = script::stdlib_files(dir, cfg.stdlib_dir.as_deref())?;

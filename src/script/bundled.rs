@@ -17,10 +17,23 @@ macro_rules! bundle {
 
 /// The step library, one file per part of the walkthrough. Order matters only for
 /// `mtls functions`, which lists them in this order.
-pub const STDLIB: &[BundledFile] = bundle!["stdlib/pki.rhai"];
+pub const STDLIB: &[BundledFile] = bundle![
+    "stdlib/pki.rhai",
+    "stdlib/dns.rhai",
+    "stdlib/truststore.rhai",
+    "stdlib/acm.rhai",
+    "stdlib/api.rhai",
+    "stdlib/domain.rhai",
+    "stdlib/probe.rhai",
+];
 
 /// The flows users run.
-pub const SCRIPTS: &[BundledFile] = bundle!["scripts/pki.rhai"];
+pub const SCRIPTS: &[BundledFile] = bundle![
+    "scripts/pki.rhai",
+    "scripts/setup.rhai",
+    "scripts/teardown.rhai",
+    "scripts/rehearse.rhai",
+];
 
 /// The bundled script called `name` (`setup.rhai`, or `setup`).
 pub fn script(name: &str) -> Option<&'static BundledFile> {

@@ -26,6 +26,59 @@ pub(crate) struct Context {
     /// `--force`: replace what exists instead of keeping it.
     pub force: bool,
     pub keys: primitives::KeyPool,
+    /// Started on first use: most PKI-only runs never need it.
+    pub tokio: std::cell::OnceCell<tokio::runtime::Runtime>,
+    /// Gateways `serve` started; stopped when the run ends.
+    pub gateways: std::cell::RefCell<Vec<crate::gateway::Gateway>>,
+    pub aws: AwsAccess,
+}
+
+/// How a run reaches AWS: settings, whether a plan may read (`--refresh`), and the clients,
+/// connected on first use so that runs that never touch AWS never load its configuration.
+#[derive(Default)]
+pub(crate) struct AwsAccess {
+    pub settings: crate::aws::AwsSettings,
+    pub refresh: bool,
+    pub client: std::cell::OnceCell<crate::aws::Aws>,
+}
+
+impl Context {
+    pub(crate) fn new(workdir: Workdir, effects: Effects, vars: BTreeMap<String, String>, force: bool) -> Self {
+        Context {
+            aws: AwsAccess::default(),
+            workdir,
+            effects,
+            vars,
+            force,
+            keys: KeyPool::default(),
+            tokio: std::cell::OnceCell::new(),
+            gateways: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Runs a future to completion for a synchronous primitive.
+    pub(crate) fn block_on<F: std::future::Future>(&self, fut: F) -> Result<F::Output, Error> {
+        if self.tokio.get().is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Io { action: "start the async runtime for", path: "network and AWS calls".into(), source })?;
+            let _ = self.tokio.set(rt);
+        }
+        match self.tokio.get() {
+            Some(rt) => Ok(rt.block_on(fut)),
+            None => Err(Error::crypto("start the async runtime", "unavailable")),
+        }
+    }
+
+    /// Ends what the run started in the background (gateways).
+    pub(crate) fn finish(&self) {
+        let gateways: Vec<_> = self.gateways.borrow_mut().drain(..).collect();
+        for g in gateways {
+            let _ = self.block_on(g.shutdown());
+        }
+    }
 }
 
 pub(crate) use primitives::KeyPool;
@@ -62,13 +115,12 @@ pub(crate) fn new_engine(
         Some(ctx) => primitives::register_all(&mut engine, ctx),
         None => {
             // Docs only (`mtls functions`): register against a throwaway plan context.
-            let scratch = Rc::new(Context {
-                workdir: Workdir::new("."),
-                effects: Effects::new(crate::effects::Mode::Plan, false),
-                vars: BTreeMap::new(),
-                force: false,
-                keys: KeyPool::default(),
-            });
+            let scratch = Rc::new(Context::new(
+                Workdir::new("."),
+                Effects::new(crate::effects::Mode::Plan, false),
+                BTreeMap::new(),
+                false,
+            ));
             primitives::register_all(&mut engine, &scratch)
         }
     };

@@ -2,7 +2,9 @@
 //! one doc line (what `mtls functions` prints).
 
 mod args;
+mod aws;
 mod core;
+mod gateway;
 mod pki;
 
 use std::rc::Rc;
@@ -62,5 +64,9 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     core::register(&mut reg, ctx);
     reg.group = "pki";
     pki::register(&mut reg, ctx);
+    reg.group = "aws";
+    aws::register(&mut reg, ctx);
+    reg.group = "gateway";
+    gateway::register(&mut reg, ctx);
     reg.docs
 }
