@@ -1,0 +1,243 @@
+//! The local rehearsal of an API Gateway custom domain with mutual TLS.
+//!
+//! It exists so that the certificates made in the walkthrough can be tried with curl before
+//! anything is uploaded: a client certificate the rehearsal refuses, API Gateway refuses too.
+//! It therefore copies API Gateway's rules where they matter for certificates: TLS 1.2 and
+//! 1.3 only, a client certificate required and checked against one PEM truststore, chains
+//! at most [`MAX_CLIENT_CHAIN_LEN`] long, the server's intermediate sent in the handshake.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustls::server::WebPkiClientVerifier;
+use rustls::sign::SingleCertAndKey;
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use super::chain_limit::{ChainLimitVerifier, MAX_CLIENT_CHAIN_LEN};
+use super::pem_files::{load_identity, load_roots, subject_of};
+use super::{routes, GatewayError};
+
+/// How long a client may take to finish the TLS handshake; a stalled client must not hold
+/// a connection slot (or delay shutdown) for ever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `shutdown` lets requests in flight finish before closing their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What `mtls serve` needs: the files of the walkthrough and where to listen.
+///
+/// The fields mirror the files API Gateway is given: `cert`, `key` and `chain` are what is
+/// imported into ACM (server.pem, server.key, inca.pem) and `truststore` is the object
+/// uploaded to S3 (RootCA.pem).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Server certificate (PEM). May already contain the chain after the leaf.
+    pub cert: PathBuf,
+    /// Private key of the server certificate (PEM: PKCS#8, PKCS#1 or SEC1), unencrypted.
+    pub key: PathBuf,
+    /// Intermediate CA certificates (PEM) sent after the leaf, as ACM's certificate chain.
+    pub chain: Option<PathBuf>,
+    /// CA certificates (one PEM file) that client certificates must chain to.
+    pub truststore: PathBuf,
+    /// Address to listen on; port 0 picks a free port (see [`Gateway::local_addr`]).
+    pub listen: SocketAddr,
+}
+
+/// A running rehearsal gateway.
+///
+/// Dropping it without [`Gateway::shutdown`] also stops the server, but in the background
+/// and without waiting; call `shutdown` when the caller needs the port to be closed.
+#[derive(Debug)]
+pub struct Gateway {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Loads and checks every file, binds the address, and returns once connections are
+    /// being accepted, so a caller may connect as soon as this returns.
+    pub async fn start(cfg: &ServeConfig) -> Result<Gateway, GatewayError> {
+        let tls = Arc::new(tls_config(cfg)?);
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AddrInUse {
+                GatewayError::AddrInUse { addr: cfg.listen }
+            } else {
+                GatewayError::Bind {
+                    addr: cfg.listen,
+                    source,
+                }
+            }
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), stopped));
+        tracing::debug!(%local_addr, "gateway listening");
+        Ok(Gateway {
+            local_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// The address actually bound: with `listen` port 0 this is where clients must go.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, lets requests in flight finish (for a few seconds at most), closes
+    /// every connection and the listening socket, and returns when all of that is done.
+    pub async fn shutdown(self) {
+        // The receiver lives as long as the accept loop; if it is gone, so is the loop.
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "gateway task ended abnormally");
+        }
+    }
+}
+
+/// Runs the gateway for the `mtls serve` command until Ctrl-C, then stops it cleanly.
+///
+/// The address goes to stderr rather than the log so that it is seen even with logging
+/// off, and stdout stays free for whatever a script pipes.
+pub async fn serve_until_ctrl_c(cfg: &ServeConfig) -> Result<(), GatewayError> {
+    let gateway = Gateway::start(cfg).await?;
+    eprintln!("listening on https://{}", gateway.local_addr());
+    eprintln!("press Ctrl-C to stop");
+    let waited = tokio::signal::ctrl_c().await;
+    eprintln!("stopping");
+    gateway.shutdown().await;
+    waited.map_err(|source| GatewayError::Signal { source })
+}
+
+/// The rustls configuration: API Gateway's protocol versions, a mandatory client
+/// certificate from the truststore, and the server's own chain.
+fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (roots, anchors) = load_roots("--truststore", &cfg.truststore)?;
+    let identity = load_identity(
+        &provider,
+        "--cert",
+        &cfg.cert,
+        cfg.chain.as_deref().map(|p| ("--chain", p)),
+        "--key",
+        &cfg.key,
+    )?;
+
+    // No `allow_unauthenticated()`: a client without a certificate fails the handshake,
+    // as it does at an API Gateway custom domain with mTLS on.
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| GatewayError::TlsConfig {
+            reason: e.to_string(),
+        })?;
+    let verifier = ChainLimitVerifier::new(webpki, &anchors, MAX_CLIENT_CHAIN_LEN);
+
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| GatewayError::TlsConfig {
+            reason: e.to_string(),
+        })?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(identity)));
+    // Only HTTP/1.1 is served; saying so keeps clients from trying h2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            // Also taken when the `Gateway` was dropped (the sender is gone).
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    connections.spawn(serve_connection(tcp, peer, acceptor.clone(), stop.clone()));
+                }
+                Err(e) => {
+                    // Usually out of file descriptors; back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::warn!("requests still running after the grace period; closing their connections");
+        connections.shutdown().await;
+    }
+    tracing::debug!("gateway stopped");
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    mut stop: watch::Receiver<bool>,
+) {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        _ = stop.changed() => return,
+        done = handshake => match done {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                // The most interesting event of a rehearsal: say why a client was refused.
+                tracing::info!(%peer, reason = %e, "TLS handshake refused");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+    };
+
+    let (_, session) = tls.get_ref();
+    let client: Arc<str> = match session.peer_certificates().and_then(|chain| chain.first()) {
+        Some(leaf) => subject_of(leaf).into(),
+        // Cannot happen with a mandatory client certificate; logged rather than trusted.
+        None => "<no client certificate>".into(),
+    };
+    tracing::debug!(
+        %peer,
+        client = %client,
+        version = ?session.protocol_version(),
+        "TLS handshake complete"
+    );
+
+    let service = service_fn(move |req| routes::handle(req, client.clone()));
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        // A client that closes abruptly, or a TLS 1.3 client whose alert arrives late.
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}

@@ -1,0 +1,217 @@
+//! The gateway refuses to start on bad input, and says which file or address is wrong.
+
+mod support {
+    pub mod pki;
+}
+
+use miette::Diagnostic;
+use mtls::gateway::{Gateway, GatewayError, ServeConfig};
+use support::pki::TestPki;
+
+async fn start_err(config: &ServeConfig) -> GatewayError {
+    match Gateway::start(config).await {
+        Ok(gateway) => {
+            gateway.shutdown().await;
+            panic!("the gateway started with {config:?}");
+        }
+        Err(e) => e,
+    }
+}
+
+fn help(e: &GatewayError) -> String {
+    e.help().map(|h| h.to_string()).unwrap_or_default()
+}
+
+/// No error message may carry key material, whatever file was passed where: no line of
+/// the base64 body of any key of the test PKI appears in the message, help or debug form.
+fn assert_no_key_material(pki: &TestPki, e: &GatewayError) {
+    let text = format!("{e} {} {e:?}", help(e));
+    for key in ["server.key", "client.key", "RootCA.key"] {
+        let pem = std::fs::read_to_string(pki.path(key)).expect("read key");
+        for line in pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 8)
+        {
+            assert!(!text.contains(line), "{key} leaked into: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn port_in_use_names_the_address() {
+    let pki = TestPki::new();
+    let first = Gateway::start(&pki.serve_config())
+        .await
+        .expect("start gateway");
+    let taken = ServeConfig {
+        listen: first.local_addr(),
+        ..pki.serve_config()
+    };
+    let e = start_err(&taken).await;
+    match &e {
+        GatewayError::AddrInUse { addr } => assert_eq!(*addr, first.local_addr()),
+        other => panic!("expected AddrInUse, got {other:?}"),
+    }
+    assert!(
+        e.to_string().contains(&first.local_addr().to_string()),
+        "{e}"
+    );
+    assert!(help(&e).contains("--listen 127.0.0.1:0"), "{}", help(&e));
+    first.shutdown().await;
+}
+
+#[tokio::test]
+async fn key_of_another_certificate_is_refused() {
+    let pki = TestPki::new();
+    let config = ServeConfig {
+        key: pki.path("client.key"),
+        ..pki.serve_config()
+    };
+    let e = start_err(&config).await;
+    match &e {
+        GatewayError::KeyMismatch { cert, key } => {
+            assert_eq!(cert, &pki.path("server.pem"));
+            assert_eq!(key, &pki.path("client.key"));
+        }
+        other => panic!("expected KeyMismatch, got {other:?}"),
+    }
+    assert_no_key_material(&pki, &e);
+}
+
+#[tokio::test]
+async fn missing_files_are_named_with_their_option() {
+    let pki = TestPki::new();
+    let cases: [(&str, fn(&mut ServeConfig, std::path::PathBuf)); 4] = [
+        ("--cert", |c, p| c.cert = p),
+        ("--key", |c, p| c.key = p),
+        ("--chain", |c, p| c.chain = Some(p)),
+        ("--truststore", |c, p| c.truststore = p),
+    ];
+    for (option, set) in cases {
+        let mut config = pki.serve_config();
+        let missing = pki.path(&format!("missing{option}.pem"));
+        set(&mut config, missing.clone());
+        let e = start_err(&config).await;
+        match &e {
+            GatewayError::ReadFile {
+                option: o, path, ..
+            } => {
+                assert_eq!(*o, option);
+                assert_eq!(path, &missing);
+            }
+            other => panic!("{option}: expected ReadFile, got {other:?}"),
+        }
+        let message = e.to_string();
+        assert!(message.contains(option), "{message}");
+        assert!(
+            message.contains(&missing.display().to_string()),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn files_with_the_wrong_content_are_refused() {
+    let pki = TestPki::new();
+    let empty = pki.path("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+
+    // A key where a certificate belongs, and the other way round.
+    let e = start_err(&ServeConfig {
+        cert: pki.path("server.key"),
+        ..pki.serve_config()
+    })
+    .await;
+    assert!(
+        matches!(
+            e,
+            GatewayError::NoCertificate {
+                option: "--cert",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_no_key_material(&pki, &e);
+
+    let e = start_err(&ServeConfig {
+        key: pki.path("server.pem"),
+        ..pki.serve_config()
+    })
+    .await;
+    assert!(
+        matches!(
+            e,
+            GatewayError::NoPrivateKey {
+                option: "--key",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_no_key_material(&pki, &e);
+
+    let e = start_err(&ServeConfig {
+        truststore: empty.clone(),
+        ..pki.serve_config()
+    })
+    .await;
+    assert!(
+        matches!(
+            e,
+            GatewayError::EmptyTruststore {
+                option: "--truststore",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    let e = start_err(&ServeConfig {
+        truststore: pki.path("RootCA.key"),
+        ..pki.serve_config()
+    })
+    .await;
+    assert!(matches!(e, GatewayError::EmptyTruststore { .. }), "{e:?}");
+    assert_no_key_material(&pki, &e);
+
+    let e = start_err(&ServeConfig {
+        chain: Some(empty),
+        ..pki.serve_config()
+    })
+    .await;
+    assert!(
+        matches!(
+            e,
+            GatewayError::NoCertificate {
+                option: "--chain",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    // Every error tells the user what to do.
+    assert!(!help(&e).is_empty());
+}
+
+#[tokio::test]
+async fn sec1_keys_are_accepted() {
+    let pki = TestPki::new();
+    let out = std::process::Command::new("openssl")
+        .args(["ec", "-in", "server.key", "-out", "server.sec1.key"])
+        .current_dir(pki.dir())
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(pki.path("server.sec1.key")).expect("read");
+    assert!(text.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    let config = ServeConfig {
+        key: pki.path("server.sec1.key"),
+        ..pki.serve_config()
+    };
+    let gateway = Gateway::start(&config)
+        .await
+        .expect("start with a SEC1 key");
+    gateway.shutdown().await;
+}
