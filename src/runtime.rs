@@ -190,9 +190,10 @@ impl Runtime {
             .map_err(|e| Error::from(sources.parse_error(name, &e)))?;
         // Script functions come last so a script can redefine a stdlib step for itself.
         let program = stdlib.merge(&ast);
-        engine
-            .run_ast(&program)
-            .map_err(|e| Error::from(sources.runtime_error(name, &e)))?;
+        let result = engine.run_ast(&program);
+        // Gateways started by `serve` live until the script ends, whatever its result.
+        ctx.finish();
+        result.map_err(|e| Error::from(sources.runtime_error(name, &e)))?;
         Ok(Outcome {
             plan: ctx.effects.plan(),
         })

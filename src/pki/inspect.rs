@@ -102,15 +102,19 @@ impl ParsedCert {
             "ecdsa-with-SHA384",
         ];
         if !strong.contains(&sig.as_str()) {
-            problems.push(format!("signed with {sig}; SHA-256 or stronger is required"));
+            problems.push(format!(
+                "signed with {sig}; SHA-256 or stronger is required"
+            ));
         }
         match c.public_key().parsed() {
-            Ok(PublicKey::RSA(rsa)) if rsa.key_size() < 2048 => {
-                problems.push(format!("RSA {}-bit key; at least 2048 bits is required", rsa.key_size()))
-            }
-            Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => {
-                problems.push(format!("EC {}-bit key; at least 256 bits is required", ec.key_size()))
-            }
+            Ok(PublicKey::RSA(rsa)) if rsa.key_size() < 2048 => problems.push(format!(
+                "RSA {}-bit key; at least 2048 bits is required",
+                rsa.key_size()
+            )),
+            Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => problems.push(format!(
+                "EC {}-bit key; at least 256 bits is required",
+                ec.key_size()
+            )),
             Ok(PublicKey::RSA(_)) | Ok(PublicKey::EC(_)) => {}
             _ => problems.push("key type not accepted; use RSA or ECDSA".to_string()),
         }

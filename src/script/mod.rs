@@ -43,7 +43,12 @@ pub(crate) struct AwsAccess {
 }
 
 impl Context {
-    pub(crate) fn new(workdir: Workdir, effects: Effects, vars: BTreeMap<String, String>, force: bool) -> Self {
+    pub(crate) fn new(
+        workdir: Workdir,
+        effects: Effects,
+        vars: BTreeMap<String, String>,
+        force: bool,
+    ) -> Self {
         Context {
             aws: AwsAccess::default(),
             workdir,
@@ -63,7 +68,11 @@ impl Context {
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .map_err(|source| Error::Io { action: "start the async runtime for", path: "network and AWS calls".into(), source })?;
+                .map_err(|source| Error::Io {
+                    action: "start the async runtime for",
+                    path: "network and AWS calls".into(),
+                    source,
+                })?;
             let _ = self.tokio.set(rt);
         }
         match self.tokio.get() {

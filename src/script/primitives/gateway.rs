@@ -33,17 +33,29 @@ const SERVE_OPTIONS: [&str; 5] = ["cert", "key", "chain", "truststore", "listen"
 fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let o = Opts::new("serve", map);
     o.only(&SERVE_OPTIONS)?;
-    let listen_text = o.opt_str("listen")?.unwrap_or_else(|| "127.0.0.1:0".to_string());
+    let listen_text = o
+        .opt_str("listen")?
+        .unwrap_or_else(|| "127.0.0.1:0".to_string());
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
-        Error::invalid_argument("serve", "listen", format!("{listen_text:?} is not an address"), "use IP:PORT, e.g. 127.0.0.1:8443 (port 0 picks a free one)")
+        Error::invalid_argument(
+            "serve",
+            "listen",
+            format!("{listen_text:?} is not an address"),
+            "use IP:PORT, e.g. 127.0.0.1:8443 (port 0 picks a free one)",
+        )
     })?;
     let cert = o.str("cert")?;
     let key = o.str("key")?;
     let chain = o.opt_str("chain")?;
     let truststore = o.str("truststore")?;
-    let mut action = Action::new(Op::Create, "local gateway", &listen_text, "started for this run")
-        .arg("cert", &cert)
-        .arg("truststore", &truststore);
+    let mut action = Action::new(
+        Op::Create,
+        "local gateway",
+        &listen_text,
+        "started for this run",
+    )
+    .arg("cert", &cert)
+    .arg("truststore", &truststore);
     if let Some(chain) = &chain {
         action = action.arg("chain", chain);
     }
@@ -51,7 +63,10 @@ fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let cfg = ServeConfig {
         cert: ctx.workdir.resolve(&cert)?,
         key: ctx.workdir.resolve(&key)?,
-        chain: chain.as_deref().map(|c| ctx.workdir.resolve(c)).transpose()?,
+        chain: chain
+            .as_deref()
+            .map(|c| ctx.workdir.resolve(c))
+            .transpose()?,
         truststore: ctx.workdir.resolve(&truststore)?,
         listen,
     };
@@ -92,7 +107,12 @@ fn probe_url(ctx: &Context, url: &str, map: &Map) -> Result<Map, Error> {
     } else {
         match o.opt_str("resolve")? {
             Some(r) => Some(r.parse::<SocketAddr>().map_err(|_| {
-                Error::invalid_argument("probe", "resolve", format!("{r:?} is not IP:PORT"), "e.g. \"127.0.0.1:8443\"")
+                Error::invalid_argument(
+                    "probe",
+                    "resolve",
+                    format!("{r:?} is not IP:PORT"),
+                    "e.g. \"127.0.0.1:8443\"",
+                )
             })?),
             None => None,
         }
@@ -111,12 +131,23 @@ fn probe_url(ctx: &Context, url: &str, map: &Map) -> Result<Map, Error> {
     };
     let action = Action::new(Op::Check, "https probe", url, "read-only request")
         .arg("client_cert", identity);
-    let result = ctx.effects.apply(action, || Ok(ctx.block_on(probe(url, &opts))??))?;
+    let result = ctx
+        .effects
+        .apply(action, || Ok(ctx.block_on(probe(url, &opts))??))?;
     Ok(match result {
         Some(r) => probe_map(&r),
         None => {
             let mut m = Map::new();
-            for k in ["ok", "status", "body", "json", "headers", "server_chain", "tls_version", "error"] {
+            for k in [
+                "ok",
+                "status",
+                "body",
+                "json",
+                "headers",
+                "server_chain",
+                "tls_version",
+                "error",
+            ] {
                 m.insert(k.into(), Dynamic::from(Unknown));
             }
             m.insert("url".into(), url.into());
@@ -128,19 +159,36 @@ fn probe_url(ctx: &Context, url: &str, map: &Map) -> Result<Map, Error> {
 fn probe_map(r: &ProbeResult) -> Map {
     let mut m = Map::new();
     m.insert("url".into(), r.url.clone().into());
-    m.insert("ok".into(), r.status.is_some_and(|s| (200..300).contains(&s)).into());
-    m.insert("status".into(), r.status.map_or(Dynamic::UNIT, |s| i64::from(s).into()));
+    m.insert(
+        "ok".into(),
+        r.status.is_some_and(|s| (200..300).contains(&s)).into(),
+    );
+    m.insert(
+        "status".into(),
+        r.status.map_or(Dynamic::UNIT, |s| i64::from(s).into()),
+    );
     m.insert("body".into(), r.body.clone().into());
     m.insert(
         "json".into(),
-        serde_json::from_str::<serde_json::Value>(&r.body).map_or(Dynamic::UNIT, |v| json_to_dynamic(&v)),
+        serde_json::from_str::<serde_json::Value>(&r.body)
+            .map_or(Dynamic::UNIT, |v| json_to_dynamic(&v)),
     );
-    let headers: Map = r.headers.iter().map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone()))).collect();
+    let headers: Map = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
+        .collect();
     m.insert("headers".into(), headers.into());
     let chain: Array = r.server_chain.iter().cloned().map(Dynamic::from).collect();
     m.insert("server_chain".into(), chain.into());
-    m.insert("tls_version".into(), r.tls_version.clone().map_or(Dynamic::UNIT, Dynamic::from));
-    m.insert("error".into(), r.error.clone().map_or(Dynamic::UNIT, Dynamic::from));
+    m.insert(
+        "tls_version".into(),
+        r.tls_version.clone().map_or(Dynamic::UNIT, Dynamic::from),
+    );
+    m.insert(
+        "error".into(),
+        r.error.clone().map_or(Dynamic::UNIT, Dynamic::from),
+    );
     m
 }
 
@@ -150,9 +198,15 @@ pub(crate) fn json_to_dynamic(v: &serde_json::Value) -> Dynamic {
     match v {
         J::Null => Dynamic::UNIT,
         J::Bool(b) => (*b).into(),
-        J::Number(n) => n.as_i64().map_or_else(|| n.as_f64().unwrap_or(f64::NAN).into(), Dynamic::from),
+        J::Number(n) => n
+            .as_i64()
+            .map_or_else(|| n.as_f64().unwrap_or(f64::NAN).into(), Dynamic::from),
         J::String(s) => s.clone().into(),
         J::Array(a) => a.iter().map(json_to_dynamic).collect::<Array>().into(),
-        J::Object(o) => o.iter().map(|(k, v)| (k.as_str().into(), json_to_dynamic(v))).collect::<Map>().into(),
+        J::Object(o) => o
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+            .collect::<Map>()
+            .into(),
     }
 }
