@@ -1,0 +1,651 @@
+//! Amazon API Gateway (REST APIs, v1): the PetStore API (ARTICLE.md steps 9-11), the custom
+//! domain with mutual TLS (step 12) and its API mapping (step 13).
+
+use aws_sdk_apigateway::primitives::Blob;
+use aws_sdk_apigateway::types::{
+    EndpointConfiguration, EndpointType, MutualTlsAuthenticationInput, Op, PatchOperation,
+    SecurityPolicy,
+};
+use serde_json::{json, Value};
+
+use super::{local_code, AwsError, SdkResultExt, Tags};
+use crate::petstore::{pet_json, pets_json, PETS};
+
+const SERVICE: &str = "apigateway";
+
+/// The name of the sample API, as in the walkthrough.
+pub const PETSTORE_API_NAME: &str = "PetStore";
+
+/// The base path API Gateway reports for a mapping at the domain's root.
+pub const ROOT_BASE_PATH: &str = "(none)";
+
+/// A REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestApi {
+    /// The API id (the `abc123` of `abc123.execute-api...`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether the default `execute-api` endpoint is off (it must be, or clients can bypass
+    /// mutual TLS through it).
+    pub disable_execute_api_endpoint: bool,
+    /// `REGIONAL`, `EDGE` or `PRIVATE`.
+    pub endpoint_types: Vec<String>,
+    /// Warnings API Gateway gave while importing the OpenAPI body.
+    pub warnings: Vec<String>,
+}
+
+/// A stage of a REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// The stage name (`prod`).
+    pub name: String,
+    /// The deployment it serves.
+    pub deployment_id: Option<String>,
+}
+
+/// What [`ApiGateway::create_domain_name`] creates: a REGIONAL custom domain with TLS 1.2 and
+/// mutual TLS, the only shape API Gateway accepts for mutual TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct MtlsDomainSpec<'a> {
+    /// The custom domain, e.g. `api.example.com`.
+    pub domain_name: &'a str,
+    /// The ACM certificate API Gateway presents (the imported server certificate).
+    pub regional_certificate_arn: &'a str,
+    /// `s3://bucket/key` of the truststore.
+    pub truststore_uri: &'a str,
+    /// The S3 version of the truststore object to use (the latest when `None`, which makes the
+    /// domain ignore later uploads until it is updated, the walkthrough's main trap).
+    pub truststore_version: Option<&'a str>,
+    /// The ACM-issued certificate proving ownership of the domain; required when the
+    /// regional certificate is imported or private.
+    pub ownership_verification_certificate_arn: Option<&'a str>,
+    /// Tags of the domain.
+    pub tags: &'a Tags,
+}
+
+/// A custom domain name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainName {
+    /// The custom domain.
+    pub name: String,
+    /// The API Gateway name to alias the domain to (`d-xxx.execute-api.REGION.amazonaws.com`).
+    pub regional_domain_name: Option<String>,
+    /// The hosted zone of `regional_domain_name`, for the Route 53 alias.
+    pub regional_hosted_zone_id: Option<String>,
+    /// The truststore in use, when mutual TLS is on.
+    pub truststore_uri: Option<String>,
+    /// The truststore object version in use.
+    pub truststore_version: Option<String>,
+    /// Problems API Gateway found in the truststore (e.g. an expired certificate). It reports
+    /// them only when the domain is created or updated.
+    pub truststore_warnings: Vec<String>,
+    /// The certificate presented to clients.
+    pub regional_certificate_arn: Option<String>,
+    /// The ownership verification certificate.
+    pub ownership_verification_certificate_arn: Option<String>,
+    /// `TLS_1_2`, ...
+    pub security_policy: Option<String>,
+    /// `REGIONAL`, `EDGE`.
+    pub endpoint_types: Vec<String>,
+    /// `AVAILABLE`, `UPDATING`, `PENDING_OWNERSHIP_VERIFICATION`, ...
+    pub status: Option<String>,
+    /// Why it is not available, when it is not.
+    pub status_message: Option<String>,
+}
+
+/// One change of [`ApiGateway::update_domain_name`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainPatch {
+    /// Use this version of the truststore object (after uploading a new truststore).
+    TruststoreVersion(String),
+    /// Use another truststore object.
+    TruststoreUri(String),
+    /// Present another certificate.
+    RegionalCertificateArn(String),
+    /// Prove ownership with another certificate.
+    OwnershipVerificationCertificateArn(String),
+}
+
+impl DomainPatch {
+    fn operation(&self) -> PatchOperation {
+        let (path, value) = match self {
+            DomainPatch::TruststoreVersion(v) => ("/mutualTlsAuthentication/truststoreVersion", v),
+            DomainPatch::TruststoreUri(v) => ("/mutualTlsAuthentication/truststoreUri", v),
+            DomainPatch::RegionalCertificateArn(v) => ("/regionalCertificateArn", v),
+            DomainPatch::OwnershipVerificationCertificateArn(v) => {
+                ("/ownershipVerificationCertificateArn", v)
+            }
+        };
+        PatchOperation::builder()
+            .op(Op::Replace)
+            .path(path)
+            .value(value)
+            .build()
+    }
+}
+
+/// An API mapping of a custom domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasePathMapping {
+    /// The base path; [`ROOT_BASE_PATH`] for the root.
+    pub base_path: String,
+    /// The API served there.
+    pub rest_api_id: String,
+    /// The stage served there.
+    pub stage: Option<String>,
+}
+
+/// The PetStore API as an OpenAPI 3 document, generated from [`crate::petstore::PETS`]:
+/// `GET /pets` and `GET /pets/{petId}`, each a MOCK integration answering the same JSON as the
+/// local rehearsal gateway (an unknown id answers 404).
+pub fn petstore_openapi() -> Value {
+    let pet_schema = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "integer" },
+            "type": { "type": "string" },
+            "price": { "type": "number" }
+        }
+    });
+    // One VTL branch per pet, chosen by the path parameter.
+    let mut by_id = String::from("#set($petId = $input.params('petId'))\n");
+    let mut known_ids = Vec::new();
+    for (i, pet) in PETS.iter().enumerate() {
+        let keyword = if i == 0 { "#if" } else { "#elseif" };
+        let body = pet_json(&pet.id.to_string()).unwrap_or_default();
+        by_id.push_str(&format!("{keyword}($petId == \"{}\")\n{body}\n", pet.id));
+        known_ids.push(format!("$petId == \"{}\"", pet.id));
+    }
+    by_id.push_str("#end");
+    let select_status = format!(
+        "#set($petId = $input.params('petId'))\n#if({})\n{{\"statusCode\": 200}}\n#else\n{{\"statusCode\": 404}}\n#end",
+        known_ids.join(" || ")
+    );
+    json!({
+        "openapi": "3.0.1",
+        "info": {
+            "title": PETSTORE_API_NAME,
+            "description": "The PetStore sample of the mtls walkthrough: mock integrations only.",
+            "version": "1.0"
+        },
+        "paths": {
+            "/pets": {
+                "get": {
+                    "operationId": "listPets",
+                    "responses": {
+                        "200": {
+                            "description": "The pets",
+                            "content": { "application/json": { "schema": {
+                                "type": "array", "items": { "$ref": "#/components/schemas/Pet" }
+                            } } }
+                        }
+                    },
+                    "x-amazon-apigateway-integration": {
+                        "type": "mock",
+                        "requestTemplates": { "application/json": "{\"statusCode\": 200}" },
+                        "passthroughBehavior": "when_no_match",
+                        "responses": {
+                            "default": {
+                                "statusCode": "200",
+                                "responseTemplates": { "application/json": pets_json() }
+                            }
+                        }
+                    }
+                }
+            },
+            "/pets/{petId}": {
+                "get": {
+                    "operationId": "getPet",
+                    "parameters": [{
+                        "name": "petId", "in": "path", "required": true,
+                        "schema": { "type": "string" }
+                    }],
+                    "responses": {
+                        "200": {
+                            "description": "One pet",
+                            "content": { "application/json": { "schema": {
+                                "$ref": "#/components/schemas/Pet"
+                            } } }
+                        },
+                        "404": { "description": "No such pet" }
+                    },
+                    "x-amazon-apigateway-integration": {
+                        "type": "mock",
+                        "requestTemplates": { "application/json": select_status },
+                        "passthroughBehavior": "when_no_match",
+                        "responses": {
+                            "404": {
+                                "statusCode": "404",
+                                "responseTemplates": {
+                                    "application/json": "{\"message\": \"Not Found\"}"
+                                }
+                            },
+                            "default": {
+                                "statusCode": "200",
+                                "responseTemplates": { "application/json": by_id }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "components": { "schemas": { "Pet": pet_schema } }
+    })
+}
+
+/// [`petstore_openapi`] as the JSON text to import.
+pub fn petstore_openapi_json() -> String {
+    petstore_openapi().to_string()
+}
+
+/// Converts any output that carries a REST API's fields (they share accessors).
+macro_rules! rest_api_from {
+    ($out:expr, $op:expr) => {{
+        let out = $out;
+        RestApi {
+            id: out
+                .id()
+                .ok_or_else(|| AwsError::missing(SERVICE, $op, "id"))?
+                .to_string(),
+            name: out.name().unwrap_or_default().to_string(),
+            disable_execute_api_endpoint: out.disable_execute_api_endpoint(),
+            endpoint_types: out
+                .endpoint_configuration()
+                .map(|c| c.types().iter().map(|t| t.as_str().to_string()).collect())
+                .unwrap_or_default(),
+            warnings: out.warnings().to_vec(),
+        }
+    }};
+}
+
+/// Converts any output that carries a domain name's fields.
+macro_rules! domain_from {
+    ($out:expr, $op:expr) => {{
+        let out = $out;
+        let mtls = out.mutual_tls_authentication();
+        DomainName {
+            name: out
+                .domain_name()
+                .ok_or_else(|| AwsError::missing(SERVICE, $op, "domainName"))?
+                .to_string(),
+            regional_domain_name: out.regional_domain_name().map(str::to_string),
+            regional_hosted_zone_id: out.regional_hosted_zone_id().map(str::to_string),
+            truststore_uri: mtls.and_then(|m| m.truststore_uri()).map(str::to_string),
+            truststore_version: mtls
+                .and_then(|m| m.truststore_version())
+                .map(str::to_string),
+            truststore_warnings: mtls
+                .map(|m| m.truststore_warnings().to_vec())
+                .unwrap_or_default(),
+            regional_certificate_arn: out.regional_certificate_arn().map(str::to_string),
+            ownership_verification_certificate_arn: out
+                .ownership_verification_certificate_arn()
+                .map(str::to_string),
+            security_policy: out.security_policy().map(|p| p.as_str().to_string()),
+            endpoint_types: out
+                .endpoint_configuration()
+                .map(|c| c.types().iter().map(|t| t.as_str().to_string()).collect())
+                .unwrap_or_default(),
+            status: out.domain_name_status().map(|s| s.as_str().to_string()),
+            status_message: out.domain_name_status_message().map(str::to_string),
+        }
+    }};
+}
+
+/// The API Gateway client.
+#[derive(Debug, Clone)]
+pub struct ApiGateway {
+    client: aws_sdk_apigateway::Client,
+}
+
+impl ApiGateway {
+    pub(crate) fn new(client: aws_sdk_apigateway::Client) -> Self {
+        ApiGateway { client }
+    }
+
+    /// `ImportRestApi` of an OpenAPI document as a new REGIONAL API named by its
+    /// `info.title`. With `fail_on_warnings`, API Gateway rolls back on any warning.
+    pub async fn import_rest_api(
+        &self,
+        openapi_json: &str,
+        fail_on_warnings: bool,
+    ) -> Result<RestApi, AwsError> {
+        const OP: &str = "ImportRestApi";
+        let out = self
+            .client
+            .import_rest_api()
+            .body(Blob::new(openapi_json.as_bytes()))
+            .fail_on_warnings(fail_on_warnings)
+            .parameters("endpointConfigurationTypes", "REGIONAL")
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(rest_api_from!(&out, OP))
+    }
+
+    /// `PutRestApi` with mode `overwrite`: replaces an existing API's resources and methods by
+    /// the document's (a new deployment is needed before a stage serves them).
+    pub async fn overwrite_rest_api(
+        &self,
+        api_id: &str,
+        openapi_json: &str,
+        fail_on_warnings: bool,
+    ) -> Result<RestApi, AwsError> {
+        const OP: &str = "PutRestApi";
+        let out = self
+            .client
+            .put_rest_api()
+            .rest_api_id(api_id)
+            .mode(aws_sdk_apigateway::types::PutMode::Overwrite)
+            .body(Blob::new(openapi_json.as_bytes()))
+            .fail_on_warnings(fail_on_warnings)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(rest_api_from!(&out, OP))
+    }
+
+    /// `GetRestApis` (all pages), keeping the API named `name`; `None` when there is none.
+    /// API names are not unique in API Gateway, so two of that name are an error.
+    pub async fn find_rest_api(&self, name: &str) -> Result<Option<RestApi>, AwsError> {
+        const OP: &str = "GetRestApis";
+        let mut found = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_rest_apis()
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .or_aws(SERVICE, OP)?;
+            for api in out.items() {
+                if api.name() == Some(name) {
+                    found.push(rest_api_from!(api, OP));
+                }
+            }
+            match out.position() {
+                Some(p) if !p.is_empty() && !out.items().is_empty() => {
+                    position = Some(p.to_string())
+                }
+                _ => break,
+            }
+        }
+        if found.len() > 1 {
+            let ids: Vec<&str> = found.iter().map(|a| a.id.as_str()).collect();
+            return Err(AwsError::local(
+                SERVICE,
+                OP,
+                local_code::AMBIGUOUS,
+                format!(
+                    "{} REST APIs are named {name:?} ({}); delete the extra ones or rename them",
+                    found.len(),
+                    ids.join(", ")
+                ),
+            ));
+        }
+        Ok(found.pop())
+    }
+
+    /// `GetRestApi`; `None` when there is no such API.
+    pub async fn rest_api(&self, api_id: &str) -> Result<Option<RestApi>, AwsError> {
+        const OP: &str = "GetRestApi";
+        match self
+            .client
+            .get_rest_api()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)
+        {
+            Ok(out) => Ok(Some(rest_api_from!(&out, OP))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `UpdateRestApi` patch `replace /disableExecuteApiEndpoint`: `true` turns the default
+    /// `execute-api` endpoint off.
+    pub async fn set_execute_api_endpoint_disabled(
+        &self,
+        api_id: &str,
+        disabled: bool,
+    ) -> Result<RestApi, AwsError> {
+        const OP: &str = "UpdateRestApi";
+        let out = self
+            .client
+            .update_rest_api()
+            .rest_api_id(api_id)
+            .patch_operations(
+                PatchOperation::builder()
+                    .op(Op::Replace)
+                    .path("/disableExecuteApiEndpoint")
+                    .value(disabled.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(rest_api_from!(&out, OP))
+    }
+
+    /// `CreateDeployment` of the API's current state to `stage` (created when missing);
+    /// returns the deployment id.
+    pub async fn create_deployment(
+        &self,
+        api_id: &str,
+        stage: &str,
+        description: Option<&str>,
+    ) -> Result<String, AwsError> {
+        const OP: &str = "CreateDeployment";
+        let out = self
+            .client
+            .create_deployment()
+            .rest_api_id(api_id)
+            .stage_name(stage)
+            .set_description(description.map(str::to_string))
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        out.id()
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::missing(SERVICE, OP, "id"))
+    }
+
+    /// `GetStage`; `None` when the stage does not exist.
+    pub async fn stage(&self, api_id: &str, stage: &str) -> Result<Option<Stage>, AwsError> {
+        const OP: &str = "GetStage";
+        let result = self
+            .client
+            .get_stage()
+            .rest_api_id(api_id)
+            .stage_name(stage)
+            .send()
+            .await
+            .or_aws(SERVICE, OP);
+        match result {
+            Ok(out) => Ok(Some(Stage {
+                name: out.stage_name().unwrap_or(stage).to_string(),
+                deployment_id: out.deployment_id().map(str::to_string),
+            })),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `CreateDomainName`: REGIONAL, `TLS_1_2`, mutual TLS with the given truststore, the
+    /// regional certificate and the ownership verification certificate.
+    pub async fn create_domain_name(
+        &self,
+        spec: &MtlsDomainSpec<'_>,
+    ) -> Result<DomainName, AwsError> {
+        const OP: &str = "CreateDomainName";
+        let mut request = self
+            .client
+            .create_domain_name()
+            .domain_name(spec.domain_name)
+            .regional_certificate_arn(spec.regional_certificate_arn)
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::Regional)
+                    .build(),
+            )
+            .security_policy(SecurityPolicy::Tls12)
+            .mutual_tls_authentication(
+                MutualTlsAuthenticationInput::builder()
+                    .truststore_uri(spec.truststore_uri)
+                    .set_truststore_version(spec.truststore_version.map(str::to_string))
+                    .build(),
+            )
+            .set_ownership_verification_certificate_arn(
+                spec.ownership_verification_certificate_arn
+                    .map(str::to_string),
+            );
+        for (k, v) in spec.tags {
+            request = request.tags(k, v);
+        }
+        let out = request.send().await.or_aws(SERVICE, OP)?;
+        Ok(domain_from!(&out, OP))
+    }
+
+    /// `GetDomainName`; `None` when there is no such domain.
+    pub async fn domain_name(&self, name: &str) -> Result<Option<DomainName>, AwsError> {
+        const OP: &str = "GetDomainName";
+        match self
+            .client
+            .get_domain_name()
+            .domain_name(name)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)
+        {
+            Ok(out) => Ok(Some(domain_from!(&out, OP))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `UpdateDomainName` with one `replace` patch operation per change.
+    pub async fn update_domain_name(
+        &self,
+        name: &str,
+        patches: &[DomainPatch],
+    ) -> Result<DomainName, AwsError> {
+        const OP: &str = "UpdateDomainName";
+        let out = self
+            .client
+            .update_domain_name()
+            .domain_name(name)
+            .set_patch_operations(Some(patches.iter().map(DomainPatch::operation).collect()))
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(domain_from!(&out, OP))
+    }
+
+    /// `CreateBasePathMapping` of `api_id`/`stage` at `base_path` (the root when `None`, empty,
+    /// `/` or [`ROOT_BASE_PATH`]).
+    pub async fn create_base_path_mapping(
+        &self,
+        domain: &str,
+        api_id: &str,
+        stage: &str,
+        base_path: Option<&str>,
+    ) -> Result<BasePathMapping, AwsError> {
+        const OP: &str = "CreateBasePathMapping";
+        let out = self
+            .client
+            .create_base_path_mapping()
+            .domain_name(domain)
+            .rest_api_id(api_id)
+            .stage(stage)
+            .set_base_path(Some(api_base_path(base_path)).filter(|p| p != ROOT_BASE_PATH))
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(BasePathMapping {
+            base_path: out.base_path().unwrap_or(ROOT_BASE_PATH).to_string(),
+            rest_api_id: out.rest_api_id().unwrap_or(api_id).to_string(),
+            stage: out.stage().map(str::to_string),
+        })
+    }
+
+    /// `GetBasePathMapping` at `base_path` (the root when `None` or empty); `None` when there
+    /// is no mapping there.
+    pub async fn base_path_mapping(
+        &self,
+        domain: &str,
+        base_path: Option<&str>,
+    ) -> Result<Option<BasePathMapping>, AwsError> {
+        const OP: &str = "GetBasePathMapping";
+        let path = api_base_path(base_path);
+        let result = self
+            .client
+            .get_base_path_mapping()
+            .domain_name(domain)
+            .base_path(&path)
+            .send()
+            .await
+            .or_aws(SERVICE, OP);
+        match result {
+            Ok(out) => Ok(Some(BasePathMapping {
+                base_path: out.base_path().unwrap_or(&path).to_string(),
+                rest_api_id: out
+                    .rest_api_id()
+                    .ok_or_else(|| AwsError::missing(SERVICE, OP, "restApiId"))?
+                    .to_string(),
+                stage: out.stage().map(str::to_string),
+            })),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DeleteBasePathMapping` at `base_path` (the root when `None` or empty).
+    pub async fn delete_base_path_mapping(
+        &self,
+        domain: &str,
+        base_path: Option<&str>,
+    ) -> Result<(), AwsError> {
+        self.client
+            .delete_base_path_mapping()
+            .domain_name(domain)
+            .base_path(api_base_path(base_path))
+            .send()
+            .await
+            .or_aws(SERVICE, "DeleteBasePathMapping")?;
+        Ok(())
+    }
+
+    /// `DeleteDomainName`.
+    pub async fn delete_domain_name(&self, name: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_domain_name()
+            .domain_name(name)
+            .send()
+            .await
+            .or_aws(SERVICE, "DeleteDomainName")?;
+        Ok(())
+    }
+
+    /// `DeleteRestApi` (its stages and deployments go with it).
+    pub async fn delete_rest_api(&self, api_id: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_rest_api()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .or_aws(SERVICE, "DeleteRestApi")?;
+        Ok(())
+    }
+}
+
+/// The base path as the mapping URLs spell it.
+fn api_base_path(base_path: Option<&str>) -> String {
+    match base_path {
+        None | Some("") | Some("/") | Some(ROOT_BASE_PATH) => ROOT_BASE_PATH.to_string(),
+        Some(p) => p.trim_matches('/').to_string(),
+    }
+}

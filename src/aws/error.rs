@@ -1,0 +1,284 @@
+//! The one error type of the AWS layer, built in one place from whatever the SDK returned.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::operation::BuildError;
+
+/// Codes that this layer invents for failures that happen before AWS answers; AWS's own
+/// codes (`AccessDenied`, `NoSuchBucket`, ...) never collide with them.
+pub mod local_code {
+    /// No credentials could be found by the provider chain.
+    pub const NO_CREDENTIALS: &str = "mtls.NoCredentials";
+    /// No region is configured.
+    pub const NO_REGION: &str = "mtls.NoRegion";
+    /// The endpoint could not be reached (DNS, refused connection, TLS).
+    pub const UNREACHABLE: &str = "mtls.EndpointUnreachable";
+    /// A request or a wait ran out of time.
+    pub const TIMEOUT: &str = "mtls.Timeout";
+    /// The SDK could not build the request from the arguments given.
+    pub const INVALID_REQUEST: &str = "mtls.InvalidRequest";
+    /// AWS answered something this layer cannot use (a field it needs is missing).
+    pub const UNEXPECTED_RESPONSE: &str = "mtls.UnexpectedResponse";
+    /// A lookup by name found more than one resource.
+    pub const AMBIGUOUS: &str = "mtls.Ambiguous";
+    /// A resource reached a state from which a wait cannot succeed (e.g. validation failed).
+    pub const FAILED_STATE: &str = "mtls.FailedState";
+}
+
+/// A failed AWS call: which service and API operation, AWS's error code when it gave one
+/// (or one of [`local_code`] for failures before AWS answered), and the message.
+///
+/// Rendered as `s3 CreateBucket: BucketAlreadyExists: The requested bucket name is not
+/// available...`, with a help line saying what to do for the common cases.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct AwsError {
+    /// The SDK service name: `s3`, `acm`, `apigateway`, `route53`, `sts`.
+    pub service: &'static str,
+    /// The API operation, as AWS names it (`CreateDomainName`).
+    pub operation: &'static str,
+    /// AWS's error code (`AccessDenied`), or a [`local_code`].
+    pub code: Option<String>,
+    /// What went wrong, in AWS's words when AWS said it.
+    pub message: String,
+    /// The HTTP status of AWS's answer, when there was one.
+    pub status: Option<u16>,
+}
+
+impl AwsError {
+    /// Builds the error for a failed SDK call. This is the only place that looks inside an
+    /// `SdkError`.
+    pub(crate) fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: aws_sdk_sts::error::SdkError<E>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        use aws_sdk_sts::error::SdkError;
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let (code, message) = match &err {
+            SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+                let code = err.code().map(str::to_string);
+                let message = err
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| match status {
+                        // HEAD answers have no body, so S3 gives neither code nor message.
+                        Some(404) => "not found (HTTP 404)".to_string(),
+                        Some(403) => "access denied (HTTP 403)".to_string(),
+                        Some(s) => format!("HTTP {s}: {}", DisplayErrorContext(&err)),
+                        None => DisplayErrorContext(&err).to_string(),
+                    });
+                let code = code.or_else(|| match status {
+                    Some(404) => Some("NotFound".to_string()),
+                    Some(403) => Some("Forbidden".to_string()),
+                    _ => None,
+                });
+                (code, message)
+            }
+            SdkError::TimeoutError(_) => (
+                Some(local_code::TIMEOUT.to_string()),
+                format!("the request timed out: {}", DisplayErrorContext(&err)),
+            ),
+            SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
+                let detail = DisplayErrorContext(&err).to_string();
+                if mentions_credentials(&err) {
+                    (
+                        Some(local_code::NO_CREDENTIALS.to_string()),
+                        format!("no usable AWS credentials: {detail}"),
+                    )
+                } else if detail.contains("region") && detail.contains("must be set") {
+                    (
+                        Some(local_code::NO_REGION.to_string()),
+                        format!("no AWS region: {detail}"),
+                    )
+                } else if matches!(err, SdkError::DispatchFailure(_)) {
+                    (
+                        Some(local_code::UNREACHABLE.to_string()),
+                        format!("the {service} endpoint could not be reached: {detail}"),
+                    )
+                } else {
+                    (Some(local_code::INVALID_REQUEST.to_string()), detail)
+                }
+            }
+            _ => (None, DisplayErrorContext(&err).to_string()),
+        };
+        AwsError {
+            service,
+            operation,
+            code,
+            message,
+            status,
+        }
+    }
+
+    /// An error raised by this layer itself (a request it could not build, an answer it could
+    /// not use, a wait that ran out).
+    pub(crate) fn local(
+        service: &'static str,
+        operation: &'static str,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            service,
+            operation,
+            code: Some(code.to_string()),
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// The SDK refused to build a request (a required field was missing).
+    pub(crate) fn build(service: &'static str, operation: &'static str, err: BuildError) -> Self {
+        Self::local(
+            service,
+            operation,
+            local_code::INVALID_REQUEST,
+            err.to_string(),
+        )
+    }
+
+    /// AWS answered without a field this layer needs.
+    pub(crate) fn missing(service: &'static str, operation: &'static str, field: &str) -> Self {
+        Self::local(
+            service,
+            operation,
+            local_code::UNEXPECTED_RESPONSE,
+            format!("the response has no {field}"),
+        )
+    }
+
+    /// True when AWS said the resource does not exist (any of the services' spellings).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "NotFound"
+                    | "NotFoundException"
+                    | "NoSuchBucket"
+                    | "NoSuchKey"
+                    | "NoSuchVersion"
+                    | "NoSuchHostedZone"
+                    | "NoSuchChange"
+                    | "ResourceNotFoundException"
+            )
+        ) || (self.code.is_none() && self.status == Some(404))
+    }
+
+    /// What the user can do about it, for the cases that have an answer.
+    pub fn help_text(&self) -> Option<String> {
+        let code = self.code.as_deref()?;
+        let text = match code {
+            local_code::NO_CREDENTIALS => {
+                "no AWS credentials were found: run `aws sso login` (or `aws configure`), pass \
+                 --profile NAME, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .to_string()
+            }
+            local_code::NO_REGION => {
+                "no AWS region is configured: pass --region (e.g. --region ap-northeast-1), set \
+                 AWS_REGION, or set `region` in the profile"
+                    .to_string()
+            }
+            local_code::UNREACHABLE => {
+                "check the network, and --endpoint-url / AWS_ENDPOINT_URL if you set one (an \
+                 emulator such as moto_server must be running there)"
+                    .to_string()
+            }
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "Forbidden"
+            | "UnauthorizedOperation"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException" => format!(
+                "the identity in use may not call {}:{}; check the profile (`aws sts \
+                 get-caller-identity`), refresh expired SSO credentials with `aws sso login`, \
+                 or grant the permission in IAM",
+                iam_prefix(self.service),
+                self.operation
+            ),
+            "BucketAlreadyExists" => "S3 bucket names are global and another account owns this \
+                 one: choose another bucket name"
+                .to_string(),
+            "BucketAlreadyOwnedByYou" => {
+                "the bucket exists and is yours already: reuse it instead of creating it"
+                    .to_string()
+            }
+            "TooManyRequestsException"
+            | "Throttling"
+            | "ThrottlingException"
+            | "LimitExceededException" => {
+                "AWS is throttling these calls or a quota is reached: wait and run again, or ask \
+                 for a higher quota"
+                    .to_string()
+            }
+            "ConflictException" => {
+                "the resource exists already or is being changed: look it up and reuse it, or \
+                 wait and run again"
+                    .to_string()
+            }
+            local_code::TIMEOUT => {
+                "wait longer (a larger timeout) or check why AWS has not finished".to_string()
+            }
+            _ if self.is_not_found() => {
+                "the resource does not exist (in this account and region): check the name or \
+                 ARN, --region and --profile"
+                    .to_string()
+            }
+            _ => return None,
+        };
+        Some(text)
+    }
+}
+
+/// The IAM action prefix of a service, for help text.
+fn iam_prefix(service: &str) -> &str {
+    match service {
+        "apigateway" => "apigateway",
+        other => other,
+    }
+}
+
+/// Whether the error chain of a failure before AWS answered is about credentials.
+fn mentions_credentials(err: &(dyn StdError + 'static)) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("credential") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: ", self.service, self.operation)?;
+        if let Some(code) = &self.code {
+            write!(f, "{code}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl miette::Diagnostic for AwsError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!(
+            "aws::{}::{}",
+            self.service, self.operation
+        )))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help_text()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}

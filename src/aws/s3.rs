@@ -1,0 +1,349 @@
+//! Amazon S3: the versioned truststore bucket and its object (ARTICLE.md step 6).
+//!
+//! API Gateway reads the truststore at one object version only, so every write here reports
+//! the version id, and every object carries its SHA-256 (as metadata `sha256`) so a caller can
+//! tell whether the live version holds the bytes it has locally. The ETag is no such hash: it
+//! is an MD5 only for single-part uploads without SSE-KMS.
+
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    VersioningConfiguration,
+};
+
+use super::{to_offset_datetime, AwsError, SdkResultExt};
+
+const SERVICE: &str = "s3";
+
+/// The metadata key holding the hex SHA-256 of an object written by [`S3::put_object`].
+pub const SHA256_METADATA_KEY: &str = "sha256";
+
+/// What `HeadBucket` says about a bucket name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketState {
+    /// The bucket exists and this identity may use it.
+    Owned {
+        /// The bucket's region, when S3 said it.
+        region: Option<String>,
+    },
+    /// No bucket has this name (in any account).
+    Absent,
+    /// HTTP 403: the name belongs to another account (or this identity may not read it).
+    OwnedByOther,
+}
+
+/// The versioning state of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versioning {
+    /// Versioning was never turned on.
+    Unversioned,
+    /// Every write makes a new version.
+    Enabled,
+    /// Was on, now paused: new writes get the version id `null`.
+    Suspended,
+}
+
+/// The version an object write made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// The version id; `None` when the bucket is not versioned.
+    pub version_id: Option<String>,
+    /// The ETag, with its quotes removed.
+    pub etag: String,
+    /// Hex SHA-256 of the bytes written (also stored as metadata `sha256`).
+    pub sha256: String,
+}
+
+/// What `HeadObject` says about one object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    /// The version id; `None` when the bucket is not versioned.
+    pub version_id: Option<String>,
+    /// The ETag, with its quotes removed.
+    pub etag: String,
+    /// The metadata `sha256`, when the object was written by [`S3::put_object`].
+    pub sha256: Option<String>,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// One entry of `ListObjectVersions`: an object version or a delete marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersionEntry {
+    /// The object key.
+    pub key: String,
+    /// The version id (`null` for writes made while unversioned).
+    pub version_id: String,
+    /// Whether this is the current version of the key.
+    pub is_latest: bool,
+    /// Whether this is a delete marker rather than data.
+    pub is_delete_marker: bool,
+    /// The ETag without quotes (none for delete markers).
+    pub etag: Option<String>,
+    /// When it was written.
+    pub last_modified: Option<time::OffsetDateTime>,
+}
+
+/// The S3 client.
+#[derive(Debug, Clone)]
+pub struct S3 {
+    client: aws_sdk_s3::Client,
+    region: String,
+}
+
+impl S3 {
+    pub(crate) fn new(client: aws_sdk_s3::Client, region: String) -> Self {
+        S3 { client, region }
+    }
+
+    /// `HeadBucket`: whether the bucket exists and is usable by this identity.
+    pub async fn find_bucket(&self, bucket: &str) -> Result<BucketState, AwsError> {
+        const OP: &str = "HeadBucket";
+        match self
+            .client
+            .head_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)
+        {
+            Ok(out) => Ok(BucketState::Owned {
+                region: out.bucket_region().map(str::to_string),
+            }),
+            Err(e) if e.status == Some(404) || e.is_not_found() => Ok(BucketState::Absent),
+            Err(e) if e.status == Some(403) => Ok(BucketState::OwnedByOther),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `CreateBucket` in the client's region (with a `LocationConstraint` unless that is
+    /// us-east-1, which refuses one).
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), AwsError> {
+        let mut request = self.client.create_bucket().bucket(bucket);
+        if self.region != "us-east-1" {
+            request = request.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
+                    .build(),
+            );
+        }
+        request.send().await.or_aws(SERVICE, "CreateBucket")?;
+        Ok(())
+    }
+
+    /// `GetBucketVersioning`.
+    pub async fn versioning(&self, bucket: &str) -> Result<Versioning, AwsError> {
+        const OP: &str = "GetBucketVersioning";
+        let status = match self
+            .client
+            .get_bucket_versioning()
+            .bucket(bucket)
+            .send()
+            .await
+        {
+            Ok(out) => out.status().map(|s| s.as_str().to_string()),
+            // moto 5.2 names the root element `GetBucketVersioningResponse` instead of
+            // `VersioningConfiguration`, which the SDK refuses to parse; the status element
+            // inside is right, so read it from the raw body of such a 200 answer.
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 200 => e
+                .raw()
+                .body()
+                .bytes()
+                .and_then(|b| xml_element(&String::from_utf8_lossy(b), "Status")),
+            Err(e) => return Err(AwsError::from_sdk(SERVICE, OP, e)),
+        };
+        Ok(match status.as_deref() {
+            Some("Enabled") => Versioning::Enabled,
+            Some("Suspended") => Versioning::Suspended,
+            _ => Versioning::Unversioned,
+        })
+    }
+
+    /// `PutBucketVersioning` with status `Enabled`.
+    pub async fn enable_versioning(&self, bucket: &str) -> Result<(), AwsError> {
+        self.client
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .or_aws(SERVICE, "PutBucketVersioning")?;
+        Ok(())
+    }
+
+    /// `PutObject`, storing the body's SHA-256 as metadata `sha256`; returns the new version.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<ObjectVersion, AwsError> {
+        const OP: &str = "PutObject";
+        let sha256 = sha256_hex(body);
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .metadata(SHA256_METADATA_KEY, &sha256)
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(ObjectVersion {
+            version_id: out.version_id().and_then(real_version),
+            etag: unquote(
+                out.e_tag()
+                    .ok_or_else(|| AwsError::missing(SERVICE, OP, "ETag"))?,
+            ),
+            sha256,
+        })
+    }
+
+    /// `HeadObject` of the latest version, or of `version_id`; `None` when there is no such
+    /// object or version.
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectHead>, AwsError> {
+        const OP: &str = "HeadObject";
+        let result = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .or_aws(SERVICE, OP);
+        let out = match result {
+            Ok(out) => out,
+            // A version id of another key, or a malformed one, is a 400 rather than a 404.
+            Err(e) if e.is_not_found() || (version_id.is_some() && e.status == Some(400)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Some(ObjectHead {
+            version_id: out.version_id().and_then(real_version),
+            etag: unquote(
+                out.e_tag()
+                    .ok_or_else(|| AwsError::missing(SERVICE, OP, "ETag"))?,
+            ),
+            sha256: out
+                .metadata()
+                .and_then(|m| m.get(SHA256_METADATA_KEY))
+                .map(|s| s.to_ascii_lowercase()),
+            size: out.content_length().unwrap_or_default(),
+        }))
+    }
+
+    /// `ListObjectVersions` (all pages): every version and delete marker under `prefix`
+    /// (all keys when `None`), newest first within a key.
+    pub async fn list_object_versions(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<ObjectVersionEntry>, AwsError> {
+        let mut entries = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_object_versions()
+                .bucket(bucket)
+                .set_prefix(prefix.map(str::to_string))
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .or_aws(SERVICE, "ListObjectVersions")?;
+            for v in out.versions() {
+                entries.push(ObjectVersionEntry {
+                    key: v.key().unwrap_or_default().to_string(),
+                    version_id: v.version_id().unwrap_or("null").to_string(),
+                    is_latest: v.is_latest().unwrap_or(false),
+                    is_delete_marker: false,
+                    etag: v.e_tag().map(unquote),
+                    last_modified: v.last_modified().and_then(to_offset_datetime),
+                });
+            }
+            for m in out.delete_markers() {
+                entries.push(ObjectVersionEntry {
+                    key: m.key().unwrap_or_default().to_string(),
+                    version_id: m.version_id().unwrap_or("null").to_string(),
+                    is_latest: m.is_latest().unwrap_or(false),
+                    is_delete_marker: true,
+                    etag: None,
+                    last_modified: m.last_modified().and_then(to_offset_datetime),
+                });
+            }
+            if out.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = out.next_key_marker().map(str::to_string);
+            version_marker = out.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() && version_marker.is_none() {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Teardown: deletes every object version and delete marker (`DeleteObject` with a
+    /// version id, one by one), then the bucket. Returns how many versions were deleted.
+    pub async fn delete_bucket_and_versions(&self, bucket: &str) -> Result<usize, AwsError> {
+        let entries = self.list_object_versions(bucket, None).await?;
+        for entry in &entries {
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(&entry.key)
+                .version_id(&entry.version_id)
+                .send()
+                .await
+                .or_aws(SERVICE, "DeleteObject")?;
+        }
+        self.client
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .or_aws(SERVICE, "DeleteBucket")?;
+        Ok(entries.len())
+    }
+}
+
+/// Hex SHA-256 of `bytes`, as stored in the metadata `sha256` by [`S3::put_object`].
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text of the first `<name>...</name>` in `xml`.
+fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + len].trim().to_string())
+}
+
+/// S3 quotes ETags (`"abc"`); callers compare the bare value.
+fn unquote(etag: &str) -> String {
+    etag.trim_matches('"').to_string()
+}
+
+/// The version id `null` means "not versioned".
+fn real_version(id: &str) -> Option<String> {
+    (id != "null" && !id.is_empty()).then(|| id.to_string())
+}

@@ -1,0 +1,128 @@
+//! The S3 wrappers against moto: the versioned truststore bucket of ARTICLE.md step 6.
+mod support;
+
+use mtls::aws::s3::{sha256_hex, BucketState, Versioning};
+use mtls::aws::Aws;
+use support::moto::Moto;
+
+#[tokio::test]
+async fn versioned_bucket_keeps_every_upload_and_head_shows_the_latest() {
+    let moto = Moto::start();
+    let aws = Aws::connect(&moto.settings()).await.expect("connect");
+    let s3 = aws.s3();
+    let bucket = format!(
+        "trust-store-{}",
+        aws.account_id().await.expect("account id")
+    );
+
+    assert_eq!(
+        s3.find_bucket(&bucket).await.expect("head bucket"),
+        BucketState::Absent
+    );
+    s3.create_bucket(&bucket).await.expect("create bucket");
+    assert!(matches!(
+        s3.find_bucket(&bucket).await.expect("head"),
+        BucketState::Owned { .. }
+    ));
+    assert_eq!(
+        s3.versioning(&bucket).await.expect("versioning"),
+        Versioning::Unversioned
+    );
+    s3.enable_versioning(&bucket)
+        .await
+        .expect("enable versioning");
+    assert_eq!(
+        s3.versioning(&bucket).await.expect("versioning"),
+        Versioning::Enabled
+    );
+
+    let first = s3
+        .put_object(
+            &bucket,
+            "RootCA.pem",
+            b"first truststore\n",
+            "application/x-pem-file",
+        )
+        .await
+        .expect("put 1");
+    let second = s3
+        .put_object(
+            &bucket,
+            "RootCA.pem",
+            b"second truststore\n",
+            "application/x-pem-file",
+        )
+        .await
+        .expect("put 2");
+    let (v1, v2) = (
+        first.version_id.clone().expect("v1"),
+        second.version_id.clone().expect("v2"),
+    );
+    assert_ne!(v1, v2, "each upload makes a new version");
+    assert_eq!(second.sha256, sha256_hex(b"second truststore\n"));
+
+    let latest = s3
+        .head_object(&bucket, "RootCA.pem", None)
+        .await
+        .expect("head")
+        .expect("exists");
+    assert_eq!(latest.version_id.as_deref(), Some(v2.as_str()));
+    assert_eq!(latest.sha256.as_deref(), Some(second.sha256.as_str()));
+    assert_eq!(latest.etag, second.etag);
+    assert_eq!(latest.size, b"second truststore\n".len() as i64);
+
+    let old = s3
+        .head_object(&bucket, "RootCA.pem", Some(&v1))
+        .await
+        .expect("head v1")
+        .expect("v1");
+    assert_eq!(old.sha256.as_deref(), Some(first.sha256.as_str()));
+    assert!(s3
+        .head_object(&bucket, "missing.pem", None)
+        .await
+        .expect("head missing")
+        .is_none());
+
+    let versions = s3
+        .list_object_versions(&bucket, Some("RootCA"))
+        .await
+        .expect("list versions");
+    assert_eq!(versions.len(), 2);
+    assert!(versions.iter().any(|v| v.version_id == v2 && v.is_latest));
+    assert!(versions.iter().any(|v| v.version_id == v1 && !v.is_latest));
+
+    assert_eq!(
+        s3.delete_bucket_and_versions(&bucket)
+            .await
+            .expect("teardown"),
+        2
+    );
+    assert_eq!(
+        s3.find_bucket(&bucket).await.expect("head bucket"),
+        BucketState::Absent
+    );
+
+    // Path-style addressing: the bucket is in the path, not in the host name.
+    let puts = moto.requests_to("PUT", &format!("/{bucket}/RootCA.pem"));
+    assert_eq!(puts.len(), 2, "two PutObject calls, path-style");
+}
+
+#[tokio::test]
+async fn create_bucket_outside_us_east_1_sends_a_location_constraint() {
+    let moto = Moto::start();
+    let mut settings = moto.settings();
+    settings.region = Some("ap-northeast-1".to_string());
+    let aws = Aws::connect(&settings).await.expect("connect");
+    assert_eq!(aws.region(), "ap-northeast-1");
+    aws.s3()
+        .create_bucket("trust-store-tokyo")
+        .await
+        .expect("create");
+    // The SDK writes the bucket URL with a final slash in path style.
+    let create = moto.requests_to("PUT", "/trust-store-tokyo/");
+    assert_eq!(create.len(), 1);
+    assert!(create[0]
+        .body_text()
+        .contains("<LocationConstraint>ap-northeast-1</LocationConstraint>"));
+    assert!(create[0].is_mutating());
+}

@@ -1,0 +1,452 @@
+//! A `moto_server` on 127.0.0.1 for one test, installed on first use.
+//!
+//! The version is the one pinned in `.ci/moto-requirements.txt`; it is installed into a venv
+//! at `$MTLS_MOTO_VENV`, or `target/moto-venv` under the crate, once (a lock directory keeps
+//! parallel test processes from installing twice). Each [`Moto`] is a fresh server with empty
+//! state, recording every request it gets to a file that [`Moto::recorded_requests`] reads.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+/// Dummy credentials and region that moto accepts.
+pub const ACCESS_KEY: &str = "testing";
+pub const SECRET_KEY: &str = "testing";
+pub const REGION: &str = "us-east-1";
+/// The account id moto uses by default.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// Runs `moto_server` (its `main`, with the same arguments) after one fix to moto: moto
+/// 5.2.5 fails with HTTP 500 on `ImportRestApi` when an `x-amazon-apigateway-integration`
+/// has no `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's
+/// are MOCK). The fix supplies empty values so moto stores the integration.
+const SERVER_SHIM: &str = r#"
+import sys
+import moto.apigateway.models as apigateway
+
+_build_integration_args = apigateway.APIGatewayBackend._build_integration_args
+
+def _with_mock_defaults(self, integration):
+    args = _build_integration_args(self, integration)
+    if args.get("uri") is None:
+        args["uri"] = ""
+    if args.get("integration_method") is None:
+        args["integration_method"] = ""
+    return args
+
+apigateway.APIGatewayBackend._build_integration_args = _with_mock_defaults
+
+from moto.server import main
+sys.exit(main(sys.argv[1:]))
+"#;
+
+/// A running moto_server; killed on drop.
+pub struct Moto {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// One request as moto recorded it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The URL path, still percent-encoded (`/domainnames/api.example.com`).
+    pub path: String,
+    /// The query string without `?` (empty when none).
+    pub query: String,
+    /// Headers, names lowercased.
+    pub headers: BTreeMap<String, String>,
+    /// The body, decoded from base64 when moto stored it so.
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    /// The body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON (REST-JSON and JSON-1.1 services: API Gateway, ACM).
+    pub fn body_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The operation of an RPC-style request: the `X-Amz-Target` of JSON protocols
+    /// (`CertificateManager.DescribeCertificate` -> `DescribeCertificate`) or the `Action` of
+    /// query protocols (STS). `None` for REST-style services (S3, API Gateway, Route 53).
+    pub fn rpc_action(&self) -> Option<String> {
+        if let Some(target) = self.headers.get("x-amz-target") {
+            return target.rsplit('.').next().map(str::to_string);
+        }
+        let form = if self.method == "POST" {
+            self.body_text()
+        } else {
+            self.query.clone()
+        };
+        form.split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+            .map(str::to_string)
+    }
+
+    /// Whether the request changes state. REST-style calls are judged by method (anything but
+    /// GET and HEAD); RPC-style ones (ACM, STS) are all POSTs, so they are judged by action
+    /// name (`Describe*`, `List*`, `Get*` read).
+    pub fn is_mutating(&self) -> bool {
+        if self.method == "GET" || self.method == "HEAD" {
+            return false;
+        }
+        match self.rpc_action() {
+            Some(action) => !["Describe", "List", "Get"]
+                .iter()
+                .any(|p| action.starts_with(p)),
+            None => true,
+        }
+    }
+}
+
+impl Moto {
+    /// Installs moto when needed, starts a server on a free loopback port and waits until it
+    /// answers. Panics with the reason (no python3, no network for pip, ...) when it cannot.
+    pub fn start() -> Moto {
+        set_process_env();
+        let server = ensure_installed();
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match Self::spawn(&server) {
+                Ok(moto) => return moto,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("moto_server did not start: {last_error}");
+    }
+
+    fn spawn(server: &Path) -> Result<Moto, String> {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let recording = dir.path().join("recording.jsonl");
+        fs::write(&recording, "").map_err(|e| e.to_string())?;
+        let log = fs::File::create(dir.path().join("moto.log")).map_err(|e| e.to_string())?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(server.with_file_name("python"))
+            .args([
+                "-c",
+                SERVER_SHIM,
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .env("MOTO_ACM_VALIDATION_WAIT", "1")
+            .env("MOTO_ENABLE_RECORDING", "true")
+            .env("MOTO_RECORDER_FILEPATH", &recording)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+        let mut moto = Moto { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                return Err(format!("it exited with {status}; log:\n{}", moto.log()));
+            }
+            if moto.answers() {
+                return Ok(moto);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no answer on port {port} within 60 s; log:\n{}",
+                    moto.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the server answers HTTP (a recorder URL, which moto does not record).
+    fn answers(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let request = format!(
+            "GET /moto-api/recorder/download-recording HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            self.port
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Settings for `Aws::connect` in this process (credentials come from the environment,
+    /// which [`Moto::start`] sets).
+    pub fn settings(&self) -> mtls::aws::AwsSettings {
+        mtls::aws::AwsSettings {
+            profile: None,
+            region: Some(REGION.to_string()),
+            endpoint_url: Some(self.endpoint_url()),
+        }
+    }
+
+    /// Environment for running the `mtls` binary against this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = isolation_env()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("AWS_ENDPOINT_URL".to_string(), self.endpoint_url()));
+        env
+    }
+
+    /// Every request recorded so far, in order.
+    pub fn recorded_requests(&self) -> Vec<RecordedRequest> {
+        let text = fs::read_to_string(self.dir.path().join("recording.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(parse_recorded)
+            .collect()
+    }
+
+    /// Forgets what was recorded so far (e.g. after a test's setup).
+    pub fn reset_recording(&self) {
+        let _ = fs::write(self.dir.path().join("recording.jsonl"), "");
+    }
+
+    /// The recorded requests with this method and path.
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<RecordedRequest> {
+        self.recorded_requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .collect()
+    }
+
+    /// What the server printed.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One line of moto's recording: `{"headers": {...}, "method": "POST", "url": "http://...",
+/// "body": "...", "body_encoded": true}`; `body_encoded` means the body is base64.
+fn parse_recorded(line: &str) -> RecordedRequest {
+    let v: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad recording line ({e}): {line}"));
+    let url = v["url"].as_str().unwrap_or_default();
+    let after_scheme = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    let path_and_query = after_scheme
+        .find('/')
+        .map(|i| &after_scheme[i..])
+        .unwrap_or("/");
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let body = match (v["body"].as_str(), v["body_encoded"].as_bool()) {
+        (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .unwrap_or_else(|e| panic!("bad base64 body in recording: {e}")),
+        (Some(b), _) => b.as_bytes().to_vec(),
+        (None, _) => Vec::new(),
+    };
+    let headers = v["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_ascii_lowercase(),
+                        v.as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    RecordedRequest {
+        method: v["method"].as_str().unwrap_or_default().to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        body,
+    }
+}
+
+/// The environment that points the AWS SDK at dummy credentials only: no profile, no shared
+/// files, no instance metadata (which would be a network call off this machine).
+fn isolation_env() -> [(&'static str, &'static str); 7] {
+    [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_REGION", REGION),
+        ("AWS_CONFIG_FILE", "/nonexistent/mtls-test/config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/mtls-test/credentials",
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ]
+}
+
+/// Sets [`isolation_env`] in this test process, once, before any client reads it
+/// ([`Moto::start`] calls it; a test that needs no server calls it itself).
+pub fn set_process_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for key in [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_DEFAULT_PROFILE",
+        ] {
+            std::env::remove_var(key);
+        }
+        for (k, v) in isolation_env() {
+            std::env::set_var(k, v);
+        }
+    });
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv holding moto, from `MTLS_MOTO_VENV` or `target/moto-venv` under the crate.
+pub fn venv_dir() -> PathBuf {
+    match std::env::var_os("MTLS_MOTO_VENV") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => crate_dir().join("target").join("moto-venv"),
+    }
+}
+
+/// Installs the pinned moto into the venv unless it is there; returns `moto_server`'s path.
+fn ensure_installed() -> PathBuf {
+    static IN_PROCESS: Mutex<()> = Mutex::new(());
+    let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = venv_dir();
+    let requirements = crate_dir().join(".ci").join("moto-requirements.txt");
+    let wanted = fs::read_to_string(&requirements)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", requirements.display()));
+    let server = venv.join("bin").join("moto_server");
+    let marker = venv.join(".mtls-requirements");
+    let ready = || server.exists() && fs::read_to_string(&marker).ok().as_deref() == Some(&*wanted);
+    if ready() {
+        return server;
+    }
+    let lock = venv.with_extension("lock");
+    let _lock = DirLock::acquire(&lock);
+    if ready() {
+        return server;
+    }
+    let python = std::env::var("MTLS_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    if let Some(parent) = venv.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
+    run(
+        Command::new(&python).args(["-m", "venv"]).arg(&venv),
+        "create the moto venv",
+    );
+    run(
+        Command::new(venv.join("bin").join("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+        "install moto with pip",
+    );
+    fs::write(&marker, &wanted)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+    server
+}
+
+fn run(command: &mut Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot {what}: {e} (is python3 with venv installed?)"));
+    if !output.status.success() {
+        panic!(
+            "cannot {what}: {}\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// A lock across processes: a directory that only one can create. A lock older than 15
+/// minutes is taken to be left by a killed process.
+struct DirLock(PathBuf);
+
+impl DirLock {
+    fn acquire(path: &Path) -> DirLock {
+        let start = Instant::now();
+        loop {
+            match fs::create_dir(path) {
+                Ok(()) => return DirLock(path.to_path_buf()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(15 * 60));
+                    if stale {
+                        let _ = fs::remove_dir(path);
+                    } else if start.elapsed() > Duration::from_secs(20 * 60) {
+                        panic!("waited 20 minutes for {}", path.display());
+                    } else {
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+                Err(e) => {
+                    if let Some(parent) = path.parent() {
+                        fs::create_dir_all(parent).unwrap_or_else(|e2| {
+                            panic!("cannot create {}: {e2} ({e})", parent.display())
+                        });
+                    } else {
+                        panic!("cannot create {}: {e}", path.display());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
