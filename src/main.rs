@@ -47,9 +47,10 @@ fn serve(args: cli::ServeArgs) -> Result<()> {
 }
 
 fn init_logging(verbose: u8) {
+    // aws-config warns about every missing optional config file; that is not news.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,aws_runtime::env_config=error",
+        1 => "info,aws_runtime::env_config=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

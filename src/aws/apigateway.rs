@@ -92,6 +92,8 @@ pub struct DomainName {
     pub status: Option<String>,
     /// Why it is not available, when it is not.
     pub status_message: Option<String>,
+    /// The domain's tags (mtls records there what a service may not report back).
+    pub tags: Tags,
 }
 
 /// One change of [`ApiGateway::update_domain_name`].
@@ -289,6 +291,10 @@ macro_rules! domain_from {
                 .unwrap_or_default(),
             status: out.domain_name_status().map(|s| s.as_str().to_string()),
             status_message: out.domain_name_status_message().map(str::to_string),
+            tags: out
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         }
     }};
 }
@@ -572,34 +578,50 @@ impl ApiGateway {
         })
     }
 
-    /// `GetBasePathMapping` at `base_path` (the root when `None` or empty); `None` when there
-    /// is no mapping there.
+    /// The mapping at `base_path` (the root when `None` or empty), or `None`.
+    ///
+    /// Reads the domain's list (`GetBasePathMappings`) rather than `GetBasePathMapping`:
+    /// moto answers the latter with HTTP 500 when the mapping is absent, and the list answers
+    /// the same question on AWS and on moto.
     pub async fn base_path_mapping(
         &self,
         domain: &str,
         base_path: Option<&str>,
     ) -> Result<Option<BasePathMapping>, AwsError> {
-        const OP: &str = "GetBasePathMapping";
+        const OP: &str = "GetBasePathMappings";
         let path = api_base_path(base_path);
-        let result = self
-            .client
-            .get_base_path_mapping()
-            .domain_name(domain)
-            .base_path(&path)
-            .send()
-            .await
-            .or_aws(SERVICE, OP);
-        match result {
-            Ok(out) => Ok(Some(BasePathMapping {
-                base_path: out.base_path().unwrap_or(&path).to_string(),
-                rest_api_id: out
-                    .rest_api_id()
-                    .ok_or_else(|| AwsError::missing(SERVICE, OP, "restApiId"))?
-                    .to_string(),
-                stage: out.stage().map(str::to_string),
-            })),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
+        let mut position: Option<String> = None;
+        loop {
+            let result = self
+                .client
+                .get_base_path_mappings()
+                .domain_name(domain)
+                .set_position(position.take())
+                .send()
+                .await
+                .or_aws(SERVICE, OP);
+            let out = match result {
+                Ok(out) => out,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            for item in out.items() {
+                let item_path = item.base_path().unwrap_or(ROOT_BASE_PATH);
+                if api_base_path(Some(item_path)) == path {
+                    return Ok(Some(BasePathMapping {
+                        base_path: item_path.to_string(),
+                        rest_api_id: item
+                            .rest_api_id()
+                            .ok_or_else(|| AwsError::missing(SERVICE, OP, "restApiId"))?
+                            .to_string(),
+                        stage: item.stage().map(str::to_string),
+                    }));
+                }
+            }
+            match out.position() {
+                Some(p) if !p.is_empty() => position = Some(p.to_string()),
+                _ => return Ok(None),
+            }
         }
     }
 

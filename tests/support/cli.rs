@@ -53,6 +53,19 @@ pub fn mtls(cwd: &Path, args: &[&str]) -> Run {
     Run::from(out)
 }
 
+/// Runs `mtls ARGS` in `cwd` with extra environment (e.g. a moto endpoint).
+pub fn mtls_env(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtls"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().expect("run mtls"))
+}
+
 /// Runs `openssl ARGS` in `cwd`.
 pub fn openssl(cwd: &Path, args: &[&str]) -> Run {
     let out = Command::new("openssl")

@@ -24,7 +24,7 @@ pub const REGION: &str = "us-east-1";
 /// The account id moto uses by default.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Runs `moto_server` (its `main`, with the same arguments) after one fix to moto: moto
+/// Runs `moto_server` (its `main`, with the same arguments) after fixes to moto. One: moto
 /// 5.2.5 fails with HTTP 500 on `ImportRestApi` when an `x-amazon-apigateway-integration`
 /// has no `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's
 /// are MOCK). The fix supplies empty values so moto stores the integration.
@@ -43,6 +43,18 @@ def _with_mock_defaults(self, integration):
     return args
 
 apigateway.APIGatewayBackend._build_integration_args = _with_mock_defaults
+
+# moto 5.2.5 answers GetBasePathMappings (and GetBasePathMapping) with HTTP 500 for a domain
+# that never had a mapping (a KeyError); AWS answers an empty list (or 404). Give every new
+# domain its empty mapping table.
+_create_domain_name = apigateway.APIGatewayBackend.create_domain_name
+
+def _create_domain_name_with_mappings(self, domain_name, *args, **kwargs):
+    domain = _create_domain_name(self, domain_name, *args, **kwargs)
+    self.base_path_mappings.setdefault(domain_name, {})
+    return domain
+
+apigateway.APIGatewayBackend.create_domain_name = _create_domain_name_with_mappings
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

@@ -54,6 +54,15 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
     ))
 }
 
+/// How a script value reads in a plan: strings as they are (placeholders inside included).
+fn display(v: &Dynamic) -> String {
+    if v.is_string() {
+        v.to_string()
+    } else {
+        Unknown::TEXT.to_string()
+    }
+}
+
 fn shown(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| Unknown::TEXT.to_string())
 }
@@ -345,8 +354,8 @@ fn status(op: Op) -> &'static str {
 }
 
 fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
+    let target = display(name);
     let name = text("s3_ensure_bucket", "name", name)?;
-    let target = shown(&name);
     let region = aws_region(ctx)?;
     let state = match &name {
         Some(n) => ctx.read(|aws| aws.s3().find_bucket(n))?,
@@ -412,8 +421,8 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
 }
 
 fn ensure_object(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
+    let uri = format!("s3://{}/{key}", display(bucket));
     let bucket = text("s3_ensure_object", "bucket", bucket)?;
-    let uri = format!("s3://{}/{key}", shown(&bucket));
     // The file may not exist yet in a plan (an earlier step would make it).
     let body = if ctx.workdir.exists(path)? {
         Some(ctx.workdir.read_to_string(path)?)
@@ -469,14 +478,8 @@ fn ensure_object(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Resu
         }
     };
     Ok(map(vec![
-        (
-            "uri",
-            if bucket.is_some() {
-                uri.clone().into()
-            } else {
-                Dynamic::from(Unknown)
-            },
-        ),
+        // Reads "s3://trust-store-(known after apply)/RootCA.pem" in an offline plan.
+        ("uri", uri.clone().into()),
         ("version", unknown_or(version)),
         ("sha256", unknown_or(sha)),
         ("status", status(op).into()),
@@ -995,6 +998,7 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let cert = get("certificate_arn")?;
     let owner = get("ownership_arn")?;
     let uri = get("truststore_uri")?;
+    let uri_shown = opts.get("truststore_uri").map(display).unwrap_or_default();
     let version = get("truststore_version")?;
     let current = ctx.read(|aws| aws.apigateway().domain_name(&domain))?;
     let truststore_tag = format!("{}@{}", shown(&uri), shown(&version));
@@ -1038,7 +1042,7 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
             .arg("security_policy", "TLS_1_2")
             .arg("certificate_arn", shown(&cert))
             .arg("ownership_arn", shown(&owner))
-            .arg("truststore_uri", shown(&uri))
+            .arg("truststore_uri", &uri_shown)
             .arg("truststore_version", shown(&version))
     };
     let (op, domain_info): (Op, Option<DomainName>) = match current {

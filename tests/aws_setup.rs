@@ -1,0 +1,356 @@
+//! `setup.rhai` and `teardown.rhai` against moto_server: the whole walkthrough applied,
+//! re-applied without a change, planned, and removed.
+
+mod support;
+
+use std::path::Path;
+
+use mtls::aws::Aws;
+use support::cli::{mtls_env, Run};
+use support::moto::Moto;
+
+const DOMAIN: &str = "api.example.com";
+const BUCKET: &str = "trust-store-123456789012";
+
+fn setup(moto: &Moto, dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "run",
+        "setup.rhai",
+        "--var",
+        "domain=api.example.com",
+        "--var",
+        "probe=false",
+    ];
+    args.extend_from_slice(extra);
+    mtls_env(dir, &args, &moto.env())
+}
+
+fn aws(moto: &Moto) -> (tokio::runtime::Runtime, Aws) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt.block_on(Aws::connect(&moto.settings())).unwrap();
+    (rt, aws)
+}
+
+fn mutating(moto: &Moto) -> Vec<String> {
+    moto.recorded_requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .map(|r| format!("{} {} {:?}", r.method, r.path, r.rpc_action()))
+        .collect()
+}
+
+#[test]
+fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+
+    let first = setup(&moto, dir, &[]);
+    assert!(
+        first.status.success(),
+        "setup failed:\n{}\nmoto log:\n{}",
+        first.all(),
+        moto.log()
+    );
+    assert!(
+        first.stdout.contains("Name servers of api.example.com."),
+        "{}",
+        first.stdout
+    );
+
+    let (rt, aws) = aws(&moto);
+    // Step 6: a versioned bucket holding RootCA.pem.
+    let head = rt
+        .block_on(aws.s3().head_object(BUCKET, "RootCA.pem", None))
+        .unwrap()
+        .expect("truststore object");
+    let version = head.version_id.clone().expect("a version id");
+    assert_eq!(
+        rt.block_on(aws.s3().versioning(BUCKET)).unwrap(),
+        mtls::aws::s3::Versioning::Enabled
+    );
+
+    // Steps 7-8: the imported certificate is server.pem with chain inca.pem; the requested one is ISSUED.
+    let tag = |role: &str| {
+        let mut t = mtls::aws::Tags::new();
+        t.insert("mtls:domain".into(), DOMAIN.into());
+        t.insert("mtls:role".into(), role.into());
+        t
+    };
+    let imported = rt
+        .block_on(aws.acm().find_certificates(None, &tag("server")))
+        .unwrap();
+    assert_eq!(imported.len(), 1, "{imported:?}");
+    let pem = rt
+        .block_on(aws.acm().certificate_pem(&imported[0].arn))
+        .unwrap();
+    let same = |a: &str, b: &str| {
+        a.split_whitespace().collect::<String>() == b.split_whitespace().collect::<String>()
+    };
+    assert!(same(
+        &pem.certificate,
+        &std::fs::read_to_string(dir.join("server.pem")).unwrap()
+    ));
+    // ACM answers the chain it was given followed by a root of its own: inca.pem comes first.
+    let chain = pem.chain.clone().unwrap_or_default();
+    let inca = std::fs::read_to_string(dir.join("inca.pem")).unwrap();
+    let first_block = chain
+        .split("-----END CERTIFICATE-----")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+        + "-----END CERTIFICATE-----";
+    assert!(
+        same(&first_block, &inca),
+        "chain does not start with inca.pem:\n{chain}"
+    );
+    let requested = rt
+        .block_on(
+            aws.acm()
+                .find_certificates(None, &tag("ownership-verification")),
+        )
+        .unwrap();
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    let owner = rt.block_on(aws.acm().describe(&requested[0].arn)).unwrap();
+    assert_eq!(owner.status, "ISSUED");
+    let validation = owner.validation_cname.clone().expect("validation record");
+
+    // Steps 1, 8, 14: the zone has the validation CNAME and the alias A record.
+    let zone = rt
+        .block_on(aws.route53().find_public_zone(DOMAIN))
+        .unwrap()
+        .expect("zone");
+    let records = rt.block_on(aws.route53().records(&zone.id)).unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.record_type == "CNAME" && r.name == validation.name),
+        "{records:?}"
+    );
+
+    // Steps 9-13: the API, its stage, the domain and the mapping.
+    let api = rt
+        .block_on(aws.apigateway().find_rest_api("PetStore"))
+        .unwrap()
+        .expect("PetStore");
+    assert!(api.disable_execute_api_endpoint);
+    assert!(rt
+        .block_on(aws.apigateway().stage(&api.id, "prod"))
+        .unwrap()
+        .is_some());
+    let domain = rt
+        .block_on(aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .expect("domain");
+    assert_eq!(domain.endpoint_types, vec!["REGIONAL"]);
+    let mapping = rt
+        .block_on(aws.apigateway().base_path_mapping(DOMAIN, None))
+        .unwrap()
+        .expect("mapping");
+    assert_eq!(mapping.rest_api_id, api.id);
+    assert_eq!(mapping.stage.as_deref(), Some("prod"));
+    let alias = records
+        .iter()
+        .find(|r| r.record_type == "A" && r.name == "api.example.com.")
+        .expect("alias A");
+    let target = alias.alias.as_ref().expect("alias target");
+    assert_eq!(
+        Some(target.dns_name.trim_end_matches('.')),
+        domain.regional_domain_name.as_deref()
+    );
+    assert_eq!(
+        Some(target.hosted_zone_id.as_str()),
+        domain.regional_hosted_zone_id.as_deref()
+    );
+
+    // moto drops the mTLS fields: check what mtls sent.
+    let posts = moto.requests_to("POST", "/domainnames");
+    assert_eq!(posts.len(), 1);
+    let body = posts[0].body_json();
+    assert_eq!(
+        body["mutualTlsAuthentication"]["truststoreUri"],
+        format!("s3://{BUCKET}/RootCA.pem")
+    );
+    assert_eq!(
+        body["mutualTlsAuthentication"]["truststoreVersion"],
+        version.as_str()
+    );
+    assert_eq!(body["securityPolicy"], "TLS_1_2");
+    assert_eq!(body["endpointConfiguration"]["types"][0], "REGIONAL");
+    assert_eq!(body["regionalCertificateArn"], imported[0].arn.as_str());
+    assert_eq!(
+        body["ownershipVerificationCertificateArn"],
+        requested[0].arn.as_str()
+    );
+    // No key material in what mtls printed.
+    for line in support::cli::key_fingerprints(dir) {
+        assert!(!first.all().contains(&line), "key material in output");
+    }
+
+    // A second run: every step kept, not one mutating call.
+    moto.reset_recording();
+    let second = setup(&moto, dir, &[]);
+    assert!(second.status.success(), "{}", second.all());
+    assert_eq!(
+        mutating(&moto),
+        Vec::<String>::new(),
+        "second run changed things:\n{}",
+        second.all()
+    );
+    assert!(
+        second
+            .stdout
+            .contains("Applied: 0 created, 0 updated, 0 replaced"),
+        "{}",
+        second.stdout
+    );
+
+    // A refreshed plan agrees: nothing to do.
+    moto.reset_recording();
+    let plan = mtls_env(
+        dir,
+        &[
+            "plan",
+            "setup.rhai",
+            "--refresh",
+            "--var",
+            "domain=api.example.com",
+            "--var",
+            "probe=false",
+        ],
+        &moto.env(),
+    );
+    assert!(plan.status.success(), "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 0 to update, 0 to replace"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(mutating(&moto), Vec::<String>::new());
+
+    // Teardown removes it all; a second teardown finds nothing to do.
+    let down = mtls_env(
+        dir,
+        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
+        &moto.env(),
+    );
+    assert!(down.status.success(), "{}", down.all());
+    assert!(rt
+        .block_on(aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .is_none());
+    assert!(rt
+        .block_on(aws.apigateway().find_rest_api("PetStore"))
+        .unwrap()
+        .is_none());
+    assert!(rt
+        .block_on(aws.apigateway().base_path_mapping(DOMAIN, None))
+        .unwrap()
+        .is_none());
+    let mut by_domain = mtls::aws::Tags::new();
+    by_domain.insert("mtls:domain".into(), DOMAIN.into());
+    assert!(rt
+        .block_on(aws.acm().find_certificates(None, &by_domain))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        rt.block_on(aws.s3().find_bucket(BUCKET)).unwrap(),
+        mtls::aws::s3::BucketState::Absent
+    );
+    let left = rt.block_on(aws.route53().records(&zone.id)).unwrap();
+    assert!(
+        left.iter()
+            .all(|r| r.record_type == "NS" || r.record_type == "SOA"),
+        "{left:?}"
+    );
+    // The zone stays (the registrar delegates to it) unless asked.
+    assert!(rt
+        .block_on(aws.route53().find_public_zone(DOMAIN))
+        .unwrap()
+        .is_some());
+    // Keys and certificates on disk stay.
+    assert!(dir.join("RootCA.key").is_file());
+
+    moto.reset_recording();
+    let again = mtls_env(
+        dir,
+        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
+        &moto.env(),
+    );
+    assert!(again.status.success(), "{}", again.all());
+    assert_eq!(mutating(&moto), Vec::<String>::new());
+}
+
+#[test]
+fn offline_plan_needs_no_credentials_and_makes_no_request() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    // The endpoint points at moto so that any request would be seen; no credentials at all.
+    let env = vec![
+        ("AWS_ENDPOINT_URL".to_string(), moto.endpoint_url()),
+        ("AWS_ACCESS_KEY_ID".to_string(), String::new()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), String::new()),
+        ("AWS_CONFIG_FILE".to_string(), "/nonexistent".to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+            "/nonexistent".to_string(),
+        ),
+        ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+    ];
+    let plan = mtls_env(
+        tmp.path(),
+        &["plan", "setup.rhai", "--var", "domain=api.example.com"],
+        &env,
+    );
+    assert!(plan.status.success(), "{}", plan.all());
+    assert!(moto.recorded_requests().is_empty(), "a plan called AWS");
+    for step in [
+        "route53 hosted zone",
+        "s3 bucket",
+        "s3 object",
+        "acm certificate",
+        "rest api",
+        "rest api setting",
+        "api stage",
+        "api custom domain",
+        "api mapping",
+        "route53 record",
+        "https probe",
+    ] {
+        assert!(
+            plan.stdout.contains(step),
+            "{step} missing from the plan:\n{}",
+            plan.stdout
+        );
+    }
+    let has_arg = |name: &str, value: &str| {
+        plan.stdout.lines().any(|l| {
+            let l = l.trim();
+            l.starts_with(name) && l.ends_with(&format!("= \"{value}\""))
+        })
+    };
+    for (name, value) in [
+        ("security_policy", "TLS_1_2"),
+        ("endpoint", "REGIONAL"),
+        ("stage", "prod"),
+        (
+            "truststore_uri",
+            "s3://trust-store-(known after apply)/RootCA.pem",
+        ),
+        ("region", "us-east-1"),
+    ] {
+        assert!(
+            has_arg(name, value),
+            "{name} = {value:?} missing from the plan:\n{}",
+            plan.stdout
+        );
+    }
+    assert!(!plan.stdout.contains("PRIVATE KEY"));
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "a plan wrote files"
+    );
+}
