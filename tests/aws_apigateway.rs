@@ -3,7 +3,7 @@
 mod support;
 
 use mtls::aws::apigateway::{
-    petstore_openapi, petstore_openapi_json, MtlsDomainSpec, ROOT_BASE_PATH,
+    petstore_openapi, petstore_openapi_json, DomainPatch, MtlsDomainSpec, ROOT_BASE_PATH,
 };
 use mtls::aws::{Aws, Tags};
 use mtls::petstore::{pet_json, pets_json};
@@ -149,12 +149,37 @@ async fn petstore_domain_with_mtls_mapping_and_teardown() {
     assert_eq!(body["ownershipVerificationCertificateArn"], ownership);
     assert_eq!(body["tags"]["mtls:domain"], DOMAIN);
 
+    // The harness makes moto keep the mTLS fields (tests/support/moto.rs), as AWS does.
+    assert_eq!(
+        domain.truststore_uri.as_deref(),
+        Some("s3://trust-store-123456789012/RootCA.pem")
+    );
+    assert_eq!(domain.truststore_version.as_deref(), Some("v-1"));
+    assert_eq!(
+        domain.ownership_verification_certificate_arn.as_deref(),
+        Some(ownership)
+    );
+
+    // A new truststore upload only takes effect once the domain names its version.
+    let updated = api
+        .update_domain_name(DOMAIN, &[DomainPatch::TruststoreVersion("v-2".to_string())])
+        .await
+        .expect("update domain");
+    assert_eq!(updated.truststore_version.as_deref(), Some("v-2"));
+    let patch = moto.requests_to("PATCH", &format!("/domainnames/{DOMAIN}"));
+    assert_eq!(
+        patch[0].body_json()["patchOperations"],
+        serde_json::json!([{"op": "replace", "path": "/mutualTlsAuthentication/truststoreVersion", "value": "v-2"}])
+    );
     let got = api
         .domain_name(DOMAIN)
         .await
         .expect("get domain")
         .expect("exists");
     assert_eq!(got.regional_domain_name, domain.regional_domain_name);
+    assert_eq!(got.truststore_version.as_deref(), Some("v-2"));
+    assert_eq!(got.security_policy.as_deref(), Some("TLS_1_2"));
+    assert_eq!(got.endpoint_types, vec!["REGIONAL".to_string()]);
 
     let mapping = api
         .create_base_path_mapping(DOMAIN, &created.id, "prod", None)

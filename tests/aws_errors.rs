@@ -81,3 +81,60 @@ fn common_aws_codes_have_help() {
         assert!(err.help().is_some(), "{code} has no help");
     }
 }
+
+/// Runs in a child process started by `missing_credentials_say_what_to_do`, whose environment
+/// holds no credentials at all.
+#[tokio::test]
+#[ignore = "started by missing_credentials_say_what_to_do with a clean environment"]
+async fn child_without_credentials() {
+    let settings = AwsSettings {
+        profile: None,
+        region: Some("us-east-1".to_string()),
+        endpoint_url: Some("http://127.0.0.1:9".to_string()),
+    };
+    let aws = Aws::connect(&settings).await.expect("connect");
+    let err = aws.account_id().await.expect_err("no credentials");
+    println!("CODE={}", err.code.as_deref().unwrap_or("-"));
+    println!(
+        "HELP={}",
+        err.help().map(|h| h.to_string()).unwrap_or_default()
+    );
+}
+
+#[test]
+fn missing_credentials_say_what_to_do() {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = std::process::Command::new(exe);
+    child.args([
+        "--ignored",
+        "--exact",
+        "child_without_credentials",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            child.env_remove(key);
+        }
+    }
+    // No shared files, and no instance metadata (a call off this machine).
+    child
+        .env("AWS_CONFIG_FILE", "/nonexistent/mtls-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/mtls-test/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = child.output().expect("run child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("CODE={}", local_code::NO_CREDENTIALS)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("aws sso login"), "{stdout}");
+}

@@ -126,3 +126,50 @@ async fn create_bucket_outside_us_east_1_sends_a_location_constraint() {
         .contains("<LocationConstraint>ap-northeast-1</LocationConstraint>"));
     assert!(create[0].is_mutating());
 }
+
+/// Runs in a child process started by `aws_endpoint_url_alone_switches_s3_to_path_style`,
+/// whose only pointer to moto is `AWS_ENDPOINT_URL`.
+#[tokio::test]
+#[ignore = "started by aws_endpoint_url_alone_switches_s3_to_path_style"]
+async fn child_with_endpoint_from_environment() {
+    let aws = Aws::connect(&mtls::aws::AwsSettings::default())
+        .await
+        .expect("connect");
+    assert_eq!(aws.region(), support::moto::REGION);
+    aws.s3()
+        .create_bucket("from-env")
+        .await
+        .expect("create bucket");
+    aws.s3()
+        .put_object("from-env", "RootCA.pem", b"pem", "application/x-pem-file")
+        .await
+        .expect("put");
+}
+
+#[test]
+fn aws_endpoint_url_alone_switches_s3_to_path_style() {
+    let moto = Moto::start();
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    child.args([
+        "--ignored",
+        "--exact",
+        "child_with_endpoint_from_environment",
+        "--test-threads=1",
+    ]);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            child.env_remove(key);
+        }
+    }
+    child.envs(moto.env());
+    let out = child.output().expect("run child");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Virtual-host style would have put the bucket in the Host header and left it out of the
+    // path; moto on 127.0.0.1 cannot serve that.
+    assert_eq!(moto.requests_to("PUT", "/from-env/RootCA.pem").len(), 1);
+}

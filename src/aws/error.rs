@@ -3,7 +3,6 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::operation::BuildError;
 
@@ -62,30 +61,30 @@ impl AwsError {
         let status = err.raw_response().map(|r| r.status().as_u16());
         let (code, message) = match &err {
             SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
-                let code = err.code().map(str::to_string);
-                let message = err
-                    .message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| match status {
-                        // HEAD answers have no body, so S3 gives neither code nor message.
-                        Some(404) => "not found (HTTP 404)".to_string(),
-                        Some(403) => "access denied (HTTP 403)".to_string(),
-                        Some(s) => format!("HTTP {s}: {}", DisplayErrorContext(&err)),
-                        None => DisplayErrorContext(&err).to_string(),
-                    });
-                let code = code.or_else(|| match status {
+                let code = err.code().map(str::to_string).or_else(|| match status {
+                    // HEAD answers have no body, so S3 gives neither code nor message.
                     Some(404) => Some("NotFound".to_string()),
                     Some(403) => Some("Forbidden".to_string()),
                     _ => None,
                 });
+                let message = match (err.message(), status) {
+                    (Some(m), _) => m.to_string(),
+                    (None, Some(404)) => "not found (HTTP 404)".to_string(),
+                    (None, Some(403)) => "access denied (HTTP 403)".to_string(),
+                    (None, Some(s)) => format!(
+                        "HTTP {s}, and the answer is not an AWS error this client can read ({})",
+                        chain(&err)
+                    ),
+                    (None, None) => chain(&err),
+                };
                 (code, message)
             }
             SdkError::TimeoutError(_) => (
                 Some(local_code::TIMEOUT.to_string()),
-                format!("the request timed out: {}", DisplayErrorContext(&err)),
+                format!("the request timed out: {}", chain(&err)),
             ),
             SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => {
-                let detail = DisplayErrorContext(&err).to_string();
+                let detail = chain(&err);
                 if mentions_credentials(&err) {
                     (
                         Some(local_code::NO_CREDENTIALS.to_string()),
@@ -105,7 +104,7 @@ impl AwsError {
                     (Some(local_code::INVALID_REQUEST.to_string()), detail)
                 }
             }
-            _ => (None, DisplayErrorContext(&err).to_string()),
+            _ => (None, chain(&err)),
         };
         AwsError {
             service,
@@ -244,6 +243,21 @@ fn iam_prefix(service: &str) -> &str {
         "apigateway" => "apigateway",
         other => other,
     }
+}
+
+/// An error and its sources, joined by `: `, skipping repeats (SDK errors often wrap a
+/// source whose text they already include).
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether the error chain of a failure before AWS answered is about credentials.

@@ -24,15 +24,29 @@ pub const REGION: &str = "us-east-1";
 /// The account id moto uses by default.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Runs `moto_server` (its `main`, with the same arguments) after fixes to moto. One: moto
-/// 5.2.5 fails with HTTP 500 on `ImportRestApi` when an `x-amazon-apigateway-integration`
-/// has no `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's
-/// are MOCK). The fix supplies empty values so moto stores the integration.
+/// Runs `moto_server` (its `main`, with the same arguments) after four fixes to moto 5.2.5's
+/// API Gateway, so that it answers as AWS does for the calls mtls makes:
+/// - `ImportRestApi` fails with HTTP 500 when an `x-amazon-apigateway-integration` has no
+///   `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's are
+///   MOCK): empty values are supplied.
+/// - `CreateDomainName` drops `mutualTlsAuthentication` and
+///   `ownershipVerificationCertificateArn`: they are kept and returned by `GetDomainName`
+///   (without this a second run could never see its domain as up to date).
+/// - `UpdateDomainName` is missing (HTTP 500): `replace` of the truststore uri/version, the
+///   regional and the ownership verification certificate ARNs is implemented.
+/// - `GetBasePathMappings` fails with HTTP 500 for a domain that never had a mapping: every
+///   new domain gets its empty mapping table.
+///
+/// Requests are still recorded as they arrived, before any of this runs.
 const SERVER_SHIM: &str = r#"
+import json
 import sys
-import moto.apigateway.models as apigateway
+from urllib.parse import unquote
 
-_build_integration_args = apigateway.APIGatewayBackend._build_integration_args
+import moto.apigateway.models as models
+import moto.apigateway.responses as responses
+
+_build_integration_args = models.APIGatewayBackend._build_integration_args
 
 def _with_mock_defaults(self, integration):
     args = _build_integration_args(self, integration)
@@ -42,19 +56,68 @@ def _with_mock_defaults(self, integration):
         args["integration_method"] = ""
     return args
 
-apigateway.APIGatewayBackend._build_integration_args = _with_mock_defaults
+models.APIGatewayBackend._build_integration_args = _with_mock_defaults
+
+_domain_to_json = models.DomainName.to_json
+
+def _domain_to_json_with_mtls(self):
+    result = _domain_to_json(self)
+    mtls = getattr(self, "mtls_mutual_tls", None)
+    if mtls:
+        result["mutualTlsAuthentication"] = dict(mtls)
+    arn = getattr(self, "mtls_ownership_arn", None)
+    if arn:
+        result["ownershipVerificationCertificateArn"] = arn
+    return result
+
+models.DomainName.to_json = _domain_to_json_with_mtls
+
+_create_domain_name = responses.APIGatewayResponse.create_domain_name
+
+def _create_domain_name_with_mtls(self):
+    status, headers, _ = _create_domain_name(self)
+    domain = self.backend.get_domain_name(self._get_param("domainName"))
+    mtls = self._get_param("mutualTlsAuthentication")
+    if mtls:
+        kept = {k: v for k, v in mtls.items() if k in ("truststoreUri", "truststoreVersion")}
+        kept["truststoreWarnings"] = []
+        domain.mtls_mutual_tls = kept
+    domain.mtls_ownership_arn = self._get_param("ownershipVerificationCertificateArn")
+    return status, headers, json.dumps(domain.to_json())
+
+responses.APIGatewayResponse.create_domain_name = _create_domain_name_with_mtls
+
+def _update_domain_name(self):
+    domain = self.backend.get_domain_name(unquote(self.path.split("/")[2]))
+    for op in self._get_param("patchOperations") or []:
+        path, value = op.get("path", ""), op.get("value")
+        if op.get("op") != "replace":
+            continue
+        if path in ("/mutualTlsAuthentication/truststoreUri", "/mutualTlsAuthentication/truststoreVersion"):
+            mtls = getattr(domain, "mtls_mutual_tls", None) or {"truststoreWarnings": []}
+            mtls[path.rsplit("/", 1)[1]] = value
+            domain.mtls_mutual_tls = mtls
+        elif path == "/regionalCertificateArn":
+            domain.regional_certificate_arn = value
+        elif path == "/ownershipVerificationCertificateArn":
+            domain.mtls_ownership_arn = value
+        elif path == "/securityPolicy":
+            domain.security_policy = value
+    return 200, {}, json.dumps(domain.to_json())
+
+responses.APIGatewayResponse.update_domain_name = _update_domain_name
 
 # moto 5.2.5 answers GetBasePathMappings (and GetBasePathMapping) with HTTP 500 for a domain
 # that never had a mapping (a KeyError); AWS answers an empty list (or 404). Give every new
 # domain its empty mapping table.
-_create_domain_name = apigateway.APIGatewayBackend.create_domain_name
+_backend_create_domain_name = models.APIGatewayBackend.create_domain_name
 
 def _create_domain_name_with_mappings(self, domain_name, *args, **kwargs):
-    domain = _create_domain_name(self, domain_name, *args, **kwargs)
+    domain = _backend_create_domain_name(self, domain_name, *args, **kwargs)
     self.base_path_mappings.setdefault(domain_name, {})
     return domain
 
-apigateway.APIGatewayBackend.create_domain_name = _create_domain_name_with_mappings
+models.APIGatewayBackend.create_domain_name = _create_domain_name_with_mappings
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
