@@ -95,6 +95,11 @@ async fn refused_clients_are_reported_not_raised() {
             error.contains("alert"),
             "{identity:?}: expected a TLS alert, got {error:?}"
         );
+        let hint = match identity {
+            None => "requires a client certificate",
+            Some(_) => "refused the client certificate",
+        };
+        assert!(error.contains(hint), "{identity:?}: {error}");
     }
 
     // A server the CA does not vouch for: refused by the probe itself.
