@@ -330,7 +330,9 @@ fn refusal_hint(error: &(dyn StdError + 'static)) -> &'static str {
                 | A::CertificateExpired
                 | A::CertificateRevoked
                 | A::CertificateUnknown
-                | A::AccessDenied => {
+                | A::AccessDenied
+                // rustls's answer to a certificate signed with an algorithm it refuses.
+                | A::DecryptError => {
                     " (the server refused the client certificate: check that it is valid now and \
                      issued by a CA in the server's truststore)"
                 }
