@@ -81,7 +81,8 @@ async fn key_of_another_certificate_is_refused() {
 #[tokio::test]
 async fn missing_files_are_named_with_their_option() {
     let pki = TestPki::new();
-    let cases: [(&str, fn(&mut ServeConfig, std::path::PathBuf)); 4] = [
+    type SetPath = fn(&mut ServeConfig, std::path::PathBuf);
+    let cases: [(&str, SetPath); 4] = [
         ("--cert", |c, p| c.cert = p),
         ("--key", |c, p| c.key = p),
         ("--chain", |c, p| c.chain = Some(p)),

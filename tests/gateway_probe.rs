@@ -84,7 +84,20 @@ async fn refused_clients_are_reported_not_raised() {
 
     // TLS 1.3: the client's handshake completes before the server judges it, so this is
     // the case where a careless client would report a response.
-    for identity in [None, Some("other_client"), Some("expired_client")] {
+    // A client certificate signed with SHA-1, which API Gateway does not accept either.
+    pki.issue_with(
+        "sha1_client",
+        "sha1 client",
+        "client",
+        "RootCA",
+        &["-md", "sha1"],
+    );
+    for identity in [
+        None,
+        Some("other_client"),
+        Some("expired_client"),
+        Some("sha1_client"),
+    ] {
         let seen = probe(&url, &options(&pki, &gateway, identity))
             .await
             .expect("probe runs");
@@ -95,6 +108,11 @@ async fn refused_clients_are_reported_not_raised() {
             error.contains("alert"),
             "{identity:?}: expected a TLS alert, got {error:?}"
         );
+        let hint = match identity {
+            None => "requires a client certificate",
+            Some(_) => "refused the client certificate",
+        };
+        assert!(error.contains(hint), "{identity:?}: {error}");
     }
 
     // A server the CA does not vouch for: refused by the probe itself.

@@ -224,7 +224,7 @@ async fn exchange(
     let tls = TlsConnector::from(config)
         .connect(target.server_name.clone(), tcp)
         .await
-        .map_err(|e| format!("TLS handshake failed: {}", chain_of(&e)))?;
+        .map_err(|e| format!("TLS handshake failed: {}{}", chain_of(&e), refusal_hint(&e)))?;
     {
         let (_, session) = tls.get_ref();
         result.server_chain = session
@@ -242,7 +242,7 @@ async fn exchange(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| format!("HTTP setup failed: {}", chain_of(&e)))?;
-    let driver = tokio::spawn(connection);
+    let _driver = AbortOnDrop(tokio::spawn(connection));
     let outcome = async {
         let request = Request::get(target.path_and_query.as_str())
             .header(HOST, target.authority.as_str())
@@ -255,7 +255,7 @@ async fn exchange(
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| format!("request failed: {}", chain_of(&e)))?;
+            .map_err(|e| format!("request failed: {}{}", chain_of(&e), refusal_hint(&e)))?;
         result.status = Some(response.status().as_u16());
         result.headers = response
             .headers()
@@ -277,8 +277,17 @@ async fn exchange(
         Ok(())
     }
     .await;
-    driver.abort();
     outcome
+}
+
+/// Stops the connection task however the exchange ends, including when the timeout drops
+/// the exchange half-way.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// An error and its sources on one line: hyper's own message ("connection error") says
@@ -295,6 +304,44 @@ fn chain_of(error: &(dyn StdError + 'static)) -> String {
         source = cause.source();
     }
     message
+}
+
+/// Names the likely cause when the server answered the request with a TLS alert about the
+/// client certificate: with TLS 1.3 that is how a refused client certificate shows up.
+fn refusal_hint(error: &(dyn StdError + 'static)) -> &'static str {
+    use rustls::AlertDescription as A;
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        // rustls errors reach hyper wrapped in an io::Error, whose `source()` skips them.
+        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::AlertReceived(alert)) = tls {
+            return match alert {
+                A::CertificateRequired => {
+                    " (the server requires a client certificate: pass --cert and --key)"
+                }
+                A::UnknownCA
+                | A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateExpired
+                | A::CertificateRevoked
+                | A::CertificateUnknown
+                | A::AccessDenied
+                // rustls's answer to a certificate signed with an algorithm it refuses.
+                | A::DecryptError => {
+                    " (the server refused the client certificate: check that it is valid now and \
+                     issued by a CA in the server's truststore)"
+                }
+                _ => "",
+            };
+        }
+        source = cause.source();
+    }
+    ""
 }
 
 fn version_name(version: ProtocolVersion) -> String {

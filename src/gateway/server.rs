@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::SingleCertAndKey;
 use rustls::ServerConfig;
@@ -227,7 +227,11 @@ async fn serve_connection(
     );
 
     let service = service_fn(move |req| routes::handle(req, client.clone()));
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(tls), service);
+    // The timer enables hyper's default header-read timeout (30 s), which also ends idle
+    // keep-alive connections instead of keeping their tasks for ever.
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(tls), service);
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,

@@ -190,6 +190,15 @@ impl TestPki {
         issuer: &str,
         dates: Option<(&str, &str)>,
     ) {
+        let mut extra = Vec::new();
+        if let Some((start, end)) = dates {
+            extra.extend(["-startdate", start, "-enddate", end]);
+        }
+        self.issue_with(name, cn, profile, issuer, &extra);
+    }
+
+    /// Like [`TestPki::issue`], with more arguments for `openssl ca` (such as `-md sha1`).
+    pub fn issue_with(&self, name: &str, cn: &str, profile: &str, issuer: &str, extra: &[&str]) {
         self.key(name);
         let csr = format!("{name}.csr");
         openssl(
@@ -228,9 +237,7 @@ impl TestPki {
             "-out",
             &cert,
         ];
-        if let Some((start, end)) = dates {
-            args.extend(["-startdate", start, "-enddate", end]);
-        }
+        args.extend_from_slice(extra);
         openssl(self.dir(), &args);
     }
 
