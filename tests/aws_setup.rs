@@ -229,6 +229,44 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     );
     assert_eq!(mutating(&moto), Vec::<String>::new());
 
+    // A new CA (--force makes new keys and certificates): the truststore gets a new version,
+    // the server certificate is re-imported over the same ARN, and the domain is pointed at
+    // the new truststore version (the article's main trap).
+    moto.reset_recording();
+    let rotated = setup(&moto, dir, &["--force"]);
+    assert!(rotated.status.success(), "{}", rotated.all());
+    let new_head = rt
+        .block_on(aws.s3().head_object(BUCKET, "RootCA.pem", None))
+        .unwrap()
+        .unwrap();
+    let new_version = new_head.version_id.unwrap();
+    assert_ne!(new_version, version);
+    let reimports: Vec<_> = moto
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| r.rpc_action().as_deref() == Some("ImportCertificate"))
+        .collect();
+    assert_eq!(reimports.len(), 1);
+    assert_eq!(
+        reimports[0].body_json()["CertificateArn"],
+        imported[0].arn.as_str()
+    );
+    let patches = moto.requests_to("PATCH", "/domainnames/api.example.com");
+    assert_eq!(patches.len(), 1, "{}", rotated.all());
+    let ops = patches[0].body_json()["patchOperations"].clone();
+    assert!(
+        ops.as_array().unwrap().iter().any(|op| op["path"]
+            == "/mutualTlsAuthentication/truststoreVersion"
+            && op["value"] == new_version.as_str()),
+        "{ops}"
+    );
+    assert!(
+        rotated.stdout.contains("1 updated")
+            || rotated.all().contains("~ updated api custom domain"),
+        "{}",
+        rotated.all()
+    );
+
     // Teardown removes it all; a second teardown finds nothing to do.
     let down = mtls_env(
         dir,

@@ -193,11 +193,17 @@ impl Moto {
     /// Installs moto when needed, starts a server on a free loopback port and waits until it
     /// answers. Panics with the reason (no python3, no network for pip, ...) when it cannot.
     pub fn start() -> Moto {
+        Self::start_with(&[])
+    }
+
+    /// [`Moto::start`] with extra environment for the server, e.g.
+    /// `INITIAL_NO_AUTH_ACTION_COUNT=0` to make moto check credentials like AWS does.
+    pub fn start_with(server_env: &[(&str, &str)]) -> Moto {
         set_process_env();
         let server = ensure_installed();
         let mut last_error = String::new();
         for _ in 0..3 {
-            match Self::spawn(&server) {
+            match Self::spawn(&server, server_env) {
                 Ok(moto) => return moto,
                 Err(e) => last_error = e,
             }
@@ -205,7 +211,7 @@ impl Moto {
         panic!("moto_server did not start: {last_error}");
     }
 
-    fn spawn(server: &Path) -> Result<Moto, String> {
+    fn spawn(server: &Path, server_env: &[(&str, &str)]) -> Result<Moto, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let recording = dir.path().join("recording.jsonl");
@@ -227,6 +233,7 @@ impl Moto {
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .env("AWS_DEFAULT_REGION", REGION)
+            .envs(server_env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)

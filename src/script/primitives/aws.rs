@@ -155,6 +155,9 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     primitive!(reg, "check_truststore", "check_truststore(path: string) -> array",
         "API Gateway's truststore rules on a local PEM file (X.509, SHA-256+, RSA 2048+/ECDSA 256+, valid now); errors list every problem. Returns the subjects.",
         move |path: &str| -> RhaiResult<Array> { check_truststore(&c, path).map_err(fail) });
+    primitive!(reg, "check_bucket_name", "check_bucket_name(name: string)",
+        "S3's bucket naming rules (3-63 lowercase letters, digits, dots and hyphens, ...) checked locally; an error says which rule fails.",
+        |name: Dynamic| -> RhaiResult<()> { check_bucket_name(&name).map_err(fail) });
     let c = ctx.clone();
     primitive!(reg, "check_acm_import", "check_acm_import(cert: string, key: string, chain: string)",
         "ACM's import rules on local files (v3, key type and size, valid now, chain order, no leaf in chain); errors list every problem.",
@@ -497,6 +500,55 @@ fn invalid(function: &str, what: &str, problems: Vec<String>) -> Result<(), Erro
         problems.join("; "),
         "fix the files (or make new ones with --force) before anything is sent to AWS",
     ))
+}
+
+fn check_bucket_name(name: &Dynamic) -> Result<(), Error> {
+    // An account id not known yet: the rest of the name is the article's, and valid.
+    let Some(name) = text("check_bucket_name", "name", name)? else {
+        return Ok(());
+    };
+    let problem = bucket_name_problem(&name);
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(Error::invalid_argument(
+            "check_bucket_name",
+            "name",
+            format!("{name:?} is not a valid S3 bucket name: {p}"),
+            "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit; pass another with --var bucket=NAME",
+        )),
+    }
+}
+
+/// The first S3 bucket naming rule `name` breaks, if any.
+fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let bytes = name.as_bytes();
+    if !(3..=63).contains(&bytes.len()) {
+        return Some("it must be 3 to 63 characters long");
+    }
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+    {
+        return Some("only lowercase letters, digits, dots and hyphens are allowed");
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return Some("it must start and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return Some("two dots may not be adjacent");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Some("it may not look like an IP address");
+    }
+    if name.starts_with("xn--")
+        || name.starts_with("sthree-")
+        || name.ends_with("-s3alias")
+        || name.ends_with("--ol-s3")
+    {
+        return Some("it uses a prefix or suffix S3 reserves");
+    }
+    None
 }
 
 fn check_truststore(ctx: &Context, path: &str) -> Result<Array, Error> {
@@ -1370,4 +1422,28 @@ fn delete_hosted_zone(ctx: &Context, name: &str) -> Result<(), Error> {
         &fqdn(name),
         || ctx.write(|aws| aws.route53().delete_zone(id.as_deref().unwrap_or_default())),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_name_problem;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for ok in ["trust-store-123456789012", "my.bucket-1", "abc"] {
+            assert_eq!(bucket_name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "ab",
+            "Not_A_Bucket",
+            "-lead",
+            "trail-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            &"a".repeat(64),
+        ] {
+            assert!(bucket_name_problem(bad).is_some(), "{bad}");
+        }
+    }
 }
