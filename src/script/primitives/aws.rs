@@ -30,7 +30,7 @@ pub const TAG_ROLE: &str = "mtls:role";
 /// The truststore a domain was given, `URI@VERSION`, for services that do not report it.
 pub const TAG_TRUSTSTORE: &str = "mtls:truststore";
 
-const OFFLINE: &str = "not looked up: offline plan (--refresh compares with AWS)";
+const OFFLINE: &str = "offline plan: not looked up; --refresh compares with AWS";
 
 /// A script value that is a known string, or a plan placeholder (`None`).
 fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<String>, Error> {
@@ -874,16 +874,15 @@ fn ensure_record(
                 (Some(_), Some(_)) => (Op::Update, "points elsewhere"),
             };
             let mut action =
-                Action::new(op, "route53 record", &label, reason).arg("zone", shown(&zone));
+                Action::new(op, "route53 record", &label, reason).arg_maybe("zone", zone.clone());
             match (&wanted_values, &alias) {
                 (Some(vals), _) => {
-                    action = action.arg(
-                        "value",
-                        vals.iter().map(shown).collect::<Vec<_>>().join(", "),
-                    )
+                    action = action.arg_maybe("value", vals.first().cloned().flatten())
                 }
                 (_, Some((dns, tz))) => {
-                    action = action.arg("alias", shown(dns)).arg("alias_zone", shown(tz))
+                    action = action
+                        .arg_maybe("alias", dns.clone())
+                        .arg_maybe("alias_zone", tz.clone())
                 }
                 _ => {}
             }
@@ -1092,10 +1091,10 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
             .arg("security_policy", "TLS_1_2")
-            .arg("certificate_arn", shown(&cert))
-            .arg("ownership_arn", shown(&owner))
+            .arg_maybe("certificate_arn", cert.clone())
+            .arg_maybe("ownership_arn", owner.clone())
             .arg("truststore_uri", &uri_shown)
-            .arg("truststore_version", shown(&version))
+            .arg_maybe("truststore_version", version.clone())
     };
     let (op, domain_info): (Op, Option<DomainName>) = match current {
         Some(Some(d)) if patches.is_empty() => {
@@ -1210,7 +1209,7 @@ fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Re
                 "does not exist"
             };
             let action = Action::new(Op::Create, "api mapping", &target, reason)
-                .arg("api_id", shown(&api_id))
+                .arg_maybe("api_id", api_id.clone())
                 .arg("stage", stage);
             ctx.effects.apply(action, || {
                 ctx.write(|aws| {
