@@ -34,6 +34,18 @@ impl Op {
         }
     }
 
+    /// The op's name, as JSON plans and the `status` field of step results spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Replace => "replace",
+            Op::Keep => "keep",
+            Op::Delete => "delete",
+            Op::Check => "check",
+        }
+    }
+
     /// The verb used when reporting the action once done.
     pub fn past_tense(self) -> &'static str {
         match self {

@@ -390,14 +390,6 @@ fn cert_action(op: Op, req: &Request, reason: &str) -> Action {
     a
 }
 
-fn status(op: Op) -> &'static str {
-    match op {
-        Op::Create => "create",
-        Op::Replace => "replace",
-        _ => "keep",
-    }
-}
-
 /// What `issue_cert` returns: the request's paths, and the certificate's facts (unknown in
 /// a plan for a certificate not made yet).
 fn result_map(req: &Request, op: Op, info: Option<&CertInfo>) -> Map {
@@ -416,7 +408,7 @@ fn result_map(req: &Request, op: Op, info: Option<&CertInfo>) -> Map {
     m.insert("key".into(), req.key_path.clone().into());
     m.insert("cert".into(), req.cert_path.clone().into());
     m.insert("algorithm".into(), req.algorithm.name().into());
-    m.insert("status".into(), status(op).into());
+    m.insert("status".into(), op.name().into());
     m
 }
 

@@ -1,0 +1,249 @@
+//! Steps 7-8: the imported server certificate and the DNS-validated ownership
+//! verification certificate, found again by their tags; teardown's certificate removal.
+
+use std::rc::Rc;
+
+use rhai::{Dynamic, Map};
+
+use super::{
+    delete_if, map, shown, tags, text, unknown_or, RhaiResult, OFFLINE, TAG_DOMAIN, TAG_ROLE,
+};
+use crate::aws::acm::CertificateImport;
+use crate::aws::{Tags, Wait};
+use crate::effects::{Action, Op};
+use crate::error::Error;
+use crate::pki::ParsedCert;
+use crate::script::error::fail;
+use crate::script::primitives::{primitive, Registrar};
+use crate::script::Context;
+
+pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
+    let c = ctx.clone();
+    primitive!(reg, "acm_ensure_imported", "acm_ensure_imported(domain: string, cert: string, key: string, chain: string) -> map",
+        "Import the server certificate into ACM, or keep (or re-import over) the one mtls imported for `domain`. Returns #{ arn, status }.",
+        move |domain: &str, cert: &str, key: &str, chain: &str| -> RhaiResult<Map> { ensure_imported_cert(&c, domain, cert, key, chain).map_err(fail) });
+    let c = ctx.clone();
+    primitive!(reg, "acm_ensure_requested", "acm_ensure_requested(domain: string) -> map",
+        "Request (or find) the DNS-validated ACM certificate for `domain` (the ownership verification certificate). Returns #{ arn, status, cert_status, validation_name, validation_value }.",
+        move |domain: &str| -> RhaiResult<Map> { ensure_requested_cert(&c, domain).map_err(fail) });
+    let c = ctx.clone();
+    primitive!(reg, "acm_wait_issued", "acm_wait_issued(arn: string, timeout_seconds: int) -> string",
+        "Wait (with a spinner) until the ACM certificate is ISSUED; an error after the timeout. Returns the status.",
+        move |arn: Dynamic, timeout: i64| -> RhaiResult<Dynamic> { wait_until_issued(&c, &arn, timeout).map_err(fail) });
+    let c = ctx.clone();
+    primitive!(
+        reg,
+        "acm_delete_tagged",
+        "acm_delete_tagged(domain: string)",
+        "Delete the ACM certificates mtls made for `domain` (found by their tags).",
+        move |domain: &str| -> RhaiResult<()> { delete_tagged_certs(&c, domain).map_err(fail) }
+    );
+}
+
+fn ensure_imported_cert(
+    ctx: &Context,
+    domain: &str,
+    cert: &str,
+    key: &str,
+    chain: &str,
+) -> Result<Map, Error> {
+    let wanted_tags = tags(domain, "server");
+    let local = if ctx.workdir.exists(cert)? {
+        Some(ctx.workdir.read_to_string(cert)?)
+    } else {
+        None
+    };
+    let found = ctx.read(|aws| aws.acm().find_certificates(None, &wanted_tags))?;
+    let existing = found.as_ref().and_then(|f| f.first().cloned());
+    let same = match (&existing, &local) {
+        (Some(e), Some(local)) => {
+            let remote = ctx.read(|aws| aws.acm().certificate_pem(&e.arn))?;
+            remote.is_some_and(|r| pem_der(&r.certificate) == pem_der(local))
+        }
+        _ => false,
+    };
+    let target = format!("server certificate for {domain}");
+    let (op, arn) = match (&existing, same) {
+        (Some(e), true) => {
+            ctx.effects.keep(
+                Action::new(
+                    Op::Keep,
+                    "acm certificate",
+                    &target,
+                    "imported, same certificate",
+                )
+                .arg("arn", &e.arn),
+            );
+            (Op::Keep, Some(e.arn.clone()))
+        }
+        (existing, _) => {
+            let (op, reason) = match (existing, &found) {
+                (_, None) => (Op::Create, OFFLINE),
+                (None, Some(_)) => (Op::Create, "not imported yet"),
+                (Some(_), Some(_)) => (
+                    Op::Update,
+                    "certificate differs: re-import over the same ARN",
+                ),
+            };
+            let reimport = existing.as_ref().map(|e| e.arn.clone());
+            let action = Action::new(op, "acm certificate", &target, reason)
+                .arg("certificate", cert)
+                .arg("chain", chain)
+                .arg_sensitive("private_key")
+                .arg_maybe("arn", reimport.clone());
+            let arn = ctx.effects.apply(action, || {
+                let body = ctx.workdir.read_to_string(cert)?;
+                let key_pem = ctx.workdir.read_to_string(key)?;
+                let chain_pem = ctx.workdir.read_to_string(chain)?;
+                let import = CertificateImport {
+                    certificate_pem: &body,
+                    private_key_pem: &key_pem,
+                    chain_pem: Some(&chain_pem),
+                    reimport_arn: reimport.as_deref(),
+                    tags: &wanted_tags,
+                };
+                ctx.write(|aws| aws.acm().import_certificate(&import))
+            })?;
+            if let Some(a) = &arn {
+                ctx.effects.resolve(&target, "arn", a);
+            }
+            (op, arn.or(reimport))
+        }
+    };
+    Ok(map(vec![
+        ("arn", unknown_or(arn)),
+        ("status", op.name().into()),
+    ]))
+}
+
+/// DER of the first certificate of a PEM text, to compare two PEMs whatever their line breaks.
+fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    ParsedCert::from_pem("", pem).ok().map(|c| c.der)
+}
+
+fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
+    let wanted_tags = tags(domain, "ownership-verification");
+    let found = ctx.read(|aws| aws.acm().find_certificates(Some(domain), &wanted_tags))?;
+    // A failed or expired request cannot become ISSUED: request a new one.
+    let usable = found.as_ref().and_then(|f| {
+        f.iter()
+            .find(|c| {
+                !matches!(
+                    c.status.as_str(),
+                    "FAILED" | "EXPIRED" | "REVOKED" | "VALIDATION_TIMED_OUT"
+                )
+            })
+            .cloned()
+    });
+    let target = format!("ownership verification certificate for {domain}");
+    let (op, arn) = match &usable {
+        Some(c) => {
+            ctx.effects.keep(
+                Action::new(Op::Keep, "acm certificate", &target, "requested before")
+                    .arg("arn", &c.arn)
+                    .arg("status", &c.status),
+            );
+            (Op::Keep, Some(c.arn.clone()))
+        }
+        None => {
+            let reason = if found.is_none() {
+                OFFLINE
+            } else {
+                "not requested yet"
+            };
+            let action = Action::new(Op::Create, "acm certificate", &target, reason)
+                .arg("validation", "DNS")
+                .arg_maybe("arn", None::<String>);
+            let arn = ctx.effects.apply(action, || {
+                let token: String = domain
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .take(32)
+                    .collect();
+                ctx.write(|aws| {
+                    aws.acm()
+                        .request_certificate(domain, &wanted_tags, Some(&token))
+                })
+            })?;
+            if let Some(a) = &arn {
+                ctx.effects.resolve(&target, "arn", a);
+            }
+            (Op::Create, arn)
+        }
+    };
+    // The validation CNAME appears a few seconds after the request.
+    let (mut cert_status, mut record) = (None, None);
+    if let Some(arn) = &arn {
+        if let Some(info) = ctx.read(|aws| aws.acm().describe(arn))? {
+            cert_status = Some(info.status.clone());
+            record = info.validation_cname.clone();
+            if record.is_none() && !info.is_issued() {
+                let wait = Wait::new(
+                    std::time::Duration::from_secs(120),
+                    std::time::Duration::from_secs(2),
+                );
+                record = ctx.read(|aws| aws.acm().wait_for_validation_record(arn, &wait))?;
+            }
+        }
+    }
+    Ok(map(vec![
+        ("arn", unknown_or(arn)),
+        ("status", op.name().into()),
+        ("cert_status", unknown_or(cert_status)),
+        (
+            "validation_name",
+            unknown_or(record.as_ref().map(|r| r.name.clone())),
+        ),
+        (
+            "validation_value",
+            unknown_or(record.as_ref().map(|r| r.value.clone())),
+        ),
+    ]))
+}
+
+fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynamic, Error> {
+    let arn = text("acm_wait_issued", "arn", arn)?;
+    let timeout = std::time::Duration::from_secs(timeout.clamp(1, 24 * 3600) as u64);
+    let action = Action::new(
+        Op::Check,
+        "acm certificate",
+        format!("{} is ISSUED", shown(&arn)),
+        "wait for DNS validation",
+    )
+    .arg("timeout", format!("{}s", timeout.as_secs()));
+    let status = ctx.effects.apply(action, || {
+        let arn = arn.clone().unwrap_or_default();
+        let wait = Wait::new(timeout, std::time::Duration::from_secs(2).min(timeout));
+        Ok(ctx
+            .write(|aws| aws.acm().wait_until_issued(&arn, &wait))?
+            .status)
+    })?;
+    Ok(unknown_or(status))
+}
+
+fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
+    let mut by_domain = Tags::new();
+    by_domain.insert(TAG_DOMAIN.to_string(), domain.to_string());
+    match ctx.read(|aws| aws.acm().find_certificates(None, &by_domain))? {
+        None => delete_if(
+            ctx,
+            None,
+            "acm certificate",
+            &format!("certificates tagged {TAG_DOMAIN}={domain}"),
+            || Ok(()),
+        ),
+        Some(certs) => {
+            for c in certs {
+                let role = c.tags.get(TAG_ROLE).cloned().unwrap_or_default();
+                delete_if(
+                    ctx,
+                    Some(true),
+                    "acm certificate",
+                    &format!("{role} certificate for {domain}"),
+                    || ctx.write(|aws| aws.acm().delete(&c.arn)),
+                )?;
+            }
+            Ok(())
+        }
+    }
+}

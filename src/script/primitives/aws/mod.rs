@@ -1,0 +1,186 @@
+//! AWS for scripts: one `ensure_*` primitive per resource of the walkthrough (find it,
+//! compare, create or update only what differs, say which), and the `delete_*` ones that
+//! teardown uses. The stdlib steps (`upload_truststore`, `create_mtls_domain`, ...) are
+//! Rhai functions that call these in the article's order.
+//!
+//! Reads run in a live run and in `plan --refresh`; an offline plan makes no call at all
+//! and assumes nothing exists yet (each action then says it was not looked up).
+
+mod acm;
+mod apigateway;
+mod checks;
+mod route53;
+mod s3;
+
+use std::rc::Rc;
+
+use rhai::{Dynamic, Map};
+
+use super::{primitive, Registrar};
+use crate::aws::{Aws, Tags};
+use crate::effects::{Action, Op, Unknown};
+use crate::error::Error;
+use crate::script::error::fail;
+use crate::script::Context;
+
+pub(super) type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
+
+/// Tag keys on what mtls creates: re-runs and teardown find resources by them.
+pub const TAG_DOMAIN: &str = "mtls:domain";
+pub const TAG_ROLE: &str = "mtls:role";
+/// The truststore a domain was given, `URI@VERSION`, for services that do not report it.
+pub const TAG_TRUSTSTORE: &str = "mtls:truststore";
+
+const OFFLINE: &str = "offline plan: not looked up; --refresh compares with AWS";
+
+/// A script value that is a known string, or a plan placeholder (`None`).
+fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<String>, Error> {
+    if v.is::<Unknown>() {
+        return Ok(None);
+    }
+    if v.is_string() {
+        let s = v.to_string();
+        // "trust-store-(known after apply)": built from a placeholder, so not known either.
+        return Ok(if s.contains(Unknown::TEXT) {
+            None
+        } else {
+            Some(s)
+        });
+    }
+    Err(Error::invalid_argument(
+        function,
+        argument,
+        format!("expected a string, got {}", v.type_name()),
+        format!("pass `{argument}` as a string"),
+    ))
+}
+
+/// How a script value reads in a plan: strings as they are (placeholders inside included).
+fn display(v: &Dynamic) -> String {
+    if v.is_string() {
+        v.to_string()
+    } else {
+        Unknown::TEXT.to_string()
+    }
+}
+
+fn shown(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| Unknown::TEXT.to_string())
+}
+
+fn unknown_or(v: Option<String>) -> Dynamic {
+    v.map_or_else(|| Dynamic::from(Unknown), Dynamic::from)
+}
+
+fn map(entries: Vec<(&str, Dynamic)>) -> Map {
+    entries.into_iter().map(|(k, v)| (k.into(), v)).collect()
+}
+
+fn tags(domain: &str, role: &str) -> Tags {
+    let mut t = Tags::new();
+    t.insert(TAG_DOMAIN.to_string(), domain.to_string());
+    t.insert(TAG_ROLE.to_string(), role.to_string());
+    t
+}
+
+impl Context {
+    /// AWS for reads: `None` in an offline plan.
+    fn aws_read(&self) -> Result<Option<&Aws>, Error> {
+        if self.effects.is_plan() && !self.aws.refresh {
+            return Ok(None);
+        }
+        self.aws_client().map(Some)
+    }
+
+    /// AWS for writes (only ever called by live work).
+    fn aws_client(&self) -> Result<&Aws, Error> {
+        if self.aws.client.get().is_none() {
+            let aws = self.block_on(Aws::connect(&self.aws.settings))??;
+            let _ = self.aws.client.set(aws);
+        }
+        self.aws
+            .client
+            .get()
+            .ok_or_else(|| Error::crypto("connect to AWS", "no client"))
+    }
+
+    /// Runs a read against AWS; `None` offline.
+    fn read<'a, T, F>(&'a self, call: impl FnOnce(&'a Aws) -> F) -> Result<Option<T>, Error>
+    where
+        F: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
+    {
+        match self.aws_read()? {
+            Some(aws) => Ok(Some(self.block_on(call(aws))??)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs a write against AWS (inside an action's live work).
+    fn write<'a, T, F>(&'a self, call: impl FnOnce(&'a Aws) -> F) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
+    {
+        let aws = self.aws_client()?;
+        Ok(self.block_on(call(aws))??)
+    }
+}
+
+pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
+    let c = ctx.clone();
+    primitive!(reg, "aws_region", "aws_region() -> string",
+        "The AWS region of the run (--region, AWS_REGION, the profile); unknown in an offline plan without one.",
+        move || -> RhaiResult<Dynamic> { aws_region(&c).map_err(fail) });
+    let c = ctx.clone();
+    primitive!(
+        reg,
+        "aws_account_id",
+        "aws_account_id() -> string",
+        "The caller's 12-digit AWS account id (STS GetCallerIdentity); unknown in an offline plan.",
+        move || -> RhaiResult<Dynamic> {
+            Ok(unknown_or(c.read(|aws| aws.account_id()).map_err(fail)?))
+        }
+    );
+    checks::register(reg, ctx);
+    route53::register(reg, ctx);
+    s3::register(reg, ctx);
+    acm::register(reg, ctx);
+    apigateway::register(reg, ctx);
+}
+
+fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
+    if let Some(r) = &ctx.aws.settings.region {
+        return Ok(r.clone().into());
+    }
+    if ctx.effects.is_plan() && !ctx.aws.refresh {
+        // Loading the full configuration may ask the instance metadata service: not offline.
+        let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        return Ok(unknown_or(env));
+    }
+    Ok(ctx.aws_client()?.region().into())
+}
+
+/// Deletes something that may or may not exist: `exists` is `None` offline.
+fn delete_if(
+    ctx: &Context,
+    exists: Option<bool>,
+    kind: &str,
+    target: &str,
+    work: impl FnOnce() -> Result<(), Error>,
+) -> Result<(), Error> {
+    match exists {
+        Some(false) => Ok(()),
+        Some(true) => ctx
+            .effects
+            .apply(Action::new(Op::Delete, kind, target, "exists"), work)
+            .map(|_| ()),
+        None => ctx
+            .effects
+            .apply(
+                Action::new(Op::Delete, kind, target, "if it exists (offline plan)"),
+                work,
+            )
+            .map(|_| ()),
+    }
+}
