@@ -108,6 +108,15 @@ pub enum Error {
     #[diagnostic(code(mtls::crypto))]
     Crypto { action: String, message: String },
 
+    #[error("internal error: could not {action}: {message}")]
+    #[diagnostic(
+        code(mtls::internal),
+        help(
+            "this is a bug in mtls, not in your input: please report it with the command you ran"
+        )
+    )]
+    Internal { action: String, message: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Script(Box<ScriptError>),
@@ -134,6 +143,13 @@ impl Error {
             argument: argument.to_string(),
             message: message.into(),
             help: help.into(),
+        }
+    }
+
+    pub(crate) fn internal(action: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Internal {
+            action: action.into(),
+            message: message.into(),
         }
     }
 

@@ -17,6 +17,34 @@ fn run_pki(dir: &Path) -> support::cli::Run {
     .success()
 }
 
+/// `openssl verify -x509_strict` accepts the client chain and the server chain.
+fn verify_both_chains(dir: &Path) {
+    let client = openssl(
+        dir,
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            "RootCA.pem",
+            "client.pem",
+        ],
+    );
+    assert!(client.success().stdout.contains("client.pem: OK"));
+    let server = openssl(
+        dir,
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            "RootCA.pem",
+            "-untrusted",
+            "inca.pem",
+            "server.pem",
+        ],
+    );
+    assert!(server.success().stdout.contains("server.pem: OK"));
+}
+
 fn read_all(dir: &Path) -> Vec<Vec<u8>> {
     PKI_FILES
         .iter()
@@ -33,32 +61,7 @@ fn run_makes_a_ca_hierarchy_that_openssl_verifies_strictly() {
     for f in PKI_FILES {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
-    let verify = openssl(
-        dir,
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            "RootCA.pem",
-            "client.pem",
-        ],
-    )
-    .success();
-    assert!(verify.stdout.contains("client.pem: OK"), "{}", verify.all());
-    let verify = openssl(
-        dir,
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            "RootCA.pem",
-            "-untrusted",
-            "inca.pem",
-            "server.pem",
-        ],
-    )
-    .success();
-    assert!(verify.stdout.contains("server.pem: OK"), "{}", verify.all());
+    verify_both_chains(dir);
 
     // Extensions, as `openssl x509 -text` shows them.
     let text = |f: &str| {
@@ -283,19 +286,7 @@ fn changed_domain_is_refused_without_force_and_replaced_with_it() {
         .success()
         .stdout;
     assert!(server.contains("DNS:other.example.com"), "{server}");
-    openssl(
-        dir,
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            "RootCA.pem",
-            "-untrusted",
-            "inca.pem",
-            "server.pem",
-        ],
-    )
-    .success();
+    verify_both_chains(dir);
 }
 
 #[test]

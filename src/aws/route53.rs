@@ -138,14 +138,7 @@ impl Route53 {
         let zone = out
             .hosted_zone()
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "HostedZone"))?;
-        Ok(HostedZone {
-            id: bare_id(zone.id()),
-            name: zone.name().to_string(),
-            name_servers: out
-                .delegation_set()
-                .map(|d| d.name_servers().to_vec())
-                .unwrap_or_default(),
-        })
+        Ok(hosted_zone(zone, out.delegation_set()))
     }
 
     /// `GetHostedZone`: the zone and its delegation set.
@@ -161,14 +154,7 @@ impl Route53 {
         let zone = out
             .hosted_zone()
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "HostedZone"))?;
-        Ok(HostedZone {
-            id: bare_id(zone.id()),
-            name: zone.name().to_string(),
-            name_servers: out
-                .delegation_set()
-                .map(|d| d.name_servers().to_vec())
-                .unwrap_or_default(),
-        })
+        Ok(hosted_zone(zone, out.delegation_set()))
     }
 
     /// `ChangeResourceRecordSets` UPSERT of a CNAME record.
@@ -365,6 +351,20 @@ pub fn fqdn(name: &str) -> String {
 }
 
 /// `/hostedzone/Z1` and `/change/C1` become `Z1` and `C1`.
+/// A zone as `CreateHostedZone` and `GetHostedZone` both answer it.
+fn hosted_zone(
+    zone: &aws_sdk_route53::types::HostedZone,
+    delegation: Option<&aws_sdk_route53::types::DelegationSet>,
+) -> HostedZone {
+    HostedZone {
+        id: bare_id(zone.id()),
+        name: zone.name().to_string(),
+        name_servers: delegation
+            .map(|d| d.name_servers().to_vec())
+            .unwrap_or_default(),
+    }
+}
+
 fn bare_id(id: &str) -> String {
     id.rsplit('/').next().unwrap_or(id).to_string()
 }

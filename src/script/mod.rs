@@ -77,7 +77,10 @@ impl Context {
         }
         match self.tokio.get() {
             Some(rt) => Ok(rt.block_on(fut)),
-            None => Err(Error::crypto("start the async runtime", "unavailable")),
+            None => Err(Error::internal(
+                "start the async runtime",
+                "unavailable after starting",
+            )),
         }
     }
 

@@ -259,7 +259,7 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let issued = ctx.effects.apply(cert_action(op, &req, reason), || {
         let key = key
             .as_ref()
-            .ok_or_else(|| Error::crypto("issue a certificate", "no key"))?;
+            .ok_or_else(|| Error::internal("issue a certificate", "its key was not loaded"))?;
         let pem = match &req.issuer {
             Some(issuer) => {
                 let ca_pem = wd.read_to_string(&issuer.cert_path)?;

@@ -101,7 +101,7 @@ impl Context {
         self.aws
             .client
             .get()
-            .ok_or_else(|| Error::crypto("connect to AWS", "no client"))
+            .ok_or_else(|| Error::internal("connect to AWS", "no client after connecting"))
     }
 
     /// Runs a read against AWS; `None` offline.
