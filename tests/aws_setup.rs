@@ -392,3 +392,44 @@ fn offline_plan_needs_no_credentials_and_makes_no_request() {
         "a plan wrote files"
     );
 }
+
+#[test]
+fn setup_ends_with_the_articles_check_and_says_what_to_do_when_it_fails() {
+    // `localhost:443` has no server: the final check (step 15) cannot pass, and an
+    // unreachable host must not count as "refused the client without a certificate".
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mtls_env(
+        tmp.path(),
+        &["run", "setup.rhai", "--var", "domain=localhost"],
+        &moto.env(),
+    );
+    assert!(!out.status.success(), "{}", out.all());
+    assert!(
+        out.stdout.contains("FAIL  client certificate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("FAIL  no client certificate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("unreachable (connect)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("run this again later"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("2 of 2 mTLS checks failed"),
+        "{}",
+        out.stderr
+    );
+    // Everything before the check was applied.
+    assert_eq!(moto.requests_to("POST", "/domainnames").len(), 1);
+}

@@ -38,6 +38,7 @@ async fn trusted_client_gets_pets_and_handshake_details() {
     .await
     .expect("probe runs");
     assert_eq!(seen.error, None);
+    assert_eq!(seen.failed_at, None);
     assert_eq!(seen.status, Some(200));
     let pets: serde_json::Value = serde_json::from_str(&seen.body).expect("JSON body");
     assert_eq!(pets.as_array().map(Vec::len), Some(3));
@@ -102,6 +103,10 @@ async fn refused_clients_are_reported_not_raised() {
             .await
             .expect("probe runs");
         assert_eq!(seen.status, None, "{identity:?}: {seen:?}");
+        assert!(
+            seen.failed_at.is_some_and(|f| f.is_refusal()),
+            "{identity:?}: {seen:?}"
+        );
         assert!(seen.body.is_empty(), "{identity:?}");
         let error = seen.error.unwrap_or_default();
         assert!(
@@ -146,6 +151,7 @@ async fn network_failures_are_reported_not_raised() {
         .await
         .expect("probe runs");
     assert_eq!(seen.status, None);
+    assert_eq!(seen.failed_at, Some(mtls::gateway::FailedAt::Connect));
     assert!(seen.error.unwrap_or_default().contains("cannot connect"));
 
     // Something listens but never speaks TLS: the timeout ends the probe.
@@ -164,6 +170,7 @@ async fn network_failures_are_reported_not_raised() {
         .expect("probe runs");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(seen.status, None);
+    assert_eq!(seen.failed_at, Some(mtls::gateway::FailedAt::Timeout));
     assert!(seen.error.unwrap_or_default().contains("timed out"));
     drop(silent);
 }

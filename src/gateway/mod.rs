@@ -42,5 +42,5 @@ mod server;
 
 pub use chain_limit::MAX_CLIENT_CHAIN_LEN;
 pub use error::GatewayError;
-pub use probe::{probe, ProbeOptions, ProbeResult};
+pub use probe::{probe, FailedAt, ProbeOptions, ProbeResult};
 pub use server::{serve_until_ctrl_c, Gateway, ServeConfig};

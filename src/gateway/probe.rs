@@ -78,6 +78,44 @@ pub struct ProbeResult {
     pub tls_version: Option<String>,
     /// Why the exchange failed (TLS alert, refused or reset connection, timeout, DNS).
     pub error: Option<String>,
+    /// Where it failed: a server that refuses a client fails it in the handshake (or, with
+    /// TLS 1.3, on the first request), while a server that cannot be reached fails earlier.
+    pub failed_at: Option<FailedAt>,
+}
+
+/// The stage of a probe that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailedAt {
+    /// The host name did not resolve.
+    Resolve,
+    /// No TCP connection.
+    Connect,
+    /// The TLS handshake failed (an alert, e.g. a refused client certificate in TLS 1.2).
+    Handshake,
+    /// The request failed after the handshake (in TLS 1.3, how a refused client certificate
+    /// shows up) or no valid response came back.
+    Request,
+    /// Nothing within the timeout.
+    Timeout,
+}
+
+impl FailedAt {
+    /// The stage's name, as scripts see it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailedAt::Resolve => "resolve",
+            FailedAt::Connect => "connect",
+            FailedAt::Handshake => "handshake",
+            FailedAt::Request => "request",
+            FailedAt::Timeout => "timeout",
+        }
+    }
+
+    /// Whether the server was reached and refused at the TLS or HTTP level.
+    pub fn is_refusal(self) -> bool {
+        matches!(self, FailedAt::Handshake | FailedAt::Request)
+    }
 }
 
 /// Sends `GET url` over TLS with the options' client identity and reports what happened.
@@ -95,8 +133,14 @@ pub async fn probe(url: &str, opts: &ProbeOptions) -> Result<ProbeResult, Gatewa
     let exchange = exchange(&target, config, opts.resolve, &mut result);
     match tokio::time::timeout(opts.timeout, exchange).await {
         Ok(Ok(())) => {}
-        Ok(Err(message)) => result.error = Some(message),
-        Err(_) => result.error = Some(format!("timed out after {:?}", opts.timeout)),
+        Ok(Err((stage, message))) => {
+            result.failed_at = Some(stage);
+            result.error = Some(message);
+        }
+        Err(_) => {
+            result.failed_at = Some(FailedAt::Timeout);
+            result.error = Some(format!("timed out after {:?}", opts.timeout));
+        }
     }
     Ok(result)
 }
@@ -209,22 +253,35 @@ async fn exchange(
     config: Arc<ClientConfig>,
     resolve: Option<SocketAddr>,
     result: &mut ProbeResult,
-) -> Result<(), String> {
+) -> Result<(), (FailedAt, String)> {
     let addr = match resolve {
         Some(addr) => addr,
         None => tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
-            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
+            .map_err(|e| {
+                (
+                    FailedAt::Resolve,
+                    format!("cannot resolve {}: {e}", target.host),
+                )
+            })?
             .next()
-            .ok_or_else(|| format!("cannot resolve {}: no address", target.host))?,
+            .ok_or_else(|| {
+                (
+                    FailedAt::Resolve,
+                    format!("cannot resolve {}: no address", target.host),
+                )
+            })?,
     };
     let tcp = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        .map_err(|e| (FailedAt::Connect, format!("cannot connect to {addr}: {e}")))?;
     let tls = TlsConnector::from(config)
         .connect(target.server_name.clone(), tcp)
         .await
-        .map_err(|e| format!("TLS handshake failed: {}{}", chain_of(&e), refusal_hint(&e)))?;
+        .map_err(|e| {
+            let message = format!("TLS handshake failed: {}{}", chain_of(&e), refusal_hint(&e));
+            (FailedAt::Handshake, message)
+        })?;
     {
         let (_, session) = tls.get_ref();
         result.server_chain = session
@@ -241,7 +298,12 @@ async fn exchange(
     // here as a failed request, never as a response.
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
-        .map_err(|e| format!("HTTP setup failed: {}", chain_of(&e)))?;
+        .map_err(|e| {
+            (
+                FailedAt::Request,
+                format!("HTTP setup failed: {}", chain_of(&e)),
+            )
+        })?;
     let _driver = AbortOnDrop(tokio::spawn(connection));
     let outcome = async {
         let request = Request::get(target.path_and_query.as_str())
@@ -251,11 +313,11 @@ async fn exchange(
                 concat!("mtls-probe/", env!("CARGO_PKG_VERSION")),
             )
             .body(Empty::<Bytes>::new())
-            .map_err(|e| format!("cannot build the request: {e}"))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("request failed: {}{}", chain_of(&e), refusal_hint(&e)))?;
+            .map_err(|e| (FailedAt::Request, format!("cannot build the request: {e}")))?;
+        let response = sender.send_request(request).await.map_err(|e| {
+            let message = format!("request failed: {}{}", chain_of(&e), refusal_hint(&e));
+            (FailedAt::Request, message)
+        })?;
         result.status = Some(response.status().as_u16());
         result.headers = response
             .headers()
@@ -271,7 +333,12 @@ async fn exchange(
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("reading the body failed: {}", chain_of(&e)))?
+            .map_err(|e| {
+                (
+                    FailedAt::Request,
+                    format!("reading the body failed: {}", chain_of(&e)),
+                )
+            })?
             .to_bytes();
         result.body = String::from_utf8_lossy(&body).into_owned();
         Ok(())

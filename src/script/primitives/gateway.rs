@@ -24,7 +24,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         move |opts: Map| -> RhaiResult<Map> { serve(&c, &opts).map_err(fail) });
     let c = ctx.clone();
     primitive!(reg, "probe", "probe(url: string, opts: map) -> map",
-        "HTTPS request to `url`. opts: cert, key (client identity), ca (roots), resolve (\"ip:port\" to connect to), timeout_ms. Returns #{ ok, status, body, json, headers, server_chain, tls_version, error }.",
+        "HTTPS request to `url`. opts: cert, key (client identity), ca (roots), resolve (\"ip:port\" to connect to), timeout_ms. Returns #{ ok, status, body, json, headers, server_chain, tls_version, error, failed_at (resolve|connect|handshake|request|timeout), refused }.",
         move |url: &str, opts: Map| -> RhaiResult<Map> { probe_url(&c, url, &opts).map_err(fail) });
 }
 
@@ -147,6 +147,8 @@ fn probe_url(ctx: &Context, url: &str, map: &Map) -> Result<Map, Error> {
                 "server_chain",
                 "tls_version",
                 "error",
+                "failed_at",
+                "refused",
             ] {
                 m.insert(k.into(), Dynamic::from(Unknown));
             }
@@ -188,6 +190,14 @@ fn probe_map(r: &ProbeResult) -> Map {
     m.insert(
         "error".into(),
         r.error.clone().map_or(Dynamic::UNIT, Dynamic::from),
+    );
+    m.insert(
+        "failed_at".into(),
+        r.failed_at.map_or(Dynamic::UNIT, |f| f.name().into()),
+    );
+    m.insert(
+        "refused".into(),
+        r.failed_at.is_some_and(|f| f.is_refusal()).into(),
     );
     m
 }
