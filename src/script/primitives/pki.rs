@@ -54,11 +54,13 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     );
 }
 
+/// A key being generated on its own thread, and the algorithm it was asked for.
+type PendingKey = (KeyAlgorithm, JoinHandle<Result<KeyPair, Error>>);
+
 /// Keys being generated in the background, by file name.
 #[derive(Default)]
 pub(crate) struct KeyPool {
-    pending:
-        std::cell::RefCell<HashMap<String, (KeyAlgorithm, JoinHandle<Result<KeyPair, Error>>)>>,
+    pending: std::cell::RefCell<HashMap<String, PendingKey>>,
 }
 
 impl KeyPool {
