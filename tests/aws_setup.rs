@@ -433,3 +433,45 @@ fn setup_ends_with_the_articles_check_and_says_what_to_do_when_it_fails() {
     // Everything before the check was applied.
     assert_eq!(moto.requests_to("POST", "/domainnames").len(), 1);
 }
+
+#[test]
+fn teardown_keeps_a_bucket_that_holds_other_objects() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let bucket = "shared-bucket";
+    rt.block_on(aws.s3().create_bucket(bucket)).unwrap();
+    rt.block_on(
+        aws.s3()
+            .put_object(bucket, "other.txt", b"not mtls's", "text/plain"),
+    )
+    .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let up = setup(&moto, tmp.path(), &["--var", "bucket=shared-bucket"]);
+    assert!(up.status.success(), "{}", up.all());
+    assert!(rt
+        .block_on(aws.s3().head_object(bucket, "RootCA.pem", None))
+        .unwrap()
+        .is_some());
+
+    let args = [
+        "run",
+        "teardown.rhai",
+        "--var",
+        "domain=api.example.com",
+        "--var",
+        "bucket=shared-bucket",
+    ];
+    let down = mtls_env(tmp.path(), &args, &moto.env());
+    assert!(down.status.success(), "{}", down.all());
+    assert!(
+        down.stdout.contains("holds objects mtls did not put there"),
+        "{}",
+        down.stdout
+    );
+    let left = rt
+        .block_on(aws.s3().list_object_versions(bucket, None))
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].key, "other.txt");
+}

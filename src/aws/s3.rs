@@ -300,6 +300,35 @@ impl S3 {
         Ok(entries)
     }
 
+    /// `DeleteObject` of one version (or delete marker) of `key`.
+    pub async fn delete_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .version_id(version_id)
+            .send()
+            .await
+            .or_aws(SERVICE, "DeleteObject")?;
+        Ok(())
+    }
+
+    /// `DeleteBucket` of an empty bucket.
+    pub async fn delete_bucket(&self, bucket: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .or_aws(SERVICE, "DeleteBucket")?;
+        Ok(())
+    }
+
     /// Teardown: deletes every object version and delete marker (`DeleteObject` with a
     /// version id, one by one), then the bucket. Returns how many versions were deleted.
     pub async fn delete_bucket_and_versions(&self, bucket: &str) -> Result<usize, AwsError> {

@@ -178,7 +178,12 @@ fn delete_if(
         None => ctx
             .effects
             .apply(
-                Action::new(Op::Delete, kind, target, "if it exists (offline plan)"),
+                Action::new(
+                    Op::Delete,
+                    kind,
+                    target,
+                    "offline plan: deleted if it exists",
+                ),
                 work,
             )
             .map(|_| ()),

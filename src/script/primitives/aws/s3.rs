@@ -24,10 +24,10 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     let c = ctx.clone();
     primitive!(
         reg,
-        "s3_delete_bucket",
-        "s3_delete_bucket(name: string)",
-        "Delete the bucket with every object version in it, if it exists.",
-        move |name: Dynamic| -> RhaiResult<()> { delete_bucket(&c, &name).map_err(fail) }
+        "s3_delete_truststore",
+        "s3_delete_truststore(bucket: string, key: string)",
+        "Delete every version of the truststore object, then the bucket unless it holds other objects.",
+        move |bucket: Dynamic, key: &str| -> RhaiResult<()> { delete_truststore(&c, &bucket, key).map_err(fail) }
     );
 }
 
@@ -164,18 +164,59 @@ fn ensure_object(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Resu
     ]))
 }
 
-fn delete_bucket(ctx: &Context, name: &Dynamic) -> Result<(), Error> {
-    let name = text("s3_delete_bucket", "name", name)?;
-    let state = match &name {
-        Some(n) => ctx.read(|aws| aws.s3().find_bucket(n))?,
-        None => None,
+/// Removes the truststore object (every version of `key`), then the bucket if nothing
+/// else is in it: a bucket the user pointed mtls at may hold other data, and teardown
+/// must not lose it.
+fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
+    let target = display(bucket);
+    let name = text("s3_delete_truststore", "bucket", bucket)?;
+    let Some(name) = name.filter(|_| !ctx.effects.is_plan() || ctx.aws.refresh) else {
+        delete_if(
+            ctx,
+            None,
+            "s3 object",
+            &format!("s3://{target}/{key}"),
+            || Ok(()),
+        )?;
+        return delete_if(ctx, None, "s3 bucket", &target, || Ok(()));
     };
-    let exists = state.map(|s| matches!(s, BucketState::Owned { .. }));
-    delete_if(ctx, exists, "s3 bucket", &shown(&name), || {
-        ctx.write(|aws| {
-            aws.s3()
-                .delete_bucket_and_versions(name.as_deref().unwrap_or_default())
+    let owned = matches!(
+        ctx.read(|aws| aws.s3().find_bucket(&name))?,
+        Some(BucketState::Owned { .. })
+    );
+    if !owned {
+        return Ok(());
+    }
+    let versions = ctx
+        .read(|aws| aws.s3().list_object_versions(&name, None))?
+        .unwrap_or_default();
+    let (ours, others): (Vec<_>, Vec<_>) = versions.into_iter().partition(|v| v.key == key);
+    if !ours.is_empty() {
+        let uri = format!("s3://{name}/{key}");
+        let action =
+            Action::new(Op::Delete, "s3 object", &uri, "exists").arg("versions", ours.len());
+        ctx.effects.apply(action, || {
+            for v in &ours {
+                ctx.write(|aws| aws.s3().delete_object_version(&name, &v.key, &v.version_id))?;
+            }
+            Ok(())
+        })?;
+    }
+    if others.is_empty() {
+        delete_if(ctx, Some(true), "s3 bucket", &name, || {
+            ctx.write(|aws| aws.s3().delete_bucket(&name))
         })
-        .map(|_| ())
-    })
+    } else {
+        let keys: std::collections::BTreeSet<_> = others.iter().map(|v| v.key.as_str()).collect();
+        ctx.effects.keep(
+            Action::new(
+                Op::Keep,
+                "s3 bucket",
+                &name,
+                "holds objects mtls did not put there",
+            )
+            .arg("objects", keys.into_iter().collect::<Vec<_>>().join(", ")),
+        );
+        Ok(())
+    }
 }
