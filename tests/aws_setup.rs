@@ -475,3 +475,53 @@ fn teardown_keeps_a_bucket_that_holds_other_objects() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].key, "other.txt");
 }
+
+#[test]
+fn someone_elses_api_of_the_same_name_is_neither_adopted_nor_deleted() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let theirs = rt
+        .block_on(
+            aws.apigateway()
+                .import_rest_api(&mtls::aws::apigateway::petstore_openapi_json(), false),
+        )
+        .unwrap();
+    assert_eq!(theirs.name, "PetStore");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let up = setup(&moto, tmp.path(), &[]);
+    assert!(!up.status.success(), "{}", up.all());
+    assert!(
+        up.stderr.contains("a REST API named PetStore"),
+        "{}",
+        up.stderr
+    );
+    assert!(up.stderr.contains("--var api_name=NAME"), "{}", up.stderr);
+    assert!(
+        moto.requests_to("PATCH", &format!("/restapis/{}", theirs.id))
+            .is_empty(),
+        "their API was changed"
+    );
+
+    let down = mtls_env(
+        tmp.path(),
+        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
+        &moto.env(),
+    );
+    assert!(down.status.success(), "{}", down.all());
+    assert!(
+        down.stdout.contains("not made by mtls for this domain"),
+        "{}",
+        down.stdout
+    );
+    assert!(
+        rt.block_on(aws.apigateway().rest_api(&theirs.id))
+            .unwrap()
+            .is_some(),
+        "their API was deleted"
+    );
+
+    // Under another name, setup goes through.
+    let other = setup(&moto, tmp.path(), &["--var", "api_name=PetStore-mtls"]);
+    assert!(other.status.success(), "{}", other.all());
+}

@@ -33,6 +33,8 @@ pub struct RestApi {
     pub endpoint_types: Vec<String>,
     /// Warnings API Gateway gave while importing the OpenAPI body.
     pub warnings: Vec<String>,
+    /// The API's tags (mtls marks the APIs it creates).
+    pub tags: Tags,
 }
 
 /// A stage of a REST API.
@@ -257,6 +259,10 @@ macro_rules! rest_api_from {
                 .map(|c| c.types().iter().map(|t| t.as_str().to_string()).collect())
                 .unwrap_or_default(),
             warnings: out.warnings().to_vec(),
+            tags: out
+                .tags()
+                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         }
     }};
 }
@@ -308,6 +314,26 @@ pub struct ApiGateway {
 impl ApiGateway {
     pub(crate) fn new(client: aws_sdk_apigateway::Client) -> Self {
         ApiGateway { client }
+    }
+
+    /// `CreateRestApi`: an empty REGIONAL API with tags (ImportRestApi takes no tags; fill it
+    /// with [`ApiGateway::overwrite_rest_api`]).
+    pub async fn create_rest_api(&self, name: &str, tags: &Tags) -> Result<RestApi, AwsError> {
+        const OP: &str = "CreateRestApi";
+        let out = self
+            .client
+            .create_rest_api()
+            .name(name)
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::Regional)
+                    .build(),
+            )
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(rest_api_from!(&out, OP))
     }
 
     /// `ImportRestApi` of an OpenAPI document as a new REGIONAL API named by its

@@ -155,10 +155,21 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
                 .arg("validation", "DNS")
                 .arg_maybe("arn", None::<String>);
             let arn = ctx.effects.apply(action, || {
+                // One token per request: the SDK's retries of this call reuse it (so a retry
+                // cannot make a second certificate), while a request after a teardown is a
+                // new one (ACM would answer a reused token with the deleted certificate).
+                let mut random = [0u8; 8];
+                aws_lc_rs::rand::fill(&mut random)
+                    .map_err(|_| Error::internal("make an idempotency token", "no randomness"))?;
                 let token: String = domain
                     .chars()
                     .filter(|c| c.is_ascii_alphanumeric())
-                    .take(32)
+                    .take(16)
+                    .chain(
+                        random
+                            .iter()
+                            .flat_map(|b| format!("{b:02x}").chars().collect::<Vec<_>>()),
+                    )
                     .collect();
                 ctx.write(|aws| {
                     aws.acm()

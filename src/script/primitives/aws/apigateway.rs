@@ -6,7 +6,8 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Map};
 
 use super::{
-    delete_if, display, map, shown, tags, text, unknown_or, RhaiResult, OFFLINE, TAG_TRUSTSTORE,
+    delete_if, display, map, shown, tags, text, unknown_or, RhaiResult, OFFLINE, TAG_DOMAIN,
+    TAG_TRUSTSTORE,
 };
 use crate::aws::apigateway::{DomainName, DomainPatch, MtlsDomainSpec};
 use crate::effects::{Action, Op};
@@ -17,9 +18,9 @@ use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     let c = ctx.clone();
-    primitive!(reg, "apigw_ensure_api", "apigw_ensure_api(name: string) -> map",
-        "Find the REST API `name`, or import the PetStore sample (GET /pets, GET /pets/{petId}, MOCK) under that name. Returns #{ id, name, status }.",
-        move |name: &str| -> RhaiResult<Map> { ensure_rest_api(&c, name).map_err(fail) });
+    primitive!(reg, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map",
+        "Find the REST API `name` that mtls made for `domain`, or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK). Someone else's API of that name is an error. Returns #{ id, name, status }.",
+        move |name: &str, domain: &str| -> RhaiResult<Map> { ensure_rest_api(&c, name, domain).map_err(fail) });
     let c = ctx.clone();
     primitive!(reg, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map",
         "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS. Returns #{ status }.",
@@ -64,19 +65,37 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     primitive!(
         reg,
         "apigw_delete_api",
-        "apigw_delete_api(name: string)",
-        "Delete the REST API called `name`, if it exists.",
-        move |name: &str| -> RhaiResult<()> { delete_rest_api(&c, name).map_err(fail) }
+        "apigw_delete_api(name: string, domain: string)",
+        "Delete the REST API called `name` if mtls made it for `domain` (by its tag); someone else's is kept.",
+        move |name: &str, domain: &str| -> RhaiResult<()> { delete_rest_api(&c, name, domain).map_err(fail) }
     );
 }
 
-fn ensure_rest_api(ctx: &Context, name: &str) -> Result<Map, Error> {
+/// Whether mtls created `api` for `domain` (it tags what it creates).
+fn made_for(api: &crate::aws::apigateway::RestApi, domain: &str) -> bool {
+    api.tags.get(TAG_DOMAIN).map(String::as_str) == Some(domain)
+}
+
+fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
     let found = ctx.read(|aws| aws.apigateway().find_rest_api(name))?;
     let (op, api) = match found {
-        Some(Some(api)) => {
+        Some(Some(api)) if made_for(&api, domain) => {
             ctx.effects
                 .keep(Action::new(Op::Keep, "rest api", name, "exists").arg("id", &api.id));
             (Op::Keep, Some(api))
+        }
+        Some(Some(api)) => {
+            // Someone else's API of that name (the console's sample is also "PetStore"):
+            // changing or later deleting it would be a surprise.
+            return Err(Error::invalid_argument(
+                "apigw_ensure_api",
+                "name",
+                format!(
+                    "a REST API named {name} ({}) exists that mtls did not create for {domain}",
+                    api.id
+                ),
+                "choose another name with --var api_name=NAME, or delete or rename that API",
+            ));
         }
         found => {
             let reason = if found.is_none() {
@@ -90,12 +109,18 @@ fn ensure_rest_api(ctx: &Context, name: &str) -> Result<Map, Error> {
                     "PetStore sample: GET /pets, GET /pets/{petId} (MOCK)",
                 )
                 .arg("endpoint", "REGIONAL")
+                .arg("tags", format!("{TAG_DOMAIN}={domain}"))
                 .arg_maybe("id", None::<String>);
             let api = ctx.effects.apply(action, || {
+                let api_tags = tags(domain, "api");
                 let mut doc = crate::aws::apigateway::petstore_openapi();
                 doc["info"]["title"] = serde_json::Value::String(name.to_string());
                 let body = doc.to_string();
-                ctx.write(|aws| aws.apigateway().import_rest_api(&body, false))
+                let created = ctx.write(|aws| aws.apigateway().create_rest_api(name, &api_tags))?;
+                ctx.write(|aws| {
+                    aws.apigateway()
+                        .overwrite_rest_api(&created.id, &body, false)
+                })
             })?;
             if let Some(a) = &api {
                 ctx.effects.resolve(name, "id", &a.id);
@@ -416,13 +441,29 @@ fn delete_domain(ctx: &Context, domain: &str) -> Result<Map, Error> {
     ]))
 }
 
-fn delete_rest_api(ctx: &Context, name: &str) -> Result<(), Error> {
+fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error> {
     let found = ctx.read(|aws| aws.apigateway().find_rest_api(name))?;
-    let id = found.clone().flatten().map(|a| a.id);
-    delete_if(ctx, found.map(|a| a.is_some()), "rest api", name, || {
-        ctx.write(|aws| {
-            aws.apigateway()
-                .delete_rest_api(id.as_deref().unwrap_or_default())
-        })
-    })
+    match found.clone().flatten() {
+        Some(api) if !made_for(&api, domain) => {
+            ctx.effects.keep(
+                Action::new(
+                    Op::Keep,
+                    "rest api",
+                    name,
+                    "not made by mtls for this domain",
+                )
+                .arg("id", &api.id),
+            );
+            Ok(())
+        }
+        api => {
+            let id = api.map(|a| a.id);
+            delete_if(ctx, found.map(|a| a.is_some()), "rest api", name, || {
+                ctx.write(|aws| {
+                    aws.apigateway()
+                        .delete_rest_api(id.as_deref().unwrap_or_default())
+                })
+            })
+        }
+    }
 }
