@@ -525,3 +525,42 @@ fn someone_elses_api_of_the_same_name_is_neither_adopted_nor_deleted() {
     let other = setup(&moto, tmp.path(), &["--var", "api_name=PetStore-mtls"]);
     assert!(other.status.success(), "{}", other.all());
 }
+
+#[test]
+fn an_existing_record_for_the_domain_is_neither_replaced_nor_deleted() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let zone = rt.block_on(aws.route53().create_zone(DOMAIN)).unwrap();
+    let website = mtls::aws::route53::AliasTarget {
+        dns_name: "d111111abcdef8.cloudfront.net".into(),
+        hosted_zone_id: "Z2FDTNDATAQYW2".into(),
+        evaluate_target_health: false,
+    };
+    rt.block_on(aws.route53().upsert_alias_a(&zone.id, DOMAIN, &website))
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let up = setup(&moto, tmp.path(), &[]);
+    assert!(!up.status.success(), "{}", up.all());
+    assert!(
+        up.stderr
+            .contains("points at d111111abcdef8.cloudfront.net"),
+        "{}",
+        up.stderr
+    );
+    let down = mtls_env(
+        tmp.path(),
+        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
+        &moto.env(),
+    );
+    assert!(down.status.success(), "{}", down.all());
+    let records = rt.block_on(aws.route53().records(&zone.id)).unwrap();
+    let a = records
+        .iter()
+        .find(|r| r.record_type == "A")
+        .expect("their A record stays");
+    assert_eq!(
+        a.alias.as_ref().unwrap().dns_name.trim_end_matches('.'),
+        "d111111abcdef8.cloudfront.net"
+    );
+}

@@ -161,6 +161,22 @@ fn ensure_record(
         }),
         _ => false,
     };
+    // A record mtls did not make (a website's A record, a CloudFront alias) is never
+    // replaced: records carry no tags, so only an alias to API Gateway counts as ours.
+    if let (Some(r), Some(_)) = (&existing, &alias) {
+        if !matches(r) && !is_api_gateway_alias(r) {
+            let target = r
+                .alias
+                .as_ref()
+                .map_or_else(|| r.values.join(", "), |a| a.dns_name.clone());
+            return Err(Error::invalid_argument(
+                "route53_ensure_alias",
+                "name",
+                format!("{label} already exists and points at {target}, which mtls did not set up"),
+                "remove that record, or put the API on another name with --var domain=NAME",
+            ));
+        }
+    }
     let op = match &existing {
         Some(r) if matches(r) => {
             ctx.effects.keep(Action::new(
@@ -263,14 +279,15 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
     let name = fqdn(domain);
     for r in records {
         // Only what mtls makes: the alias A of the domain, and ACM's `_x.domain` CNAMEs.
-        let ours =
-            (r.record_type == "A" && r.alias.is_some() && r.name.eq_ignore_ascii_case(&name))
-                || (r.record_type == "CNAME"
-                    && r.name.starts_with('_')
-                    && r.name
-                        .to_ascii_lowercase()
-                        .ends_with(&format!(".{}", name.to_ascii_lowercase()))
-                    && r.values.iter().any(|v| v.contains("acm-validations")));
+        let ours = (r.record_type == "A"
+            && is_api_gateway_alias(&r)
+            && r.name.eq_ignore_ascii_case(&name))
+            || (r.record_type == "CNAME"
+                && r.name.starts_with('_')
+                && r.name
+                    .to_ascii_lowercase()
+                    .ends_with(&format!(".{}", name.to_ascii_lowercase()))
+                && r.values.iter().any(|v| v.contains("acm-validations")));
         if ours {
             let z = zone.clone().unwrap_or_default();
             delete_if(
@@ -301,4 +318,13 @@ fn delete_hosted_zone(ctx: &Context, name: &str) -> Result<(), Error> {
         &fqdn(name),
         || ctx.write(|aws| aws.route53().delete_zone(id.as_deref().unwrap_or_default())),
     )
+}
+
+/// Whether a record is an alias to an API Gateway regional endpoint
+/// (`d-xxxx.execute-api.REGION.amazonaws.com`), as step 14 makes.
+fn is_api_gateway_alias(r: &RecordSet) -> bool {
+    r.alias.as_ref().is_some_and(|a| {
+        let dns = a.dns_name.trim_end_matches('.').to_ascii_lowercase();
+        dns.contains(".execute-api.") && dns.ends_with(".amazonaws.com")
+    })
 }
