@@ -564,3 +564,49 @@ fn an_existing_record_for_the_domain_is_neither_replaced_nor_deleted() {
         "d111111abcdef8.cloudfront.net"
     );
 }
+
+#[test]
+fn someone_elses_custom_domain_is_neither_changed_nor_deleted() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let no_tags = mtls::aws::Tags::new();
+    let spec = mtls::aws::apigateway::MtlsDomainSpec {
+        domain_name: DOMAIN,
+        regional_certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/theirs",
+        truststore_uri: "s3://their-bucket/their.pem",
+        truststore_version: Some("v1"),
+        ownership_verification_certificate_arn: None,
+        tags: &no_tags,
+    };
+    rt.block_on(aws.apigateway().create_domain_name(&spec))
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let up = setup(&moto, tmp.path(), &[]);
+    assert!(!up.status.success(), "{}", up.all());
+    assert!(
+        up.stderr.contains("mtls did not create it"),
+        "{}",
+        up.stderr
+    );
+    assert!(
+        moto.requests_to("PATCH", "/domainnames/api.example.com")
+            .is_empty(),
+        "their domain was changed"
+    );
+
+    let down = mtls_env(
+        tmp.path(),
+        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
+        &moto.env(),
+    );
+    assert!(down.status.success(), "{}", down.all());
+    let kept = rt
+        .block_on(aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .expect("their domain stays");
+    assert_eq!(
+        kept.truststore_uri.as_deref(),
+        Some("s3://their-bucket/their.pem")
+    );
+}

@@ -58,9 +58,9 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         move |domain: &str| -> RhaiResult<()> { delete_mapping(&c, domain).map_err(fail) }
     );
     let c = ctx.clone();
-    primitive!(reg, "apigw_delete_domain", "apigw_delete_domain(domain: string) -> map",
-        "Delete the API Gateway custom domain, if it exists. Returns what it pointed at: #{ regional_domain_name, regional_hosted_zone_id }.",
-        move |domain: &str| -> RhaiResult<Map> { delete_domain(&c, domain).map_err(fail) });
+    primitive!(reg, "apigw_delete_domain", "apigw_delete_domain(domain: string)",
+        "Delete the API Gateway custom domain if mtls made it (by its tag); someone else's is kept.",
+        move |domain: &str| -> RhaiResult<()> { delete_domain(&c, domain).map_err(fail) });
     let c = ctx.clone();
     primitive!(
         reg,
@@ -234,6 +234,14 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let mut patches = Vec::new();
     let mut differs = Vec::new();
     if let Some(Some(d)) = &current {
+        if !domain_made_for(d, &domain) {
+            return Err(Error::invalid_argument(
+                "apigw_ensure_domain",
+                "domain",
+                format!("the API Gateway custom domain {domain} exists, and mtls did not create it"),
+                "mtls changes only the domains it made: delete that one first (it then makes it anew), or use another domain",
+            ));
+        }
         // Compare what the service reports; a field it omits (an emulator drops the mTLS
         // ones) is compared through the tag mtls wrote when it set that field.
         let reported = d
@@ -406,6 +414,12 @@ fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Re
 }
 
 fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
+    // The mapping of a domain mtls did not make is not its to remove.
+    if let Some(Some(d)) = ctx.read(|aws| aws.apigateway().domain_name(domain))? {
+        if !domain_made_for(&d, domain) {
+            return Ok(());
+        }
+    }
     let found = ctx.read(|aws| aws.apigateway().base_path_mapping(domain, None))?;
     delete_if(
         ctx,
@@ -416,29 +430,31 @@ fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
     )
 }
 
-fn delete_domain(ctx: &Context, domain: &str) -> Result<Map, Error> {
+fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
     let found = ctx.read(|aws| aws.apigateway().domain_name(domain))?;
-    let info = found.clone().flatten();
+    if let Some(Some(d)) = &found {
+        if !domain_made_for(d, domain) {
+            ctx.effects.keep(Action::new(
+                Op::Keep,
+                "api custom domain",
+                domain,
+                "not made by mtls",
+            ));
+            return Ok(());
+        }
+    }
     delete_if(
         ctx,
         found.map(|d| d.is_some()),
         "api custom domain",
         domain,
         || ctx.write(|aws| aws.apigateway().delete_domain_name(domain)),
-    )?;
-    Ok(map(vec![
-        (
-            "regional_domain_name",
-            unknown_or(info.as_ref().and_then(|d| d.regional_domain_name.clone())),
-        ),
-        (
-            "regional_hosted_zone_id",
-            unknown_or(
-                info.as_ref()
-                    .and_then(|d| d.regional_hosted_zone_id.clone()),
-            ),
-        ),
-    ]))
+    )
+}
+
+/// Whether mtls created the custom domain `d` (its tag names the domain).
+fn domain_made_for(d: &DomainName, domain: &str) -> bool {
+    d.tags.get(TAG_DOMAIN).map(String::as_str) == Some(domain)
 }
 
 fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error> {
