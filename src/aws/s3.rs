@@ -328,29 +328,6 @@ impl S3 {
             .or_aws(SERVICE, "DeleteBucket")?;
         Ok(())
     }
-
-    /// Teardown: deletes every object version and delete marker (`DeleteObject` with a
-    /// version id, one by one), then the bucket. Returns how many versions were deleted.
-    pub async fn delete_bucket_and_versions(&self, bucket: &str) -> Result<usize, AwsError> {
-        let entries = self.list_object_versions(bucket, None).await?;
-        for entry in &entries {
-            self.client
-                .delete_object()
-                .bucket(bucket)
-                .key(&entry.key)
-                .version_id(&entry.version_id)
-                .send()
-                .await
-                .or_aws(SERVICE, "DeleteObject")?;
-        }
-        self.client
-            .delete_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .or_aws(SERVICE, "DeleteBucket")?;
-        Ok(entries.len())
-    }
 }
 
 /// Hex SHA-256 of `bytes`, as stored in the metadata `sha256` by [`S3::put_object`].
