@@ -386,6 +386,32 @@ fn offline_plan_needs_no_credentials_and_makes_no_request() {
         );
     }
     assert!(!plan.stdout.contains("PRIVATE KEY"));
+    assert!(
+        !plan.stdout.contains("mtls::"),
+        "a Rust type name leaked into the plan:\n{}",
+        plan.stdout
+    );
+
+    // Without a region anywhere, the plan says the region is not known yet.
+    let mut no_region: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| k != "AWS_REGION")
+        .cloned()
+        .collect();
+    no_region.push(("AWS_REGION".to_string(), String::new()));
+    no_region.push(("AWS_DEFAULT_REGION".to_string(), String::new()));
+    let plan = mtls_env(
+        tmp.path(),
+        &["plan", "setup.rhai", "--var", "domain=api.example.com"],
+        &no_region,
+    );
+    assert!(plan.status.success(), "{}", plan.all());
+    assert!(
+        plan.stdout.contains("region = (known after apply)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("mtls::"), "{}", plan.stdout);
     assert_eq!(
         std::fs::read_dir(tmp.path()).unwrap().count(),
         0,

@@ -56,7 +56,7 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
                 "does not exist"
             };
             let action = Action::new(Op::Create, "s3 bucket", &target, reason)
-                .arg("region", region.to_string());
+                .arg_maybe("region", region.clone().try_cast::<String>());
             ctx.effects.apply(action, || {
                 ctx.write(|aws| aws.s3().create_bucket(name.as_deref().unwrap_or_default()))
             })?;
