@@ -20,7 +20,7 @@ impl<'a> Opts<'a> {
         Error::invalid_argument(
             self.function,
             key,
-            format!("expected {expected}, got {} ({got})", got.type_name()),
+            format!("expected {expected}, got {}", describe(got)),
             format!("pass `{key}` as {expected}"),
         )
     }
@@ -117,5 +117,20 @@ impl<'a> Opts<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// A script value for an error message: its type, and its value when short. A plan's
+/// placeholder reads as `(known after apply)`, never as a Rust type name.
+pub(crate) fn describe(v: &Dynamic) -> String {
+    if v.is::<Unknown>() {
+        return format!("a value not known until apply {}", Unknown::TEXT);
+    }
+    let text = v.to_string();
+    let type_name = v.type_name().rsplit("::").next().unwrap_or("value");
+    if text.chars().count() <= 40 {
+        format!("{type_name} ({text})")
+    } else {
+        type_name.to_string()
     }
 }

@@ -1,7 +1,7 @@
 //! The Rust functions scripts call. Each is one Rust function, one registration line and
 //! one doc line (what `mtls functions` prints).
 
-mod args;
+pub(crate) mod args;
 mod aws;
 mod core;
 mod gateway;

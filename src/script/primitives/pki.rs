@@ -158,7 +158,10 @@ fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
             return Err(Error::invalid_argument(
                 "issue_cert",
                 &format!("subject.{k}"),
-                format!("expected a string, got {}", v.type_name()),
+                format!(
+                    "expected a string, got {}",
+                    crate::script::primitives::args::describe(v)
+                ),
                 "subject values are strings, e.g. #{ CN: \"api.example.com\" }",
             ));
         }

@@ -50,7 +50,10 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
     Err(Error::invalid_argument(
         function,
         argument,
-        format!("expected a string, got {}", v.type_name()),
+        format!(
+            "expected a string, got {}",
+            crate::script::primitives::args::describe(v)
+        ),
         format!("pass `{argument}` as a string"),
     ))
 }
