@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::cli::mtls_env;
+use support::cli::{mtls_env, run_setup};
 use support::moto::Moto;
 
 #[test]
@@ -11,20 +11,7 @@ fn an_aws_refusal_names_step_line_call_and_message() {
     // moto checks credentials like AWS once its allowance of unchecked calls is used up.
     let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
     let tmp = tempfile::tempdir().unwrap();
-    let out = mtls_env(
-        tmp.path(),
-        &[
-            "run",
-            "setup.rhai",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "bucket=my-trust-store",
-            "--var",
-            "probe=false",
-        ],
-        &moto.env(),
-    );
+    let out = run_setup(tmp.path(), &moto.env(), &["--var", "bucket=my-trust-store"]);
     assert!(!out.status.success(), "{}", out.all());
     let err = &out.stderr;
     assert!(
@@ -65,20 +52,7 @@ fn an_aws_refusal_names_step_line_call_and_message() {
 fn invalid_inputs_are_refused_before_any_aws_call() {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
-    let out = mtls_env(
-        tmp.path(),
-        &[
-            "run",
-            "setup.rhai",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "bucket=Not_A_Bucket",
-            "--var",
-            "probe=false",
-        ],
-        &moto.env(),
-    );
+    let out = run_setup(tmp.path(), &moto.env(), &["--var", "bucket=Not_A_Bucket"]);
     assert!(!out.status.success(), "{}", out.all());
     assert!(out.stderr.contains("Not_A_Bucket"), "{}", out.stderr);
     assert!(out.stderr.contains("bucket names"), "{}", out.stderr);

@@ -6,23 +6,14 @@ mod support;
 use std::path::Path;
 
 use mtls::aws::Aws;
-use support::cli::{mtls_env, Run};
+use support::cli::{mtls_env, run_setup, Run};
 use support::moto::Moto;
 
 const DOMAIN: &str = "api.example.com";
 const BUCKET: &str = "trust-store-123456789012";
 
 fn setup(moto: &Moto, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "run",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-    ];
-    args.extend_from_slice(extra);
-    mtls_env(dir, &args, &moto.env())
+    run_setup(dir, &moto.env(), extra)
 }
 
 fn aws(moto: &Moto) -> (tokio::runtime::Runtime, Aws) {

@@ -66,6 +66,21 @@ pub fn mtls_env(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
     Run::from(cmd.output().expect("run mtls"))
 }
 
+/// `mtls run setup.rhai --var domain=api.example.com --var probe=false EXTRA...` in `dir`
+/// with `env` (a moto endpoint): the walkthrough without its final check over the network.
+pub fn run_setup(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
+    let mut args = vec![
+        "run",
+        "setup.rhai",
+        "--var",
+        "domain=api.example.com",
+        "--var",
+        "probe=false",
+    ];
+    args.extend_from_slice(extra);
+    mtls_env(dir, &args, env)
+}
+
 /// Runs `openssl ARGS` in `cwd`.
 pub fn openssl(cwd: &Path, args: &[&str]) -> Run {
     let out = Command::new("openssl")
