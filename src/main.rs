@@ -14,7 +14,8 @@ use mtls::{Error, Mode, Runtime};
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // `mtls serve` logs each request with its client's certificate subject by default.
+    init_logging(cli.verbose, matches!(cli.command, Command::Serve(_)));
     // Wrapped lines break `grep` on logs; wrap only for a person at a terminal.
     let tty = std::io::stderr().is_terminal();
     miette::set_hook(Box::new(move |_| {
@@ -46,11 +47,12 @@ fn serve(args: cli::ServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, serving: bool) {
     // aws-config warns about every missing optional config file; that is not news.
-    let default = match verbose {
-        0 => "warn,aws_runtime::env_config=error",
-        1 => "info,aws_runtime::env_config=error",
+    let default = match (verbose, serving) {
+        (0, false) => "warn,aws_runtime::env_config=error",
+        (0, true) => "warn,mtls::gateway=info",
+        (1, _) => "info,aws_runtime::env_config=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -98,6 +98,10 @@ fn mtls_serve_answers_curl_with_a_client_certificate_only() {
         .unwrap();
     let status = server.wait().unwrap();
     assert!(status.success(), "mtls serve exited with {status}");
+    // Each request was logged with the client certificate's subject.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    assert!(log.contains("CN=mtls client"), "{log}");
 }
 
 #[test]
