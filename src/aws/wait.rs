@@ -43,7 +43,12 @@ pub(crate) enum Poll<T> {
     Pending(String),
 }
 
-/// Calls `check` every `wait.interval` until it is done, fails, or `wait.timeout` passes.
+/// The first pause between two polls; later ones double up to the wait's interval.
+pub(crate) const FIRST_DELAY: Duration = Duration::from_millis(250);
+
+/// Calls `check` until it is done, fails, or `wait.timeout` passes: first after
+/// [`FIRST_DELAY`], then twice as long each time up to `wait.interval`, so a state that
+/// changes within a second is seen at once and a long wait still asks rarely.
 /// `what` names the thing waited for in the spinner and in the timeout error.
 pub(crate) async fn poll<T, F, Fut>(
     wait: &Wait,
@@ -59,6 +64,7 @@ where
     let start = Instant::now();
     let spinner = Spinner::new(what);
     let mut last = String::new();
+    let mut delay = FIRST_DELAY.min(wait.interval);
     loop {
         match check().await {
             Ok(Poll::Done(value)) => {
@@ -87,7 +93,8 @@ where
                 format!("{what} is still {last} after {} s", elapsed.as_secs()),
             ));
         }
-        tokio::time::sleep(wait.interval.min(wait.timeout - elapsed)).await;
+        tokio::time::sleep(delay.min(wait.timeout - elapsed)).await;
+        delay = (delay * 2).min(wait.interval);
     }
 }
 
