@@ -183,7 +183,7 @@ impl Runtime {
         let (engine, _) = script::new_engine(Some(&ctx), cfg.printer);
         let mut sources = Sources::default();
         let files = script::stdlib_files(dir, cfg.stdlib_dir.as_deref())?;
-        let stdlib = script::compile_stdlib(&engine, &files, &mut sources)?;
+        let stdlib = script::compile_stdlib(&engine, &files, source, &mut sources)?;
         sources.add_file(name, source);
         let ast = engine
             .compile(source)

@@ -205,13 +205,18 @@ pub fn stdlib_files(
 
 /// Compiles the stdlib files into one AST of functions, recording which file defines each
 /// function so errors inside a step point at the right file.
+///
+/// Only the files that define a function the script calls (directly, or through another
+/// stdlib function) are compiled: compiling is most of what a run costs before the script
+/// starts, and `pki.rhai` needs one file of seven.
 pub(crate) fn compile_stdlib(
     engine: &Engine,
     files: &[StdlibFile],
+    script: &str,
     sources: &mut Sources,
 ) -> Result<AST, Error> {
     let mut lib = AST::empty();
-    for file in files {
+    for file in needed_files(files, script) {
         sources.add_file(&file.name, &file.source);
         let ast = engine
             .compile(&file.source)
@@ -222,6 +227,76 @@ pub(crate) fn compile_stdlib(
         lib = lib.merge(&ast.clone_functions_only());
     }
     Ok(lib)
+}
+
+/// The stdlib files `script` needs, in load order.
+fn needed_files<'a>(files: &'a [StdlibFile], script: &str) -> Vec<&'a StdlibFile> {
+    // A function named at run time (`Fn("name")`, `call`) cannot be found by reading.
+    if script.contains("Fn(") || script.contains("call(") {
+        return files.iter().collect();
+    }
+    let defined: Vec<Vec<String>> = files.iter().map(|f| defined_functions(&f.source)).collect();
+    let mut needed = vec![false; files.len()];
+    let mut pending = called_names(script);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for (i, names) in defined.iter().enumerate() {
+            if !needed[i] && names.contains(&name) {
+                needed[i] = true;
+                pending.extend(called_names(&files[i].source));
+            }
+        }
+    }
+    files
+        .iter()
+        .zip(needed)
+        .filter(|(_, n)| *n)
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// Names of the functions a Rhai text defines (`fn name(`).
+fn defined_functions(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("private ").unwrap_or(l);
+            let rest = l.strip_prefix("fn ")?;
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty()).then_some(name)
+        })
+        .collect()
+}
+
+/// Every identifier followed by `(` in a Rhai text: the functions it may call.
+fn called_names(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut word = String::new();
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if !word.is_empty() {
+            let mut next = Some(c);
+            while next.is_some_and(char::is_whitespace) {
+                next = chars.next();
+            }
+            if next == Some('(') {
+                names.push(std::mem::take(&mut word));
+            }
+            word.clear();
+        }
+    }
+    names
 }
 
 /// The stdlib steps with their doc comments, for `mtls functions`.
@@ -290,4 +365,38 @@ fn doc_line(source: &str, name: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or_default()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, source: &str) -> StdlibFile {
+        StdlibFile {
+            name: name.to_string(),
+            source: source.to_string(),
+        }
+    }
+
+    #[test]
+    fn only_the_stdlib_files_a_script_reaches_are_compiled() {
+        let files = [
+            file("a", "fn step_a(x) { helper (x) }\nfn other() {}"),
+            file("b", "fn helper(x) { x }"),
+            file("c", "fn unused() { 1 }"),
+            file("d", "/// override\nfn helper(x) { x + 1 }"),
+        ];
+        let names = |script: &str| -> Vec<String> {
+            needed_files(&files, script)
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        };
+        assert_eq!(names("let y = step_a(1);"), ["a", "b", "d"]);
+        assert_eq!(names("print(1);"), Vec::<String>::new());
+        assert_eq!(
+            names("let f = Fn(\"unused\"); f.call();"),
+            ["a", "b", "c", "d"]
+        );
+    }
 }
