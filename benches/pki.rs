@@ -157,6 +157,30 @@ fn openssl_recipe(dir: &Path) {
     }
 }
 
+/// Both contenders must have made the same four keys (RSA 4096 root, RSA 2048 others) and
+/// four certificates; checked after each timed run, outside the timing.
+fn check_outputs(dir: &Path, who: &str) {
+    for (name, bits) in [
+        ("RootCA", 4096),
+        ("client", 2048),
+        ("inca", 2048),
+        ("server", 2048),
+    ] {
+        let cert = dir.join(format!("{name}.pem"));
+        assert!(cert.is_file(), "{who} made no {name}.pem");
+        let out = Command::new("openssl")
+            .args(["pkey", "-noout", "-text_pub", "-in"])
+            .arg(dir.join(format!("{name}.key")))
+            .output()
+            .expect("run openssl pkey");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(&format!("({bits} bit)")),
+            "{who}: {name}.key is not an RSA {bits} key"
+        );
+    }
+}
+
 fn time(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
@@ -188,6 +212,8 @@ fn main() {
             mtls_run.push(measure_mtls());
             openssl.push(measure_openssl());
         }
+        check_outputs(a.path(), "openssl");
+        check_outputs(b.path(), "mtls");
         mtls_plan.push(time(|| {
             run(c.path(), MTLS, &["plan", "pki.rhai", "--var", &var])
         }));
@@ -199,6 +225,9 @@ fn main() {
         median(mtls_plan),
         median(version),
     );
+    println!("mtls:    {MTLS} run pki.rhai --var {var}   (fresh folder each round)");
+    println!("openssl: the article's 12 commands, one after another (fresh folder each round)");
+    println!("plan:    {MTLS} plan pki.rhai --var {var}   against   {MTLS} --version");
     println!("rounds: {rounds} (medians)");
     println!(
         "openssl recipe (12 commands): {:>8.1} ms",
