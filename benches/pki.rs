@@ -3,9 +3,12 @@
 //!
 //!     cargo bench --bench pki            # ROUNDS=N to change the number of rounds (default 9)
 //!
-//! Each round runs every contender once, in fresh temporary folders, alternating order so
-//! neither profits from a warmer machine. Reported: the median wall time of each and the
-//! ratios. Key generation is random (prime search), so medians over several rounds matter.
+//! Each round runs `mtls run` and the openssl recipe once each, in fresh temporary folders,
+//! alternating order so neither profits from a warmer machine, checks that both made the
+//! same four keys (RSA 4096 root, RSA 2048 others) and four certificates, then times
+//! `mtls plan` and `mtls --version` in alternating pairs. Reported: the median wall time of
+//! each and the ratios, then where plan's time goes, measured in this process. Key
+//! generation is random (prime search), so medians over many rounds matter.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +16,8 @@ use std::time::{Duration, Instant};
 
 const MTLS: &str = env!("CARGO_BIN_EXE_mtls");
 const DOMAIN: &str = "api.example.com";
+/// `mtls plan` / `mtls --version` pairs timed per round.
+const PLAN_PAIRS: usize = 5;
 
 fn run(cwd: &Path, program: &str, args: &[&str]) {
     let status = Command::new(program)
@@ -192,6 +197,61 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Median time of `f` over `n` calls, in this process.
+fn in_process(n: usize, mut f: impl FnMut()) -> Duration {
+    median((0..n).map(|_| time(&mut f)).collect())
+}
+
+/// Where `mtls plan pki.rhai`'s time goes beyond starting a process, measured in this
+/// process (no exec, no dynamic linking): a bare Rhai engine, the engine with every
+/// primitive registered, compiling the bundled stdlib, and the whole plan.
+fn plan_breakdown() {
+    let n = 50;
+    let bare = in_process(n, || {
+        std::hint::black_box(rhai::Engine::new());
+    });
+    let registered = in_process(n, || {
+        std::hint::black_box(mtls::script::primitive_docs());
+    });
+    let files = mtls::script::stdlib_files(None, None).unwrap();
+    let engine = rhai::Engine::new();
+    let compile = in_process(n, || {
+        for f in &files {
+            std::hint::black_box(engine.compile(&f.source).unwrap());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let whole = in_process(n, || {
+        mtls::Runtime::builder()
+            .mode(mtls::Mode::Plan)
+            .workdir(dir.path())
+            .var("domain", DOMAIN)
+            .on_print(|_| {})
+            .build()
+            .run_bundled("pki.rhai")
+            .unwrap();
+    });
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("where plan's time goes (in process, median of {n}):");
+    println!(
+        "  rhai::Engine::new():                       {:>6.2} ms",
+        ms(bare)
+    );
+    println!(
+        "  engine + all primitives (primitive_docs):  {:>6.2} ms",
+        ms(registered)
+    );
+    println!(
+        "  compile the {} bundled stdlib files:        {:>6.2} ms",
+        files.len(),
+        ms(compile)
+    );
+    println!(
+        "  the whole plan of pki.rhai:                {:>6.2} ms",
+        ms(whole)
+    );
+}
+
 fn main() {
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
@@ -214,10 +274,18 @@ fn main() {
         }
         check_outputs(a.path(), "openssl");
         check_outputs(b.path(), "mtls");
-        mtls_plan.push(time(|| {
-            run(c.path(), MTLS, &["plan", "pki.rhai", "--var", &var])
-        }));
-        version.push(time(|| run(c.path(), MTLS, &["--version"])));
+        // Both take milliseconds: several alternating pairs per round.
+        for pair in 0..PLAN_PAIRS {
+            let plan = || time(|| run(c.path(), MTLS, &["plan", "pki.rhai", "--var", &var]));
+            let ver = || time(|| run(c.path(), MTLS, &["--version"]));
+            if (round + pair) % 2 == 0 {
+                mtls_plan.push(plan());
+                version.push(ver());
+            } else {
+                version.push(ver());
+                mtls_plan.push(plan());
+            }
+        }
     }
     let (o, m, p, v) = (
         median(openssl),
@@ -228,7 +296,7 @@ fn main() {
     println!("mtls:    {MTLS} run pki.rhai --var {var}   (fresh folder each round)");
     println!("openssl: the article's 12 commands, one after another (fresh folder each round)");
     println!("plan:    {MTLS} plan pki.rhai --var {var}   against   {MTLS} --version");
-    println!("rounds: {rounds} (medians)");
+    println!("rounds: {rounds} (medians; plan and --version: {PLAN_PAIRS} pairs a round)");
     println!(
         "openssl recipe (12 commands): {:>8.1} ms",
         o.as_secs_f64() * 1e3
@@ -247,4 +315,5 @@ fn main() {
         p.as_secs_f64() * 1e3,
         p.as_secs_f64() / v.as_secs_f64()
     );
+    plan_breakdown();
 }
