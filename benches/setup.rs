@@ -21,7 +21,9 @@
 //! sleep 60 s). The number of DescribeCertificate calls each made is printed.
 //!
 //! After each run the bench checks, from moto's recording, that both contenders made the
-//! same kinds of changing calls, and that the second mtls run made none.
+//! same changing calls, and that the second mtls run made none. One difference is allowed:
+//! mtls creates the API tagged (CreateRestApi, then PutRestApi with the OpenAPI body) where
+//! the script makes it with one ImportRestApi.
 
 #[path = "../tests/support/moto.rs"]
 mod moto;
@@ -227,6 +229,24 @@ fn changing_calls(moto: &Moto) -> BTreeMap<String, usize> {
     calls
 }
 
+/// The calls with mtls's way of creating the API (`CreateRestApi` with tags, then
+/// `PutRestApi` mode=overwrite with the OpenAPI body) counted as the script's one
+/// `ImportRestApi`: the same API, made in two calls instead of one.
+fn as_import(mut calls: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    let (create, put) = ("POST /restapis", "PUT /restapis/{}?mode");
+    while calls.get(create).is_some_and(|n| *n > 0) && calls.get(put).is_some_and(|n| *n > 0) {
+        for key in [create, put] {
+            let n = calls.get_mut(key).unwrap();
+            *n -= 1;
+            if *n == 0 {
+                calls.remove(key);
+            }
+        }
+        *calls.entry("POST /restapis?mode".to_string()).or_insert(0) += 1;
+    }
+    calls
+}
+
 fn describe_certificate_calls(moto: &Moto) -> usize {
     moto.recorded_requests()
         .iter()
@@ -298,11 +318,12 @@ fn one_round(round: usize, aws: &Path, petstore: &Path, verbose: bool) -> Round 
     let (mtls_first, mtls_noop, mtls_describes, mtls_calls) = m;
     let (awscli, awscli_describes, awscli_calls) = a;
     assert_eq!(
-        mtls_calls, awscli_calls,
-        "the contenders made different kinds of changing calls"
+        as_import(mtls_calls.clone()),
+        awscli_calls,
+        "the contenders made different changing calls (mtls: {mtls_calls:?})"
     );
     if verbose {
-        println!("changing calls made by each contender:");
+        println!("changing calls made by mtls (the script makes the same, with one ImportRestApi for POST /restapis + PUT /restapis/{{}}?mode):");
         for (call, n) in &mtls_calls {
             println!("    {n} x {call}");
         }
