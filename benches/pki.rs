@@ -30,135 +30,71 @@ fn run(cwd: &Path, program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed");
 }
 
-/// The article's recipe, command for command (subjects as in the walkthrough).
+/// The article's recipe, command for command (subjects as in the walkthrough): `openssl
+/// version`, the self-signed root, then genrsa + req + x509 for each certificate, in the
+/// article's order (client, intermediate, server). Twelve commands.
 fn openssl_recipe(dir: &Path) {
     let subj = |cn: &str| format!("/C=JP/ST=Tokyo/O=Example/CN={cn}");
-    let steps: Vec<Vec<String>> = vec![
-        vec!["genrsa", "-out", "RootCA.key", "4096"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        vec![
-            "req".into(),
-            "-new".into(),
-            "-x509".into(),
-            "-days".into(),
-            "36500".into(),
-            "-key".into(),
-            "RootCA.key".into(),
-            "-out".into(),
-            "RootCA.pem".into(),
-            "-subj".into(),
-            subj("ca"),
-        ],
-        vec!["genrsa", "-out", "client.key", "2048"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        vec![
-            "req".into(),
-            "-new".into(),
-            "-key".into(),
-            "client.key".into(),
-            "-out".into(),
-            "client.csr".into(),
-            "-subj".into(),
-            subj("client"),
-        ],
-        vec![
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "RootCA.pem",
-            "-CAkey",
-            "RootCA.key",
-            "-set_serial",
-            "01",
-            "-out",
-            "client.pem",
-            "-days",
-            "36500",
-            "-sha256",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect(),
-        vec!["genrsa", "-out", "inca.key", "2048"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        vec![
-            "req".into(),
-            "-new".into(),
-            "-key".into(),
-            "inca.key".into(),
-            "-out".into(),
-            "inca.csr".into(),
-            "-subj".into(),
-            subj("inca"),
-        ],
-        vec![
-            "x509",
-            "-req",
-            "-in",
-            "inca.csr",
-            "-CA",
-            "RootCA.pem",
-            "-CAkey",
-            "RootCA.key",
-            "-set_serial",
-            "01",
-            "-out",
-            "inca.pem",
-            "-days",
-            "36500",
-            "-sha256",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect(),
-        vec!["genrsa", "-out", "server.key", "2048"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        vec![
-            "req".into(),
-            "-new".into(),
-            "-key".into(),
-            "server.key".into(),
-            "-out".into(),
-            "server.csr".into(),
-            "-subj".into(),
-            subj(DOMAIN),
-        ],
-        vec![
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "inca.pem",
-            "-CAkey",
-            "inca.key",
-            "-set_serial",
-            "01",
-            "-out",
-            "server.pem",
-            "-days",
-            "36500",
-            "-sha256",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect(),
-    ];
-    // `openssl version` is the article's first command; it makes twelve.
     run(dir, "openssl", &["version"]);
-    for step in &steps {
-        let args: Vec<&str> = step.iter().map(String::as_str).collect();
-        run(dir, "openssl", &args);
+    run(dir, "openssl", &["genrsa", "-out", "RootCA.key", "4096"]);
+    let root_subj = subj("ca");
+    run(
+        dir,
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "36500",
+            "-key",
+            "RootCA.key",
+            "-out",
+            "RootCA.pem",
+            "-subj",
+            &root_subj,
+        ],
+    );
+    // (name, common name, issuer): each signed as the article does, with `-set_serial 01`.
+    for (name, cn, ca) in [
+        ("client", "client", "RootCA"),
+        ("inca", "inca", "RootCA"),
+        ("server", DOMAIN, "inca"),
+    ] {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+        let cn_subj = subj(cn);
+        run(dir, "openssl", &["genrsa", "-out", &key, "2048"]);
+        run(
+            dir,
+            "openssl",
+            &["req", "-new", "-key", &key, "-out", &csr, "-subj", &cn_subj],
+        );
+        run(
+            dir,
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-set_serial",
+                "01",
+                "-out",
+                &pem,
+                "-days",
+                "36500",
+                "-sha256",
+            ],
+        );
     }
 }
 
