@@ -6,6 +6,9 @@ use thiserror::Error;
 
 use crate::script::ScriptError;
 
+/// What to do after Ctrl-C, for the error and for a script stopped between operations.
+pub const INTERRUPTED_HELP: &str = "the changes listed above were made before the interruption (a plan makes none); run the same command again to finish: every step keeps what already exists";
+
 /// Everything that can go wrong in mtls.
 #[derive(Debug, Error, Diagnostic)]
 pub enum Error {
@@ -15,6 +18,74 @@ pub enum Error {
         help("scripts may only name files inside the working folder: use a relative path without `..`, or change the folder with -C DIR")
     )]
     PathOutsideWorkdir { path: String, workdir: String },
+
+    #[error("{path} is a link to {target}, outside the working folder ({workdir})")]
+    #[diagnostic(
+        code(mtls::link_outside_workdir),
+        help("mtls reads and writes only inside the working folder, links included: copy the file into the folder, or work in the folder that holds it with -C DIR")
+    )]
+    LinkOutsideWorkdir {
+        path: String,
+        target: String,
+        workdir: String,
+    },
+
+    #[error("{path} is a symbolic link to {target}, which does not exist")]
+    #[diagnostic(
+        code(mtls::dangling_link),
+        help("remove the link (rm {path}) so that mtls makes the file, or point it at a file inside the working folder")
+    )]
+    DanglingLink { path: String, target: String },
+
+    #[error("{path} is a {kind}, not a regular file")]
+    #[diagnostic(
+        code(mtls::not_a_regular_file),
+        help("mtls reads and writes regular files only; name a file instead")
+    )]
+    NotARegularFile { path: String, kind: &'static str },
+
+    #[error("{path} does not exist in the working folder ({workdir})")]
+    #[diagnostic(
+        code(mtls::file_not_found),
+        help("check the name, or the folder given with -C DIR; an earlier step of the script may be the one that makes it")
+    )]
+    FileNotFound { path: String, workdir: String },
+
+    #[error("{path} is larger than {limit} bytes, more than any certificate or key file")]
+    #[diagnostic(
+        code(mtls::file_too_large),
+        help("check that the name points at the certificate or key you mean")
+    )]
+    FileTooLarge { path: String, limit: u64 },
+
+    #[error("{path} cannot be read as text: {problem}")]
+    #[diagnostic(code(mtls::not_text))]
+    NotText { path: String, problem: &'static str },
+
+    #[error("{path} holds a private key ({label} at line {line})")]
+    #[diagnostic(
+        code(mtls::private_key_in_public_file),
+        help("certificates and keys must be separate files: a certificate file may be shared or uploaded, and the key with it. Move the key block into its own file (mode 0600); nothing was sent anywhere")
+    )]
+    PrivateKeyInPublicFile {
+        path: String,
+        line: usize,
+        label: String,
+    },
+
+    #[error("{path} is readable by others (mode {mode})")]
+    #[diagnostic(
+        code(mtls::key_readable_by_others),
+        help("a private key must be readable by its owner only: run `chmod 600 {path}`, then run mtls again")
+    )]
+    KeyReadableByOthers { path: String, mode: String },
+
+    #[error("{path} is not a usable truststore: {message}")]
+    #[diagnostic(
+        code(mtls::bad_truststore),
+        help("a truststore is CA certificates in PEM, one block after another, and nothing else (no keys, no text); API Gateway reads it from S3")
+    )]
+    BadTruststore { path: String, message: String },
 
     #[error("could not {action} {path}")]
     #[diagnostic(code(mtls::io))]
@@ -34,12 +105,44 @@ pub enum Error {
         help: String,
     },
 
+    #[error("{file} defines {name}(), which is a built-in primitive")]
+    #[diagnostic(
+        code(mtls::primitive_redefined),
+        help("primitives, and the checks inside them, cannot be replaced by a script; stdlib steps can. Give your function another name (`mtls functions` lists the primitives)")
+    )]
+    PrimitiveRedefined { name: String, file: String },
+
+    #[error("{path} is {size} bytes; scripts are limited to {limit} bytes")]
+    #[diagnostic(
+        code(mtls::script_too_large),
+        help("check that the path names a Rhai script")
+    )]
+    ScriptTooLarge { path: String, size: u64, limit: u64 },
+
+    #[error("no module {name:?} to import")]
+    #[diagnostic(
+        code(mtls::module_not_found),
+        help("modules are .rhai files inside the script's folder or the --stdlib folder, named by a relative path without `..`; looked in: {folders}")
+    )]
+    ModuleNotFound { name: String, folders: String },
+
+    #[error("interrupted (Ctrl-C)")]
+    #[diagnostic(code(mtls::interrupted), help("{INTERRUPTED_HELP}"))]
+    Interrupted,
+
     #[error("missing variable `{name}`")]
     #[diagnostic(
         code(mtls::missing_var),
         help("pass it on the command line: --var {name}=VALUE")
     )]
     MissingVar { name: String },
+
+    #[error("invalid input, nothing was changed:\n{problems}")]
+    #[diagnostic(
+        code(mtls::invalid_input),
+        help("correct the values above and run again; mtls checks its inputs before it writes a file or calls AWS")
+    )]
+    InvalidInput { problems: String },
 
     #[error("--var {raw:?} is not of the form NAME=VALUE")]
     #[diagnostic(code(mtls::bad_var), help("for example: --var domain=api.example.com"))]
@@ -58,6 +161,14 @@ pub enum Error {
         path: String,
         what: &'static str,
         message: String,
+    },
+
+    #[error("{path} is not a usable private key: {message}")]
+    #[diagnostic(code(mtls::bad_key), help("{help}"))]
+    BadKey {
+        path: String,
+        message: String,
+        help: String,
     },
 
     #[error("{key} does not belong to {cert}")]
@@ -95,6 +206,25 @@ pub enum Error {
         field: &'static str,
         found: String,
         wanted: String,
+    },
+
+    #[error("{cert} cannot be used any more: {problems}")]
+    #[diagnostic(
+        code(mtls::certificate_unusable),
+        help("ACM, API Gateway and openssl refuse it, and so would everything it signs: pass --force to make a new one (certificates it issued must then be issued again, which the same run does)")
+    )]
+    CertificateUnusable { cert: String, problems: String },
+
+    #[error("{cert} holds {count} certificates and {key} belongs to certificate {position}, not the first")]
+    #[diagnostic(
+        code(mtls::certificate_order),
+        help("the certificate that goes with the key must come first in {cert}; put its issuers after it (or in their own file)")
+    )]
+    CertificateOrder {
+        cert: String,
+        key: String,
+        position: usize,
+        count: usize,
     },
 
     #[error("{cert} was not issued by {issuer}")]

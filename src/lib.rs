@@ -6,10 +6,12 @@
 //! that changes the world goes through [`effects`], so one script serves both `mtls run`
 //! (live) and `mtls plan` (a dry-run that changes nothing). [`Runtime`] is the entry point.
 
+pub mod alloc;
 pub mod aws;
 pub mod effects;
 pub mod error;
 pub mod gateway;
+pub mod inputs;
 pub mod petstore;
 pub mod pki;
 mod runtime;

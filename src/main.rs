@@ -10,7 +10,12 @@ use miette::{IntoDiagnostic, Result, WrapErr};
 
 use cli::{Cli, Command, Format, RunArgs};
 use mtls::script::{self, bundled, FunctionDoc};
-use mtls::{Error, Mode, Runtime};
+use mtls::workdir::{Secrecy, Workdir};
+use mtls::{Mode, Runtime};
+
+/// Counts live heap bytes so a runaway script is stopped at the memory limit.
+#[global_allocator]
+static ALLOC: mtls::alloc::Counting = mtls::alloc::Counting;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -78,12 +83,25 @@ fn run(args: RunArgs, mode: Mode) -> Result<()> {
         })
         .progress(!json);
     for raw in &args.vars {
-        let (name, value) = raw
-            .split_once('=')
-            .filter(|(n, _)| !n.trim().is_empty())
-            .ok_or_else(|| Error::BadVar { raw: raw.clone() })?;
-        builder = builder.var(name.trim(), value);
+        let (name, value) = mtls::inputs::parse_var(raw)?;
+        builder = builder.var(name, value);
     }
+    // The first Ctrl-C stops the run where it is, with a word on what was done; a second
+    // one ends the process at once.
+    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for register in [
+        signal_hook::flag::register_conditional_shutdown(
+            signal_hook::consts::SIGINT,
+            130,
+            interrupt.clone(),
+        ),
+        signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.clone()),
+    ] {
+        register
+            .into_diagnostic()
+            .wrap_err("could not watch for Ctrl-C")?;
+    }
+    builder = builder.interrupt(interrupt);
     if let Some(dir) = &args.stdlib {
         builder = builder.stdlib_dir(dir);
     }
@@ -126,19 +144,22 @@ fn functions(stdlib: Option<&Path>, format: Format) -> Result<()> {
 }
 
 fn init(dir: &Path, force: bool) -> Result<()> {
+    // The same folder rules as a run: no link out of DIR is followed, for reading or writing.
+    let folder = Workdir::new(dir);
     let mut planned = Vec::new();
     for f in bundled::SCRIPTS {
-        planned.push((dir.join(f.path.trim_start_matches("scripts/")), f.source));
+        planned.push((f.path.trim_start_matches("scripts/"), f.source));
     }
     for f in bundled::STDLIB {
-        planned.push((dir.join(f.path), f.source));
+        planned.push((f.path, f.source));
     }
     // Check every file first, so a refusal leaves the folder exactly as it was.
-    let existing: Vec<String> = planned
-        .iter()
-        .filter(|(p, _)| p.exists())
-        .map(|(p, _)| p.display().to_string())
-        .collect();
+    let mut existing = Vec::new();
+    for (name, _) in &planned {
+        if folder.exists(name)? {
+            existing.push(dir.join(name).display().to_string());
+        }
+    }
     if !existing.is_empty() && !force {
         return Err(miette::miette!(
             help = "nothing was written; pass --force to overwrite them, or choose another folder",
@@ -147,16 +168,9 @@ fn init(dir: &Path, force: bool) -> Result<()> {
             existing.join(", ")
         ));
     }
-    for (path, source) in &planned {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .into_diagnostic()
-                .wrap_err_with(|| format!("could not create {}", parent.display()))?;
-        }
-        std::fs::write(path, source)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("could not write {}", path.display()))?;
-        println!("wrote {}", path.display());
+    for (name, source) in &planned {
+        folder.write(name, source.as_bytes(), Secrecy::Public, force)?;
+        println!("wrote {}", dir.join(name).display());
     }
     println!(
         "\nEdit them, then run e.g. `mtls run {} --var domain=api.example.com`\n(the stdlib/ folder next to a script overrides the bundled steps, function by function).",

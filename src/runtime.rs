@@ -13,9 +13,11 @@
 //! # Ok::<(), mtls::Error>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::effects::{Effects, Mode, Plan};
 use crate::error::Error;
@@ -36,6 +38,8 @@ pub struct RuntimeBuilder {
     printer: Printer,
     aws: crate::aws::AwsSettings,
     refresh: bool,
+    notices: Printer,
+    interrupt: Arc<AtomicBool>,
 }
 
 impl Default for RuntimeBuilder {
@@ -50,6 +54,8 @@ impl Default for RuntimeBuilder {
             printer: Rc::new(|s| println!("{s}")),
             aws: crate::aws::AwsSettings::default(),
             refresh: false,
+            notices: Rc::new(|s| eprintln!("{s}")),
+            interrupt: Arc::default(),
         }
     }
 }
@@ -98,6 +104,20 @@ impl RuntimeBuilder {
         self
     }
 
+    /// A flag that stops the run when set (the CLI sets it on Ctrl-C): the script stops
+    /// at its next operation, an AWS wait at once, with an error saying where.
+    pub fn interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = flag;
+        self
+    }
+
+    /// Where notes about the run itself go (which bundled steps a user's stdlib
+    /// replaces); standard error by default.
+    pub fn on_notice(mut self, printer: impl Fn(&str) + 'static) -> Self {
+        self.notices = Rc::new(printer);
+        self
+    }
+
     /// Where and as whom to call AWS (profile, region, endpoint); unset fields follow the
     /// standard AWS configuration chain.
     pub fn aws(mut self, settings: crate::aws::AwsSettings) -> Self {
@@ -136,11 +156,7 @@ impl Runtime {
     /// Runs the script at `path`.
     pub fn run_file(self, path: impl AsRef<Path>) -> Result<Outcome, Error> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            action: "read the script",
-            path: path.display().to_string(),
-            source,
-        })?;
+        let source = crate::workdir::read_script_file(path)?;
         self.run_source(&path.display().to_string(), &source, path.parent())
     }
 
@@ -171,6 +187,9 @@ impl Runtime {
         dir: Option<&Path>,
     ) -> Result<Outcome, Error> {
         let cfg = self.cfg;
+        // Every input is checked before anything is written or sent.
+        crate::inputs::check_vars(&cfg.vars)?;
+        crate::inputs::check_region(cfg.aws.region.as_deref())?;
         let mut ctx = Context::new(
             Workdir::new(&cfg.workdir),
             Effects::new(cfg.mode, cfg.progress),
@@ -179,17 +198,35 @@ impl Runtime {
         );
         ctx.aws.settings = cfg.aws;
         ctx.aws.refresh = cfg.refresh;
+        ctx.interrupt = cfg.interrupt.clone();
         let ctx = Rc::new(ctx);
-        let (engine, _) = script::new_engine(Some(&ctx), cfg.printer);
+        let (mut engine, docs) = script::new_engine(Some(&ctx), cfg.printer);
+        engine.set_module_resolver(script::modules::Modules::new(
+            dir.map(Path::to_path_buf),
+            cfg.stdlib_dir.clone(),
+        ));
+        let primitives: HashSet<String> = docs.into_iter().map(|d| d.name).collect();
         let mut sources = Sources::default();
         let files = script::stdlib_files(dir, cfg.stdlib_dir.as_deref())?;
-        let stdlib = script::compile_stdlib(&engine, &files, source, &mut sources)?;
+        let stdlib = script::compile_stdlib(&engine, &files, &primitives, &mut sources)?;
         sources.add_file(name, source);
         let ast = engine
             .compile(source)
             .map_err(|e| Error::from(sources.parse_error(name, &e)))?;
+        script::refuse_primitive_names(&ast, name, &primitives)?;
+        // Which bundled steps this run does not use as shipped, said before anything runs.
+        let mut overrides = stdlib.overrides;
+        let stdlib_names: HashSet<&str> = stdlib.ast.iter_functions().map(|f| f.name).collect();
+        overrides.extend(
+            ast.iter_functions()
+                .filter(|f| stdlib_names.contains(f.name))
+                .map(|f| format!("{}() from {name}", f.name)),
+        );
+        for o in &overrides {
+            (cfg.notices)(&format!("note: using {o} instead of the bundled step"));
+        }
         // Script functions come last so a script can redefine a stdlib step for itself.
-        let program = stdlib.merge(&ast);
+        let program = stdlib.ast.merge(&ast);
         let result = engine.run_ast(&program);
         // Gateways started by `serve` live until the script ends, whatever its result.
         ctx.finish();

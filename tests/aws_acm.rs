@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use mtls::pki::SecretPem;
 use mtls::aws::acm::{CertificateImport, CertificateKind};
 use mtls::aws::{Aws, Tags, Wait};
 use support::moto::Moto;
@@ -114,7 +115,7 @@ async fn import_describe_find_and_reimport_keeps_the_arn() {
 
     let import = CertificateImport {
         certificate_pem: &cert,
-        private_key_pem: &key,
+        private_key: &SecretPem::new(key.clone()),
         chain_pem: Some(&chain),
         reimport_arn: None,
         tags: &wanted_tags,
@@ -167,7 +168,7 @@ async fn import_describe_find_and_reimport_keeps_the_arn() {
     let again = acm
         .import_certificate(&CertificateImport {
             certificate_pem: &cert2,
-            private_key_pem: &key2,
+            private_key: &SecretPem::new(key2.clone()),
             chain_pem: Some(&chain2),
             reimport_arn: Some(&arn),
             tags: &wanted_tags,

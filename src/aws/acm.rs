@@ -1,6 +1,7 @@
 //! AWS Certificate Manager: the imported server certificate (ARTICLE.md step 7) and the
 //! public "ownership verification" certificate validated by DNS (step 8).
 
+use crate::pki::SecretPem;
 use std::fmt;
 
 use aws_sdk_acm::primitives::Blob;
@@ -30,8 +31,8 @@ const ALL_KEY_TYPES: [KeyAlgorithm; 7] = [
 pub struct CertificateImport<'a> {
     /// The end-entity certificate, PEM.
     pub certificate_pem: &'a str,
-    /// Its private key, PEM, unencrypted.
-    pub private_key_pem: &'a str,
+    /// Its private key, PEM, unencrypted: the one AWS field a [`SecretPem`] may reach.
+    pub private_key: &'a SecretPem,
     /// The issuing chain, PEM, without the end-entity certificate.
     pub chain_pem: Option<&'a str>,
     /// Re-import into this certificate (same ARN, so API Gateway domains using it follow).
@@ -48,7 +49,7 @@ impl fmt::Debug for CertificateImport<'_> {
                 "certificate_pem",
                 &format_args!("{} bytes", self.certificate_pem.len()),
             )
-            .field("private_key_pem", &format_args!("(redacted)"))
+            .field("private_key", self.private_key)
             .field("chain_pem", &self.chain_pem.map(str::len))
             .field("reimport_arn", &self.reimport_arn)
             .field("tags", &self.tags)
@@ -176,7 +177,7 @@ impl Acm {
             .client
             .import_certificate()
             .certificate(Blob::new(import.certificate_pem.as_bytes()))
-            .private_key(Blob::new(import.private_key_pem.as_bytes()))
+            .private_key(Blob::new(import.private_key.expose_to_file_or_acm()))
             .set_certificate_chain(import.chain_pem.map(|c| Blob::new(c.as_bytes())));
         match import.reimport_arn {
             Some(arn) => request = request.certificate_arn(arn),

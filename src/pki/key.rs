@@ -8,6 +8,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use super::SecretPem;
 use crate::error::Error;
 
 /// A key algorithm that both ACM and API Gateway's truststore accept.
@@ -131,13 +132,75 @@ impl FromStr for KeyAlgorithm {
     }
 }
 
-/// Reads a private key from PEM (PKCS#8, PKCS#1 or SEC1, unencrypted).
-pub fn parse_key_pem(path: &str, pem: &str) -> Result<KeyPair, Error> {
-    KeyPair::from_pem(pem).map_err(|e| Error::BadPem {
+/// Reads a private key from PEM (PKCS#8, PKCS#1 or SEC1, unencrypted). When it cannot be
+/// used, the error says why in terms of the file (encrypted, a certificate, too small).
+pub fn parse_key_pem(path: &str, pem: &SecretPem) -> Result<KeyPair, Error> {
+    let bad = |message: String, help: &str| Error::BadKey {
         path: path.to_string(),
-        what: "private key",
-        message: e.to_string(),
-    })
+        message,
+        help: help.replace("FILE", path),
+    };
+    let key = match pem.key_pair() {
+        Ok(key) => key,
+        Err(e) => {
+            let labels = pem.labels();
+            let has = |l: &str| labels.iter().any(|x| x == l);
+            let has_key = labels.iter().any(|l| super::pem::is_private_key_label(l));
+            return Err(if pem.is_encrypted() {
+                bad("it is encrypted with a passphrase".into(),
+                    "mtls needs the key unencrypted (it stays 0600 on disk): `openssl pkey -in FILE -out FILE.plain`, then use FILE.plain")
+            } else if labels.is_empty() {
+                bad(
+                    "it holds no PEM block".into(),
+                    "a key file starts with -----BEGIN PRIVATE KEY-----; check the name",
+                )
+            } else if !has_key && has("CERTIFICATE") {
+                bad("it holds a certificate, not a private key".into(),
+                    "the key and certificate names may be swapped: the key is the file that says PRIVATE KEY")
+            } else if !has_key && has("CERTIFICATE REQUEST") {
+                bad(
+                    "it holds a certificate signing request, not a private key".into(),
+                    "give the key the request was made from",
+                )
+            } else if let Some(bits) = pem
+                .first_block_der()
+                .as_deref()
+                .and_then(rsa_modulus_bits)
+                .filter(|b| *b < 2048)
+            {
+                bad(format!("it is an RSA {bits}-bit key"),
+                    "ACM and API Gateway need RSA 2048 bits or more (or ECDSA P-256/P-384): make a new key with --force")
+            } else {
+                bad(format!("it is not a private key mtls can use ({e})"),
+                    "mtls reads unencrypted RSA (2048-4096) and ECDSA (P-256, P-384) keys in PKCS#8, PKCS#1 or SEC1 PEM")
+            });
+        }
+    };
+    if KeyAlgorithm::of_key(&key).is_none() {
+        return Err(bad(
+            "its type or size is not one mtls uses".into(),
+            "use RSA 2048, 3072 or 4096, or ECDSA P-256 or P-384: make a new key with --force",
+        ));
+    }
+    Ok(key)
+}
+
+/// The modulus size of an RSA private key in PKCS#8 or PKCS#1 DER.
+fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+    use x509_parser::der_parser::parse_der;
+    let (_, obj) = parse_der(der).ok()?;
+    let seq = obj.as_sequence().ok()?;
+    // PKCS#8: version, algorithm, OCTET STRING holding the PKCS#1 key.
+    if seq.len() == 3 || seq.len() == 4 {
+        if let (Ok(_), Ok(inner)) = (seq[1].as_sequence(), seq[2].as_slice()) {
+            return rsa_modulus_bits(inner);
+        }
+    }
+    // PKCS#1: version, modulus, ...
+    let modulus = seq.get(1)?.as_slice().ok()?;
+    let digits: Vec<u8> = modulus.iter().copied().skip_while(|b| *b == 0).collect();
+    let first = *digits.first()?;
+    Some(digits.len() * 8 - first.leading_zeros() as usize)
 }
 
 #[cfg(test)]
@@ -168,7 +231,7 @@ mod tests {
         ] {
             let key = alg.generate().unwrap();
             assert_eq!(KeyAlgorithm::of_key(&key), Some(alg));
-            let back = parse_key_pem("k", &key.serialize_pem()).unwrap();
+            let back = parse_key_pem("k", &SecretPem::of_key_pair(&key)).unwrap();
             assert_eq!(back.public_key_raw(), key.public_key_raw());
         }
     }

@@ -5,11 +5,16 @@
 
 mod inspect;
 mod key;
+pub(crate) mod pem;
 mod profile;
+mod secret;
 mod subject;
+mod truststore;
 
 pub use inspect::{sha256_fingerprint, CertInfo, ParsedCert};
 pub use key::{parse_key_pem, KeyAlgorithm};
 pub use profile::{CertSpec, IssuerMaterial, Profile};
 pub use rcgen::KeyPair;
+pub use secret::SecretPem;
 pub use subject::{Subject, ATTRIBUTES};
+pub use truststore::{Truststore, MAX_TRUSTSTORE_BYTES};

@@ -30,6 +30,22 @@ impl Subject {
             if value.is_empty() {
                 continue;
             }
+            if value.chars().any(char::is_control) {
+                return Err(format!(
+                    "{attr} contains a control character (newline, tab, ...)"
+                ));
+            }
+            // RFC 5280's upper bounds (ub-common-name and friends).
+            let most = match *attr {
+                "ST" | "L" => 128,
+                _ => 64,
+            };
+            if value.chars().count() > most {
+                return Err(format!(
+                    "{attr} is {} characters long; the most RFC 5280 allows is {most}",
+                    value.chars().count()
+                ));
+            }
             if *attr == "C" && value.len() != 2 {
                 return Err(format!(
                     "C must be a two-letter country code, not {value:?}"
@@ -104,5 +120,13 @@ mod tests {
         assert!(Subject::from_pairs([("XX", "x".into())])
             .unwrap_err()
             .contains("XX"));
+    }
+
+    #[test]
+    fn refuses_control_characters_and_overlong_values() {
+        let err = |cn: String| Subject::from_pairs([("CN", cn)]).unwrap_err();
+        assert!(err("a\nb".into()).contains("control character"));
+        assert!(err("x".repeat(65)).contains("the most RFC 5280 allows is 64"));
+        assert!(Subject::from_pairs([("CN", "x".repeat(64))]).is_ok());
     }
 }

@@ -161,6 +161,9 @@ impl Sources {
     }
 }
 
+/// The value `on_progress` stops a script with when its data outgrows the memory limit.
+pub(crate) const MEMORY_TOKEN: &str = "mtls: memory limit";
+
 /// The message and the hint for the innermost error.
 fn describe(err: &EvalAltResult) -> (String, Option<String>) {
     use EvalAltResult as E;
@@ -194,7 +197,7 @@ fn describe(err: &EvalAltResult) -> (String, Option<String>) {
         E::ErrorVariableNotFound(name, _) => (
             format!("unknown variable `{name}`"),
             Some(
-                "declare it with `let`, or read a command-line value with var(\"NAME\")"
+                "declare it with `let`, or read a command-line value with get_var(\"NAME\")"
                     .to_string(),
             ),
         ),
@@ -207,6 +210,14 @@ fn describe(err: &EvalAltResult) -> (String, Option<String>) {
         E::ErrorStackOverflow(_) => (
             "calls nested too deeply and the script was stopped".to_string(),
             Some("is there runaway recursion?".to_string()),
+        ),
+        E::ErrorTerminated(token, _) if token.to_string() == MEMORY_TOKEN => (
+            format!("the script's data grew past {} MiB and the script was stopped", super::limits::MAX_MEMORY_BYTES >> 20),
+            Some("is a loop adding to a map, array or string without end? The limit protects this machine".to_string()),
+        ),
+        E::ErrorTerminated(..) => (
+            "interrupted (Ctrl-C) while running this line".to_string(),
+            Some(crate::error::INTERRUPTED_HELP.to_string()),
         ),
         E::ErrorDataTooLarge(what, _) => (
             format!("{what} grew past the limit and the script was stopped"),

@@ -3,9 +3,10 @@
 
 pub mod bundled;
 mod error;
+pub(crate) mod modules;
 mod primitives;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -31,6 +32,8 @@ pub(crate) struct Context {
     /// Gateways `serve` started; stopped when the run ends.
     pub gateways: std::cell::RefCell<Vec<crate::gateway::Gateway>>,
     pub aws: AwsAccess,
+    /// Set by Ctrl-C: the script stops at its next operation, a wait at once.
+    pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How a run reaches AWS: settings, whether a plan may read (`--refresh`), and the clients,
@@ -58,6 +61,7 @@ impl Context {
             keys: KeyPool::default(),
             tokio: std::cell::OnceCell::new(),
             gateways: std::cell::RefCell::new(Vec::new()),
+            interrupt: Default::default(),
         }
     }
 
@@ -75,8 +79,21 @@ impl Context {
                 })?;
             let _ = self.tokio.set(rt);
         }
+        let interrupt = self.interrupt.clone();
+        let interrupted = async move {
+            while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
         match self.tokio.get() {
-            Some(rt) => Ok(rt.block_on(fut)),
+            // A wait (or a call) ends at once on Ctrl-C; like kill -9 at that point, a
+            // re-run picks up from what exists.
+            Some(rt) => rt.block_on(async {
+                tokio::select! {
+                    out = fut => Ok(out),
+                    () = interrupted => Err(Error::Interrupted),
+                }
+            }),
             None => Err(Error::internal(
                 "start the async runtime",
                 "unavailable after starting",
@@ -103,6 +120,8 @@ pub mod limits {
     pub const MAX_STRING_SIZE: usize = 4 * 1024 * 1024;
     pub const MAX_ARRAY_SIZE: usize = 100_000;
     pub const MAX_MAP_SIZE: usize = 10_000;
+    /// Live heap bytes past which a script is stopped (see [`crate::alloc`]).
+    pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 }
 
 /// An engine with the project's limits and, when `ctx` is given, its primitives.
@@ -120,6 +139,18 @@ pub(crate) fn new_engine(
         .set_max_map_size(limits::MAX_MAP_SIZE)
         // A misspelt variable is an error when the script is compiled, before anything runs.
         .set_strict_variables(true);
+    // Between any two operations: stop on Ctrl-C, or when the script's data outgrows the
+    // memory limit (Rhai's own limits count entries, not bytes).
+    let interrupt = ctx.map(|c| c.interrupt.clone());
+    engine.on_progress(move |_| {
+        if interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Some("interrupted".into());
+        }
+        (crate::alloc::live_bytes() > limits::MAX_MEMORY_BYTES).then(|| error::MEMORY_TOKEN.into())
+    });
     let p = print.clone();
     engine.on_print(move |s| p(s));
     engine.on_debug(move |s, _, pos| print(&format!("[debug {pos}] {s}")));
@@ -144,6 +175,8 @@ pub(crate) fn new_engine(
 pub struct StdlibFile {
     pub name: String,
     pub source: String,
+    /// Shipped in the binary (not one of the user's files).
+    pub bundled: bool,
 }
 
 /// The stdlib files of a run, in load order: bundled first, then a `stdlib/` folder next
@@ -158,6 +191,7 @@ pub fn stdlib_files(
         .map(|f| StdlibFile {
             name: format!("(bundled) {}", f.path),
             source: f.source.to_string(),
+            bundled: true,
         })
         .collect();
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -189,114 +223,73 @@ pub fn stdlib_files(
             .collect();
         entries.sort();
         for path in entries {
-            let source = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-                action: "read",
-                path: path.display().to_string(),
-                source,
-            })?;
             files.push(StdlibFile {
                 name: path.display().to_string(),
-                source,
+                source: crate::workdir::read_script_file(&path)?,
+                bundled: false,
             });
         }
     }
     Ok(files)
 }
 
-/// Compiles the stdlib files into one AST of functions, recording which file defines each
-/// function so errors inside a step point at the right file.
+/// The stdlib compiled for a run, and the bundled steps the user's files replace.
+pub(crate) struct Stdlib {
+    pub ast: AST,
+    /// `gen_root_ca() from ./stdlib/pki.rhai`, one per replaced bundled step.
+    pub overrides: Vec<String>,
+}
+
+/// Compiles every stdlib file into one AST of functions, recording which file defines
+/// each function so errors inside a step point at the right file.
 ///
-/// Only the files that define a function the script calls (directly, or through another
-/// stdlib function) are compiled: compiling is most of what a run costs before the script
-/// starts, and `pki.rhai` needs one file of seven.
+/// Every file is compiled (about a millisecond for the bundled ones): guessing which files a
+/// script needs from its text missed calls after comments. A file may not redefine a
+/// primitive: the checks inside them are not the user's to switch off.
 pub(crate) fn compile_stdlib(
     engine: &Engine,
     files: &[StdlibFile],
-    script: &str,
+    primitives: &HashSet<String>,
     sources: &mut Sources,
-) -> Result<AST, Error> {
+) -> Result<Stdlib, Error> {
     let mut lib = AST::empty();
-    for file in needed_files(files, script) {
+    let mut bundled = HashSet::new();
+    let mut overrides = Vec::new();
+    for file in files {
         sources.add_file(&file.name, &file.source);
         let ast = engine
             .compile(&file.source)
             .map_err(|e| Error::from(sources.parse_error(&file.name, &e)))?;
+        refuse_primitive_names(&ast, &file.name, primitives)?;
         for f in ast.iter_functions() {
+            if file.bundled {
+                bundled.insert(f.name.to_string());
+            } else if bundled.contains(f.name) {
+                overrides.push(format!("{}() from {}", f.name, file.name));
+            }
             sources.add_function(f.name, &file.name);
         }
         lib = lib.merge(&ast.clone_functions_only());
     }
-    Ok(lib)
+    Ok(Stdlib {
+        ast: lib,
+        overrides,
+    })
 }
 
-/// The stdlib files `script` needs, in load order.
-fn needed_files<'a>(files: &'a [StdlibFile], script: &str) -> Vec<&'a StdlibFile> {
-    // A function named at run time (`Fn("name")`, `call`) cannot be found by reading.
-    if script.contains("Fn(") || script.contains("call(") {
-        return files.iter().collect();
+/// An error when `ast` defines a function named like a primitive.
+pub(crate) fn refuse_primitive_names(
+    ast: &AST,
+    file: &str,
+    primitives: &HashSet<String>,
+) -> Result<(), Error> {
+    match ast.iter_functions().find(|f| primitives.contains(f.name)) {
+        Some(f) => Err(Error::PrimitiveRedefined {
+            name: f.name.to_string(),
+            file: file.to_string(),
+        }),
+        None => Ok(()),
     }
-    let defined: Vec<Vec<String>> = files.iter().map(|f| defined_functions(&f.source)).collect();
-    let mut needed = vec![false; files.len()];
-    let mut pending = called_names(script);
-    let mut seen = std::collections::HashSet::new();
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        for (i, names) in defined.iter().enumerate() {
-            if !needed[i] && names.contains(&name) {
-                needed[i] = true;
-                pending.extend(called_names(&files[i].source));
-            }
-        }
-    }
-    files
-        .iter()
-        .zip(needed)
-        .filter(|(_, n)| *n)
-        .map(|(f, _)| f)
-        .collect()
-}
-
-/// Names of the functions a Rhai text defines (`fn name(`).
-fn defined_functions(source: &str) -> Vec<String> {
-    source
-        .lines()
-        .filter_map(|l| {
-            let l = l.trim_start();
-            let l = l.strip_prefix("private ").unwrap_or(l);
-            let rest = l.strip_prefix("fn ")?;
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            (!name.is_empty()).then_some(name)
-        })
-        .collect()
-}
-
-/// Every identifier followed by `(` in a Rhai text: the functions it may call.
-fn called_names(source: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut word = String::new();
-    let mut chars = source.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_alphanumeric() || c == '_' {
-            word.push(c);
-            continue;
-        }
-        if !word.is_empty() {
-            let mut next = Some(c);
-            while next.is_some_and(char::is_whitespace) {
-                next = chars.next();
-            }
-            if next == Some('(') {
-                names.push(std::mem::take(&mut word));
-            }
-            word.clear();
-        }
-    }
-    names
 }
 
 /// The stdlib steps with their doc comments, for `mtls functions`.
@@ -365,38 +358,4 @@ fn doc_line(source: &str, name: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or_default()
         .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file(name: &str, source: &str) -> StdlibFile {
-        StdlibFile {
-            name: name.to_string(),
-            source: source.to_string(),
-        }
-    }
-
-    #[test]
-    fn only_the_stdlib_files_a_script_reaches_are_compiled() {
-        let files = [
-            file("a", "fn step_a(x) { helper (x) }\nfn other() {}"),
-            file("b", "fn helper(x) { x }"),
-            file("c", "fn unused() { 1 }"),
-            file("d", "/// override\nfn helper(x) { x + 1 }"),
-        ];
-        let names = |script: &str| -> Vec<String> {
-            needed_files(&files, script)
-                .iter()
-                .map(|f| f.name.clone())
-                .collect()
-        };
-        assert_eq!(names("let y = step_a(1);"), ["a", "b", "d"]);
-        assert_eq!(names("print(1);"), Vec::<String>::new());
-        assert_eq!(
-            names("let f = Fn(\"unused\"); f.call();"),
-            ["a", "b", "c", "d"]
-        );
-    }
 }

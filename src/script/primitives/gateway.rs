@@ -61,13 +61,13 @@ fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     }
     action = action.arg("key", &key);
     let cfg = ServeConfig {
-        cert: ctx.workdir.resolve(&cert)?,
-        key: ctx.workdir.resolve(&key)?,
+        cert: ctx.workdir.path_for_reading(&cert)?,
+        key: ctx.workdir.path_for_reading(&key)?,
         chain: chain
             .as_deref()
-            .map(|c| ctx.workdir.resolve(c))
+            .map(|c| ctx.workdir.path_for_reading(c))
             .transpose()?,
-        truststore: ctx.workdir.resolve(&truststore)?,
+        truststore: ctx.workdir.path_for_reading(&truststore)?,
         listen,
     };
     let started = ctx.effects.apply(action, || {
@@ -98,7 +98,9 @@ fn probe_url(ctx: &Context, url: &str, map: &Map) -> Result<Map, Error> {
     let o = Opts::new("probe", map);
     o.only(&PROBE_OPTIONS)?;
     let path = |k: &str| -> Result<Option<std::path::PathBuf>, Error> {
-        o.opt_str(k)?.map(|p| ctx.workdir.resolve(&p)).transpose()
+        o.opt_str(k)?
+            .map(|p| ctx.workdir.path_for_reading(&p))
+            .transpose()
     };
     // In a plan the gateway was never started: its address is unknown, and so is the result.
     let resolve_unknown = o.is_unknown("resolve");

@@ -11,9 +11,10 @@ use rhai::{Array, Dynamic, Map};
 use super::{primitive, Opts, Registrar};
 use crate::effects::{Action, Op, Unknown};
 use crate::error::Error;
+use crate::inputs::{dns_name_problem, Wildcard};
 use crate::pki::{
     parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert, Profile,
-    Subject,
+    SecretPem, Subject,
 };
 use crate::script::error::fail;
 use crate::script::Context;
@@ -34,7 +35,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     primitive!(reg, "inspect_cert", "inspect_cert(path: string) -> map",
         "The facts of a PEM certificate: subject, issuer, serial, not_before, not_after, key_algorithm, is_ca, path_len, key_usage, extended_key_usage, san, sha256.",
         move |path: &str| -> RhaiResult<Map> {
-            let pem = c.workdir.read_to_string(path).map_err(fail)?;
+            let pem = c.workdir.read_public(path).map_err(fail)?;
             let info = ParsedCert::from_pem(path, &pem).and_then(|p| p.info()).map_err(fail)?;
             Ok(info_map(&info))
         });
@@ -204,11 +205,24 @@ fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
             "pass the map returned by gen_root_ca or gen_intermediate_ca",
         ));
     }
+    let sans = o.str_list("san")?;
+    for san in &sans {
+        if san.parse::<std::net::IpAddr>().is_err() {
+            if let Some(problem) = dns_name_problem(san, Wildcard::Allowed) {
+                return Err(Error::invalid_argument(
+                    "issue_cert",
+                    "san",
+                    format!("{san:?} is not a DNS name or IP address: {problem}"),
+                    "subject alternative names are DNS names (api.example.com, *.example.com) or IP addresses",
+                ));
+            }
+        }
+    }
     Ok(Request {
         spec: CertSpec {
             profile,
             subject,
-            sans: o.str_list("san")?,
+            sans,
             days: days as u32,
         },
         algorithm,
@@ -228,6 +242,14 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     if cert_exists && !req.force {
         return keep_existing(ctx, &req);
     }
+    // Before the key is written: a CA that cannot sign (expired, SHA-1, weak) is an error
+    // now, not after a new key is on disk.
+    if let Some(issuer) = &req.issuer {
+        if wd.exists(&issuer.cert_path)? {
+            let ca = ParsedCert::from_pem(&issuer.cert_path, &wd.read_public(&issuer.cert_path)?)?;
+            usable(&issuer.cert_path, &ca)?;
+        }
+    }
 
     // The key: reuse an existing one unless forced, otherwise make one.
     let mut key = None;
@@ -235,7 +257,7 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         let existing = load_key(ctx, &req.key_path)?;
         check_algorithm(&req, &existing)?;
         ctx.effects
-            .keep(key_action(Op::Keep, &req, "exists, reused"));
+            .keep(kept_key_action(ctx, &req, "exists, reused")?);
         key = Some(existing);
     } else {
         let (op, reason) = if key_exists {
@@ -245,12 +267,7 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         };
         let made = ctx.effects.apply(key_action(op, &req, reason), || {
             let new = ctx.keys.take_or_generate(&req.key_path, req.algorithm)?;
-            wd.write(
-                &req.key_path,
-                new.serialize_pem().as_bytes(),
-                Secrecy::Secret,
-                key_exists,
-            )?;
+            wd.write_secret(&req.key_path, &SecretPem::of_key_pair(&new), key_exists)?;
             Ok(new)
         })?;
         key = key.or(made);
@@ -267,7 +284,7 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
             .ok_or_else(|| Error::internal("issue a certificate", "its key was not loaded"))?;
         let pem = match &req.issuer {
             Some(issuer) => {
-                let ca_pem = wd.read_to_string(&issuer.cert_path)?;
+                let ca_pem = wd.read_public(&issuer.cert_path)?;
                 let ca_key = load_key(ctx, &issuer.key_path)?;
                 req.spec.issue(
                     key,
@@ -300,13 +317,27 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
     }
     let key = load_key(ctx, &req.key_path)?;
     check_algorithm(req, &key)?;
-    let cert = ParsedCert::from_pem(&req.cert_path, &wd.read_to_string(&req.cert_path)?)?;
+    let certs = ParsedCert::all_from_pem(&req.cert_path, &wd.read_public(&req.cert_path)?)?;
+    let cert = certs[0].clone();
     if cert.spki_der()? != key.subject_public_key_info() {
-        return Err(Error::KeyMismatch {
-            key: req.key_path.clone(),
-            cert: req.cert_path.clone(),
+        // A file whose key matches a later certificate is a chain in the wrong order.
+        let position = certs.iter().position(|c| {
+            c.spki_der().ok().as_deref() == Some(key.subject_public_key_info().as_slice())
+        });
+        return Err(match position {
+            Some(i) => Error::CertificateOrder {
+                cert: req.cert_path.clone(),
+                key: req.key_path.clone(),
+                position: i + 1,
+                count: certs.len(),
+            },
+            None => Error::KeyMismatch {
+                key: req.key_path.clone(),
+                cert: req.cert_path.clone(),
+            },
         });
     }
+    usable(&req.cert_path, &cert)?;
     let info = cert.info()?;
     let differs = |field, found: String, wanted: String| Error::CertificateDiffers {
         cert: req.cert_path.clone(),
@@ -334,19 +365,32 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
         if issuer.is_new {
             return Err(wrong());
         }
-        let ca = ParsedCert::from_pem(&issuer.cert_path, &wd.read_to_string(&issuer.cert_path)?)?;
+        let ca = ParsedCert::from_pem(&issuer.cert_path, &wd.read_public(&issuer.cert_path)?)?;
         if !cert.is_issued_by(&ca) {
             return Err(wrong());
         }
     }
-    ctx.effects.keep(key_action(Op::Keep, req, "exists"));
+    ctx.effects.keep(kept_key_action(ctx, req, "exists")?);
     ctx.effects
         .keep(cert_action(Op::Keep, req, "exists, as asked").arg("sha256", &info.sha256));
     Ok(result_map(req, Op::Keep, Some(&info)))
 }
 
+/// A certificate mtls keeps, or signs with, must still be one AWS and openssl accept:
+/// not expired, SHA-256 or stronger, a key of a size they take.
+fn usable(path: &str, cert: &ParsedCert) -> Result<(), Error> {
+    let problems = cert.aws_problems()?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CertificateUnusable {
+        cert: path.to_string(),
+        problems: problems.join("; "),
+    })
+}
+
 fn load_key(ctx: &Context, path: &str) -> Result<KeyPair, Error> {
-    parse_key_pem(path, &ctx.workdir.read_to_string(path)?)
+    parse_key_pem(path, &ctx.workdir.read_secret(path)?)
 }
 
 fn check_algorithm(req: &Request, key: &KeyPair) -> Result<(), Error> {
@@ -372,6 +416,15 @@ fn key_action(op: Op, req: &Request, reason: &str) -> Action {
     Action::new(op, "private key", &req.key_path, reason)
         .arg("algorithm", req.algorithm)
         .arg("mode", "0600")
+}
+
+/// A kept key, with the mode it really has (reading it already refused a mode that lets
+/// others read it).
+fn kept_key_action(ctx: &Context, req: &Request, reason: &str) -> Result<Action, Error> {
+    let mode = ctx.workdir.mode(&req.key_path)?.unwrap_or(0o600);
+    Ok(Action::new(Op::Keep, "private key", &req.key_path, reason)
+        .arg("algorithm", req.algorithm)
+        .arg("mode", format!("{mode:04o}")))
 }
 
 fn cert_action(op: Op, req: &Request, reason: &str) -> Action {

@@ -48,11 +48,10 @@ fn ensure_imported_cert(
     chain: &str,
 ) -> Result<Map, Error> {
     let wanted_tags = tags(domain, "server");
-    let local = if ctx.workdir.exists(cert)? {
-        Some(ctx.workdir.read_to_string(cert)?)
-    } else {
-        None
-    };
+    // ACM's rules are checked here whatever the script did before: nothing is imported
+    // that ACM would refuse, and what is sent is rebuilt from the parsed certificates.
+    let files = super::checks::checked_acm_import(ctx, cert, key, chain)?;
+    let local = files.as_ref().map(|f| f.certificate.clone());
     let found = ctx.read(|aws| aws.acm().find_certificates(None, &wanted_tags))?;
     let existing = found.as_ref().and_then(|f| f.first().cloned());
     let same = match (&existing, &local) {
@@ -92,13 +91,13 @@ fn ensure_imported_cert(
                 .arg_sensitive("private_key")
                 .arg_maybe("arn", reimport.clone());
             let arn = ctx.effects.apply(action, || {
-                let body = ctx.workdir.read_to_string(cert)?;
-                let key_pem = ctx.workdir.read_to_string(key)?;
-                let chain_pem = ctx.workdir.read_to_string(chain)?;
+                let files = files.as_ref().ok_or_else(|| {
+                    Error::internal("import the server certificate", "its files were not read")
+                })?;
                 let import = CertificateImport {
-                    certificate_pem: &body,
-                    private_key_pem: &key_pem,
-                    chain_pem: Some(&chain_pem),
+                    certificate_pem: &files.certificate,
+                    private_key: &files.private_key,
+                    chain_pem: Some(&files.chain),
                     reimport_arn: reimport.as_deref(),
                     tags: &wanted_tags,
                 };

@@ -7,7 +7,8 @@ use rhai::{Array, Dynamic};
 
 use super::{text, RhaiResult};
 use crate::error::Error;
-use crate::pki::ParsedCert;
+use crate::inputs::bucket_name_problem;
+use crate::pki::{ParsedCert, SecretPem, Truststore};
 use crate::script::error::fail;
 use crate::script::primitives::{primitive, Registrar};
 use crate::script::Context;
@@ -56,84 +57,71 @@ fn check_bucket_name(name: &Dynamic) -> Result<(), Error> {
     }
 }
 
-/// The first S3 bucket naming rule `name` breaks, if any.
-fn bucket_name_problem(name: &str) -> Option<&'static str> {
-    let bytes = name.as_bytes();
-    if !(3..=63).contains(&bytes.len()) {
-        return Some("it must be 3 to 63 characters long");
-    }
-    if !bytes
-        .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
-    {
-        return Some("only lowercase letters, digits, dots and hyphens are allowed");
-    }
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return Some("it must start and end with a letter or digit");
-    }
-    if name.contains("..") {
-        return Some("two dots may not be adjacent");
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Some("it may not look like an IP address");
-    }
-    if name.starts_with("xn--")
-        || name.starts_with("sthree-")
-        || name.ends_with("-s3alias")
-        || name.ends_with("--ol-s3")
-    {
-        return Some("it uses a prefix or suffix S3 reserves");
-    }
-    None
-}
-
 fn check_truststore(ctx: &Context, path: &str) -> Result<Array, Error> {
-    if !ctx.workdir.exists(path)? && ctx.effects.is_plan() {
+    let Some(store) = checked_truststore(ctx, path)? else {
         return Ok(Array::new());
-    }
-    let pem = ctx.workdir.read_to_string(path)?;
-    let certs = ParsedCert::all_from_pem(path, &pem)?;
-    let mut problems = Vec::new();
+    };
     let mut subjects = Array::new();
-    for cert in &certs {
-        let info = cert.info()?;
-        problems.extend(
-            cert.aws_problems()?
-                .into_iter()
-                .map(|p| format!("{}: {p}", info.subject)),
-        );
-        subjects.push(info.subject.into());
+    for cert in store.certs() {
+        subjects.push(cert.info()?.subject.into());
     }
-    invalid("check_truststore", path, problems)?;
     Ok(subjects)
 }
 
+/// The truststore at `path` once it passes API Gateway's rules: certificates only, each
+/// acceptable. `None` in a plan when an earlier step will make the file.
+///
+/// The upload primitive calls this itself, so the rules hold whatever a script does.
+pub(crate) fn checked_truststore(ctx: &Context, path: &str) -> Result<Option<Truststore>, Error> {
+    if !ctx.workdir.exists(path)? && ctx.effects.is_plan() {
+        return Ok(None);
+    }
+    let store = Truststore::from_pem(path, &ctx.workdir.read_public(path)?)?;
+    invalid("check_truststore", path, store.problems()?)?;
+    Ok(Some(store))
+}
+
 fn check_acm_import(ctx: &Context, cert: &str, key: &str, chain: &str) -> Result<(), Error> {
+    checked_acm_import(ctx, cert, key, chain).map(|_| ())
+}
+
+/// What ACM's `ImportCertificate` is given: the certificate and chain rebuilt from their
+/// parsed DER, and the key.
+pub(crate) struct AcmImportFiles {
+    pub certificate: String,
+    pub chain: String,
+    pub private_key: SecretPem,
+}
+
+/// The files of an ACM import once they pass ACM's rules. `None` in a plan when an
+/// earlier step will make them. The import primitive calls this itself.
+pub(crate) fn checked_acm_import(
+    ctx: &Context,
+    cert: &str,
+    key: &str,
+    chain: &str,
+) -> Result<Option<AcmImportFiles>, Error> {
     let all_exist =
         ctx.workdir.exists(cert)? && ctx.workdir.exists(key)? && ctx.workdir.exists(chain)?;
     if !all_exist && ctx.effects.is_plan() {
-        return Ok(());
+        return Ok(None);
     }
-    let leaf = ParsedCert::from_pem(cert, &ctx.workdir.read_to_string(cert)?)?;
-    let key_pem = ctx.workdir.read_to_string(key)?;
-    let chain_certs = ParsedCert::all_from_pem(chain, &ctx.workdir.read_to_string(chain)?)?;
+    let leaf = ParsedCert::from_pem(cert, &ctx.workdir.read_public(cert)?)?;
+    let private_key = ctx.workdir.read_secret(key)?;
+    let chain_certs = ParsedCert::all_from_pem(chain, &ctx.workdir.read_public(chain)?)?;
     let mut problems = Vec::new();
     problems.extend(
         leaf.aws_problems()?
             .into_iter()
             .map(|p| format!("{cert}: {p}")),
     );
-    if key_pem.len() > 5120 {
+    if private_key.len() > 5120 {
         problems.push(format!(
             "{key} is {} bytes; ACM accepts keys up to 5120 bytes",
-            key_pem.len()
+            private_key.len()
         ));
     }
-    if key_pem.contains("ENCRYPTED") {
-        problems.push(format!("{key} is encrypted; ACM needs an unencrypted key"));
-    }
-    match crate::pki::parse_key_pem(key, &key_pem) {
+    match crate::pki::parse_key_pem(key, &private_key) {
         Ok(k) => {
             use rcgen::PublicKeyData;
             if leaf.spki_der()? != k.subject_public_key_info() {
@@ -150,35 +138,17 @@ fn check_acm_import(ctx: &Context, cert: &str, key: &str, chain: &str) -> Result
             ));
         } else if !child.is_issued_by(ca) {
             problems.push(format!(
-                "certificate {} of {chain} did not issue the one before it",
+                "certificate {} of {chain} did not issue the one before it: the chain must go from the issuer of {cert} up towards the root, in that order",
                 i + 1
             ));
         }
         child = ca.clone();
     }
-    invalid("check_acm_import", cert, problems)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bucket_name_problem;
-
-    #[test]
-    fn bucket_names_follow_s3_rules() {
-        for ok in ["trust-store-123456789012", "my.bucket-1", "abc"] {
-            assert_eq!(bucket_name_problem(ok), None, "{ok}");
-        }
-        for bad in [
-            "ab",
-            "Not_A_Bucket",
-            "-lead",
-            "trail-",
-            "a..b",
-            "192.168.1.1",
-            "xn--abc",
-            &"a".repeat(64),
-        ] {
-            assert!(bucket_name_problem(bad).is_some(), "{bad}");
-        }
-    }
+    invalid("check_acm_import", cert, problems)?;
+    let pem = |c: &ParsedCert| crate::pki::pem::encode_certificate(&c.der);
+    Ok(Some(AcmImportFiles {
+        certificate: pem(&leaf),
+        chain: chain_certs.iter().map(pem).collect(),
+        private_key,
+    }))
 }

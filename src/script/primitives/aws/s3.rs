@@ -18,9 +18,9 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         "Find or create the S3 bucket `name` (in the run's region) with versioning enabled. Returns #{ name, status }.",
         move |name: Dynamic| -> RhaiResult<Map> { ensure_bucket(&c, &name).map_err(fail) });
     let c = ctx.clone();
-    primitive!(reg, "s3_ensure_object", "s3_ensure_object(bucket: string, key: string, path: string) -> map",
-        "Upload the local file `path` as s3://bucket/key unless the latest version already holds the same bytes. Returns #{ uri, version, sha256, status }.",
-        move |bucket: Dynamic, key: &str, path: &str| -> RhaiResult<Map> { ensure_object(&c, &bucket, key, path).map_err(fail) });
+    primitive!(reg, "s3_ensure_truststore", "s3_ensure_truststore(bucket: string, key: string, path: string) -> map",
+        "Check the truststore `path` against API Gateway's rules and upload its certificates (rebuilt from the parsed certificates: nothing else in the file is sent) as s3://bucket/key, unless the latest version already holds them. Returns #{ uri, version, sha256, status }.",
+        move |bucket: Dynamic, key: &str, path: &str| -> RhaiResult<Map> { ensure_truststore(&c, &bucket, key, path).map_err(fail) });
     let c = ctx.clone();
     primitive!(
         reg,
@@ -98,22 +98,12 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     ]))
 }
 
-fn ensure_object(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
+fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
     let uri = format!("s3://{}/{key}", display(bucket));
-    let bucket = text("s3_ensure_object", "bucket", bucket)?;
-    // The file may not exist yet in a plan (an earlier step would make it).
-    let body = if ctx.workdir.exists(path)? {
-        Some(ctx.workdir.read_to_string(path)?)
-    } else {
-        None
-    };
-    if body.is_none() && !ctx.effects.is_plan() {
-        return Err(Error::Io {
-            action: "read",
-            path: path.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
-    }
+    let bucket = text("s3_ensure_truststore", "bucket", bucket)?;
+    // The truststore rules run here whatever the script checked before; `None` in a plan
+    // where an earlier step makes the file.
+    let body = super::checks::checked_truststore(ctx, path)?.map(|store| store.to_pem());
     let sha = body.as_ref().map(|b| sha256_hex(b.as_bytes()));
     let head = match &bucket {
         Some(b) => ctx.read(|aws| aws.s3().head_object(b, key, None))?,

@@ -1,0 +1,401 @@
+//! Checks of what a user types, made before the first file is written or the first AWS
+//! call is made: DNS names, regions, bucket and stage names, and the well-known `--var`s
+//! of the bundled scripts. Each check returns the problem in words and, where there is
+//! one, the value the user probably meant.
+
+use std::collections::BTreeMap;
+
+use crate::error::Error;
+
+/// Whether a DNS name may start with a `*.` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wildcard {
+    Allowed,
+    Refused,
+}
+
+/// The problem with a DNS name (RFC 1123 host names: lowercase ASCII labels of letters,
+/// digits and inner hyphens, 1-63 characters each, 253 in all), or `None`.
+pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Some("it is an IP address; a custom domain is a DNS name".into());
+    }
+    if !name.is_ascii() {
+        return Some(match idna::domain_to_ascii(name) {
+            Ok(ascii) if dns_name_problem(&ascii, wildcard).is_none() => {
+                format!("it has non-ASCII characters; AWS takes the ASCII (punycode) form: {ascii}")
+            }
+            _ => "it has characters that are not allowed in a domain name".into(),
+        });
+    }
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some(format!(
+            "it has capital letters; use {}",
+            name.to_ascii_lowercase()
+        ));
+    }
+    if let Some(trimmed) = name.strip_suffix('.') {
+        if !trimmed.is_empty() && !trimmed.ends_with('.') {
+            return Some(format!("drop the trailing dot: {trimmed}"));
+        }
+    }
+    if name.len() > 253 {
+        return Some(format!(
+            "it is {} characters long; the most is 253",
+            name.len()
+        ));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    for (i, label) in labels.iter().enumerate() {
+        if label.is_empty() {
+            return Some("it has an empty label (two dots in a row, or a dot at an end)".into());
+        }
+        if *label == "*" {
+            if i == 0 && wildcard == Wildcard::Allowed && labels.len() > 2 {
+                continue;
+            }
+            return Some(if wildcard == Wildcard::Refused {
+                "wildcards are not allowed here; name one host, e.g. api.example.com".into()
+            } else {
+                "a wildcard may only be the first label, of a name with at least two more".into()
+            });
+        }
+        if label.len() > 63 {
+            return Some(format!(
+                "the label {}... is {} characters long; the most is 63",
+                &label[..12],
+                label.len()
+            ));
+        }
+        if let Some(bad) = label
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Some(format!(
+                "it contains {bad:?}; only letters, digits, hyphens and dots are allowed"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!("the label {label:?} starts or ends with a hyphen"));
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Some("its last label is all digits; a domain's top level is a name".into());
+    }
+    None
+}
+
+/// The problem with an AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
+pub fn region_problem(region: &str) -> Option<String> {
+    const AREAS: [&str; 10] = ["af", "ap", "ca", "cn", "eu", "il", "me", "mx", "sa", "us"];
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = parts.len() >= 3
+        && AREAS.contains(&parts[0])
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()));
+    if shaped {
+        None
+    } else {
+        Some(format!(
+            "{region:?} is not an AWS region name; regions look like us-east-1 or ap-northeast-1"
+        ))
+    }
+}
+
+/// The first S3 bucket naming rule `name` breaks, if any.
+pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let bytes = name.as_bytes();
+    if !(3..=63).contains(&bytes.len()) {
+        return Some("it must be 3 to 63 characters long");
+    }
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-')
+    {
+        return Some("only lowercase letters, digits, dots and hyphens are allowed");
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return Some("it must start and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return Some("two dots may not be adjacent");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Some("it may not look like an IP address");
+    }
+    if name.starts_with("xn--")
+        || name.starts_with("sthree-")
+        || name.ends_with("-s3alias")
+        || name.ends_with("--ol-s3")
+    {
+        return Some("it uses a prefix or suffix S3 reserves");
+    }
+    None
+}
+
+/// API Gateway's rule for stage names.
+pub fn stage_name_problem(stage: &str) -> Option<&'static str> {
+    let ok = (1..=128).contains(&stage.len())
+        && stage
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (!ok).then_some("a stage name is 1-128 letters, digits, hyphens and underscores")
+}
+
+/// Splits `NAME=VALUE` (a `--var`): the name is trimmed and may not be empty or hold `=`.
+pub fn parse_var(raw: &str) -> Result<(String, String), Error> {
+    raw.split_once('=')
+        .map(|(n, v)| (n.trim(), v))
+        .filter(|(n, _)| !n.is_empty() && !n.contains(char::is_whitespace))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .ok_or_else(|| Error::BadVar {
+            raw: raw.to_string(),
+        })
+}
+
+/// One well-known `--var` of the bundled scripts and the rule its value must follow.
+struct VarRule {
+    name: &'static str,
+    check: fn(&str) -> Option<String>,
+    example: &'static str,
+}
+
+const VAR_RULES: [VarRule; 8] = [
+    VarRule {
+        name: "domain",
+        check: |v| dns_name_problem(v, Wildcard::Refused),
+        example: "api.example.com",
+    },
+    VarRule {
+        name: "zone",
+        check: |v| dns_name_problem(v, Wildcard::Refused),
+        example: "example.com",
+    },
+    VarRule {
+        name: "bucket",
+        check: |v| {
+            bucket_name_problem(v).map(|p| {
+                format!("{p} (bucket names are 3-63 lowercase letters, digits, dots and hyphens)")
+            })
+        },
+        example: "trust-store-123456789012",
+    },
+    VarRule {
+        name: "stage",
+        check: |v| stage_name_problem(v).map(str::to_string),
+        example: "prod",
+    },
+    VarRule {
+        name: "validation_timeout",
+        check: |v| match v.parse::<u32>() {
+            Ok(1..=86_400) => None,
+            _ => Some("it is a number of seconds from 1 to 86400".into()),
+        },
+        example: "1800",
+    },
+    VarRule {
+        name: "probe",
+        check: boolean,
+        example: "false",
+    },
+    VarRule {
+        name: "delete_zone",
+        check: boolean,
+        example: "true",
+    },
+    VarRule {
+        name: "listen",
+        check: |v| {
+            v.parse::<std::net::SocketAddr>()
+                .err()
+                .map(|_| "it is an IP:PORT address".to_string())
+        },
+        example: "127.0.0.1:8443",
+    },
+];
+
+fn boolean(v: &str) -> Option<String> {
+    (!matches!(v, "true" | "false")).then(|| "it is true or false".to_string())
+}
+
+/// Checks the well-known `--var`s (every problem at once), and that `domain` lies in
+/// `zone` when both are given. Other names are the script's own business.
+pub fn check_vars(vars: &BTreeMap<String, String>) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    for rule in &VAR_RULES {
+        if let Some(value) = vars.get(rule.name) {
+            if let Some(problem) = (rule.check)(value) {
+                problems.push(format!(
+                    "--var {}={value:?}: {problem} (for example --var {}={})",
+                    rule.name, rule.name, rule.example
+                ));
+            }
+        }
+    }
+    if let (Some(domain), Some(zone)) = (vars.get("domain"), vars.get("zone")) {
+        if domain != zone && !domain.ends_with(&format!(".{zone}")) {
+            problems.push(format!(
+                "--var domain={domain} is not inside --var zone={zone}: the zone must be the domain or one of its parents"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            problems: problems.join("\n"),
+        })
+    }
+}
+
+/// Checks the region given on the command line or in the environment, if any.
+pub fn check_region(flag: Option<&str>) -> Result<(), Error> {
+    let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v)))
+        .find(|(_, v)| !v.is_empty());
+    let (source, region) = match (flag, env) {
+        (Some(r), _) => ("--region", r.to_string()),
+        (None, Some((k, v))) => (k, v),
+        (None, None) => return Ok(()),
+    };
+    match region_problem(&region) {
+        None => Ok(()),
+        Some(problem) => Err(Error::InvalidInput {
+            problems: format!("{source}: {problem}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names() {
+        let ok = |n: &str| assert_eq!(dns_name_problem(n, Wildcard::Refused), None, "{n}");
+        let bad = |n: &str, expected: &str| {
+            let p = dns_name_problem(n, Wildcard::Refused).unwrap_or_default();
+            assert!(p.contains(expected), "{n:?}: {p:?}");
+        };
+        ok("api.example.com");
+        ok("localhost");
+        ok("xn--bcher-kva.example");
+        ok(&format!("{}.com", "a".repeat(63)));
+        bad("", "empty");
+        bad("a..b", "empty label");
+        bad(".example.com", "empty label");
+        bad("*.example.com", "wildcards are not allowed");
+        bad(&format!("{}.com", "a".repeat(64)), "the most is 63");
+        bad(
+            &format!("{}.com", "abcdefgh.".repeat(28)),
+            "the most is 253",
+        );
+        bad("10.0.0.1", "IP address");
+        bad("::1", "IP address");
+        bad("API.Example.COM", "use api.example.com");
+        bad("api.example.com.", "trailing dot: api.example.com");
+        bad("exa mple.com", "contains ' '");
+        bad("a/b.com", "contains '/'");
+        bad("a\u{7}.com", "contains");
+        bad("-api.example.com", "hyphen");
+        bad("api.123", "all digits");
+        bad("bücher.example", "xn--bcher-kva.example");
+        assert_eq!(dns_name_problem("*.example.com", Wildcard::Allowed), None);
+        assert!(dns_name_problem("a.*.example.com", Wildcard::Allowed).is_some());
+        assert!(dns_name_problem("*.com", Wildcard::Allowed).is_some());
+    }
+
+    #[test]
+    fn regions() {
+        for ok in [
+            "us-east-1",
+            "ap-northeast-1",
+            "us-gov-west-1",
+            "eu-central-2",
+            "cn-north-1",
+        ] {
+            assert_eq!(region_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "moon-base-1",
+            "us-east-1a",
+            "us_east_1",
+            "us--1",
+        ] {
+            assert!(region_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for ok in ["trust-store-123456789012", "my.bucket-1", "abc"] {
+            assert_eq!(bucket_name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "ab",
+            "Not_A_Bucket",
+            "-lead",
+            "trail-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            &"a".repeat(64),
+        ] {
+            assert!(bucket_name_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn vars_are_parsed_and_checked() {
+        assert_eq!(parse_var("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(parse_var(" d =").unwrap(), ("d".into(), "".into()));
+        for bad in ["novalue", "=x", " =x", "a b=c"] {
+            assert!(parse_var(bad).is_err(), "{bad}");
+        }
+        let vars = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(check_vars(&vars(&[
+            ("domain", "api.example.com"),
+            ("zone", "example.com")
+        ]))
+        .is_ok());
+        assert!(check_vars(&vars(&[("other", "a..b")])).is_ok());
+        let Err(Error::InvalidInput { problems }) = check_vars(&vars(&[
+            ("domain", "api.example.com"),
+            ("zone", "example.org"),
+            ("stage", "a b"),
+        ])) else {
+            panic!("expected an error")
+        };
+        assert!(
+            problems.contains("not inside --var zone=example.org"),
+            "{problems}"
+        );
+        assert!(problems.contains("--var stage=\"a b\""), "{problems}");
+        // A zone that merely ends with the same letters is not a parent.
+        assert!(check_vars(&vars(&[
+            ("domain", "api.badexample.com"),
+            ("zone", "example.com")
+        ]))
+        .is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! Private key text, kept apart from every other kind of data by its type.
+//!
+//! A [`SecretPem`] is made only by reading a key file ([`crate::workdir::Workdir::read_secret`])
+//! or by serialising a key mtls generated. It has no `Display`, its `Debug` shows only its
+//! length, and its text leaves it in exactly three ways: parsed into a key pair, written to
+//! a 0600 file, and as the private key of ACM's `ImportCertificate`. Nothing else in the
+//! code can take its bytes, so a key cannot end up in a truststore, a plan or a log by a
+//! slip of the pen.
+
+use std::fmt;
+
+use rcgen::KeyPair;
+
+/// The PEM text of a private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretPem {
+    text: String,
+}
+
+impl SecretPem {
+    /// Wraps key text read by other means (tests, embedders).
+    pub fn new(text: String) -> Self {
+        SecretPem { text }
+    }
+
+    /// The PEM of a key mtls holds in memory (to write it to its file).
+    pub(crate) fn of_key_pair(key: &KeyPair) -> Self {
+        SecretPem {
+            text: key.serialize_pem(),
+        }
+    }
+
+    /// The key pair; `Err` with rcgen's message when the text is not an unencrypted key
+    /// it can use.
+    pub(crate) fn key_pair(&self) -> Result<KeyPair, rcgen::Error> {
+        KeyPair::from_pem(&self.text)
+    }
+
+    /// The text, for the two places that may hold it: a 0600 file and ACM's
+    /// `ImportCertificate` private key field.
+    pub(crate) fn expose_to_file_or_acm(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+
+    /// The PEM block labels, for explaining why a file is not a usable key (never the
+    /// key itself).
+    pub(crate) fn labels(&self) -> Vec<String> {
+        crate::pki::pem::labels(&self.text)
+    }
+
+    /// Whether the key is encrypted with a passphrase (PKCS#8 or the legacy OpenSSL header).
+    pub(crate) fn is_encrypted(&self) -> bool {
+        self.text.contains("ENCRYPTED PRIVATE KEY") || self.text.contains("Proc-Type: 4,ENCRYPTED")
+    }
+
+    /// Its length in bytes (ACM takes keys up to 5120 bytes).
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The DER inside the first PEM block, for reading the key's size when rcgen refuses it.
+    pub(crate) fn first_block_der(&self) -> Option<Vec<u8>> {
+        ::pem::parse(&self.text).ok().map(|p| p.into_contents())
+    }
+}
+
+impl fmt::Debug for SecretPem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretPem(<{} bytes, not shown>)", self.text.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let key = KeyPair::generate().unwrap();
+        let secret = SecretPem::of_key_pair(&key);
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("PRIVATE"), "{shown}");
+        assert!(shown.contains("not shown"));
+    }
+}
