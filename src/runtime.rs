@@ -169,9 +169,12 @@ impl Runtime {
         self.run_source(&format!("(bundled) {}", file.path), file.source, None)
     }
 
-    /// Runs `name`: a file if one exists at that path, else the bundled script of that name.
+    /// Runs `name`: the file at that path if there is one, else the bundled script of that
+    /// name.
     pub fn run(self, name: &str) -> Result<Outcome, Error> {
-        if Path::new(name).is_file() {
+        // Anything at that path is the user's script, even one mtls will refuse to read
+        // (a FIFO, a folder): say why, rather than "no such script".
+        if std::fs::symlink_metadata(name).is_ok() {
             self.run_file(name)
         } else {
             self.run_bundled(name)
@@ -180,6 +183,10 @@ impl Runtime {
 
     /// Runs script text. `name` is shown in errors; `dir` is where a local `stdlib/`
     /// folder is looked for.
+    ///
+    /// A live run is planned first, quietly and offline: every primitive checks its inputs
+    /// in a plan too, so a bad value anywhere in the script (a SAN, a file, a domain) stops
+    /// the run before its first file is written or its first AWS call is made.
     pub fn run_source(
         self,
         name: &str,
@@ -190,49 +197,89 @@ impl Runtime {
         // Every input is checked before anything is written or sent.
         crate::inputs::check_vars(&cfg.vars)?;
         crate::inputs::check_region(cfg.aws.region.as_deref())?;
-        let mut ctx = Context::new(
-            Workdir::new(&cfg.workdir),
-            Effects::new(cfg.mode, cfg.progress),
-            cfg.vars,
-            cfg.force,
-        );
-        ctx.aws.settings = cfg.aws;
-        ctx.aws.refresh = cfg.refresh;
-        ctx.interrupt = cfg.interrupt.clone();
-        let ctx = Rc::new(ctx);
-        let (mut engine, docs) = script::new_engine(Some(&ctx), cfg.printer);
-        engine.set_module_resolver(script::modules::Modules::new(
-            dir.map(Path::to_path_buf),
-            cfg.stdlib_dir.clone(),
-        ));
-        let primitives: HashSet<String> = docs.into_iter().map(|d| d.name).collect();
-        let mut sources = Sources::default();
-        let files = script::stdlib_files(dir, cfg.stdlib_dir.as_deref())?;
-        let stdlib = script::compile_stdlib(&engine, &files, &primitives, &mut sources)?;
-        sources.add_file(name, source);
-        let ast = engine
-            .compile(source)
-            .map_err(|e| Error::from(sources.parse_error(name, &e)))?;
-        script::refuse_primitive_names(&ast, name, &primitives)?;
-        // Which bundled steps this run does not use as shipped, said before anything runs.
-        let mut overrides = stdlib.overrides;
-        let stdlib_names: HashSet<&str> = stdlib.ast.iter_functions().map(|f| f.name).collect();
-        overrides.extend(
-            ast.iter_functions()
-                .filter(|f| stdlib_names.contains(f.name))
-                .map(|f| format!("{}() from {name}", f.name)),
-        );
-        for o in &overrides {
-            (cfg.notices)(&format!("note: using {o} instead of the bundled step"));
+        if cfg.mode == Mode::Live {
+            let quiet: Printer = Rc::new(|_| {});
+            let preflight = Pass {
+                mode: Mode::Plan,
+                refresh: false,
+                progress: false,
+                printer: quiet.clone(),
+                notices: quiet,
+            };
+            if let Err(e) = evaluate(&cfg, &preflight, name, source, dir) {
+                (cfg.notices)("nothing was changed: mtls plans a run before it changes anything, and the plan stopped at this error:");
+                return Err(e);
+            }
         }
-        // Script functions come last so a script can redefine a stdlib step for itself.
-        let program = stdlib.ast.merge(&ast);
-        let result = engine.run_ast(&program);
-        // Gateways started by `serve` live until the script ends, whatever its result.
-        ctx.finish();
-        result.map_err(|e| Error::from(sources.runtime_error(name, &e)))?;
-        Ok(Outcome {
-            plan: ctx.effects.plan(),
-        })
+        let pass = Pass {
+            mode: cfg.mode,
+            refresh: cfg.refresh,
+            progress: cfg.progress,
+            printer: cfg.printer.clone(),
+            notices: cfg.notices.clone(),
+        };
+        let plan = evaluate(&cfg, &pass, name, source, dir)?;
+        Ok(Outcome { plan })
     }
+}
+
+/// How one evaluation of a script runs: the preflight plan of a live run, or the run itself.
+struct Pass {
+    mode: Mode,
+    refresh: bool,
+    progress: bool,
+    printer: Printer,
+    notices: Printer,
+}
+
+/// Compiles and evaluates the script once; returns its journal.
+fn evaluate(
+    cfg: &RuntimeBuilder,
+    pass: &Pass,
+    name: &str,
+    source: &str,
+    dir: Option<&Path>,
+) -> Result<Plan, Error> {
+    let mut ctx = Context::new(
+        Workdir::new(&cfg.workdir),
+        Effects::new(pass.mode, pass.progress),
+        cfg.vars.clone(),
+        cfg.force,
+    );
+    ctx.aws.settings = cfg.aws.clone();
+    ctx.aws.refresh = pass.refresh;
+    ctx.interrupt = cfg.interrupt.clone();
+    let ctx = Rc::new(ctx);
+    let (mut engine, docs) = script::new_engine(Some(&ctx), pass.printer.clone());
+    engine.set_module_resolver(script::modules::Modules::new(
+        dir.map(Path::to_path_buf),
+        cfg.stdlib_dir.clone(),
+    ));
+    let primitives: HashSet<String> = docs.into_iter().map(|d| d.name).collect();
+    let mut sources = Sources::default();
+    let files = script::stdlib_files(dir, cfg.stdlib_dir.as_deref())?;
+    let stdlib = script::compile_stdlib(&engine, &files, &primitives, &mut sources)?;
+    sources.add_file(name, source);
+    let ast = engine
+        .compile(source)
+        .map_err(|e| Error::from(sources.parse_error(name, &e)))?;
+    script::refuse_primitive_names(&ast, name, &primitives)?;
+    // Which bundled steps this run does not use as shipped, said before anything runs.
+    let mut overrides = stdlib.overrides;
+    let stdlib_names: HashSet<&str> = stdlib.ast.iter_functions().map(|f| f.name).collect();
+    overrides.extend(
+        ast.iter_functions()
+            .filter(|f| stdlib_names.contains(f.name))
+            .map(|f| format!("{}() from {name}", f.name)),
+    );
+    for o in &overrides {
+        (pass.notices)(&format!("note: using {o} instead of the bundled step"));
+    }
+    // Script functions come last so a script can redefine a stdlib step for itself.
+    let program = stdlib.ast.merge(&ast);
+    let result = engine.run_ast(&program);
+    // Gateways started by `serve` live until the script ends, whatever its result.
+    ctx.finish();
+    result.map_err(|e| Error::from(sources.runtime_error(name, &e)))?;
+    Ok(ctx.effects.plan())
 }

@@ -4,6 +4,11 @@
 //! at `$MTLS_MOTO_VENV`, or `target/moto-venv` under the crate, once (a lock directory keeps
 //! parallel test processes from installing twice). Each [`Moto`] is a fresh server with empty
 //! state, recording every request it gets to a file that [`Moto::recorded_requests`] reads.
+//!
+//! Every recording is checked for private key material (see [`super::key_scan`]): no key may
+//! reach AWS except in ACM ImportCertificate's `PrivateKey` field. [`Moto`]'s drop panics when
+//! one did (unless the test is already panicking), and so does [`Moto::reset_recording`] for
+//! the requests it would forget; [`Moto::scan_for_key_material`] runs the check on demand.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -12,10 +17,13 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+
+use super::key_scan::find_key_material;
 
 /// Dummy credentials and region that moto accepts.
 pub const ACCESS_KEY: &str = "testing";
@@ -123,11 +131,15 @@ from moto.server import main
 sys.exit(main(sys.argv[1:]))
 "#;
 
-/// A running moto_server; killed on drop.
+/// A running moto_server; killed on drop, after which its recording is checked for private
+/// key material (a panic names the request; see [`Moto::scan_for_key_material`]).
 pub struct Moto {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// How many recorded requests the test has had checked with
+    /// [`Moto::scan_for_key_material`]: [`Moto::reset_recording`] leaves those to the test.
+    scanned_by_test: AtomicUsize,
 }
 
 /// One request as moto recorded it.
@@ -171,6 +183,78 @@ impl RecordedRequest {
         form.split('&')
             .find_map(|pair| pair.strip_prefix("Action="))
             .map(str::to_string)
+    }
+
+    /// Whether this is ACM's ImportCertificate, whose `PrivateKey` field is the one place a
+    /// private key may be sent.
+    pub fn is_acm_import_certificate(&self) -> bool {
+        self.rpc_action().as_deref() == Some("ImportCertificate")
+            && self
+                .headers
+                .get("x-amz-target")
+                .is_some_and(|t| t.starts_with("CertificateManager."))
+    }
+
+    /// Private key material in this request (path, query, headers or body), described without
+    /// the key; ACM ImportCertificate's `PrivateKey` field is left out (its `Certificate` and
+    /// `CertificateChain` are scanned: a key appended to a certificate file would hide there).
+    pub fn key_material(&self) -> Option<String> {
+        if let Some(found) = find_key_material(self.path.as_bytes()) {
+            return Some(format!("in the URL path: {found}"));
+        }
+        if let Some(found) = find_key_material(self.query.as_bytes()) {
+            return Some(format!("in the query string: {found}"));
+        }
+        for (name, value) in &self.headers {
+            if let Some(found) = find_key_material(value.as_bytes()) {
+                return Some(format!("in header {name}: {found}"));
+            }
+        }
+        if self.is_acm_import_certificate() {
+            if let Ok(serde_json::Value::Object(mut fields)) =
+                serde_json::from_slice::<serde_json::Value>(&self.body)
+            {
+                fields.remove("PrivateKey");
+                let rest = serde_json::to_vec(&fields).unwrap_or_default();
+                return find_key_material(&rest)
+                    .map(|found| format!("in the body besides PrivateKey: {found}"));
+            }
+            // Not a JSON object: nothing can be told apart, so the whole body is scanned.
+        }
+        if let Some(found) = find_key_material(&self.body) {
+            return Some(format!("in the body: {found}"));
+        }
+        let chunked = self
+            .headers
+            .get("content-encoding")
+            .is_some_and(|e| e.contains("aws-chunked"));
+        if chunked {
+            if let Some(found) = aws_chunked_payload(&self.body).and_then(|p| find_key_material(&p))
+            {
+                return Some(format!("in the aws-chunked body: {found}"));
+            }
+        }
+        None
+    }
+
+    /// `METHOD path (Action)` for messages; the path is withheld when it holds key material,
+    /// and the action is left out unless it looks like one (a name of letters and digits).
+    pub fn describe(&self) -> String {
+        let path = if find_key_material(self.path.as_bytes()).is_some() {
+            "<path withheld>".to_string()
+        } else if self.path.chars().count() > 120 {
+            format!("{}...", self.path.chars().take(120).collect::<String>())
+        } else {
+            self.path.clone()
+        };
+        match self.rpc_action() {
+            Some(action)
+                if action.len() <= 64 && action.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                format!("{} {path} ({action})", self.method)
+            }
+            _ => format!("{} {path}", self.method),
+        }
     }
 
     /// Whether the request changes state. REST-style calls are judged by method (anything but
@@ -239,7 +323,12 @@ impl Moto {
             .stderr(log2)
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
-        let mut moto = Moto { child, port, dir };
+        let mut moto = Moto {
+            child,
+            port,
+            dir,
+            scanned_by_test: AtomicUsize::new(0),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
@@ -310,8 +399,29 @@ impl Moto {
     }
 
     /// Forgets what was recorded so far (e.g. after a test's setup).
+    ///
+    /// The requests it forgets are checked for private key material first, as the drop would
+    /// have checked them, and it panics when one holds some — except for the requests that
+    /// the test already had checked with [`Moto::scan_for_key_material`]: a test that means
+    /// to send a key (to prove the check works) scans, asserts, then resets.
+    #[track_caller]
     pub fn reset_recording(&self) {
+        let requests = self.recorded_requests();
+        let scanned = self.scanned_by_test.swap(0, Ordering::SeqCst);
+        let findings = scan_requests(&requests, scanned.min(requests.len()));
         let _ = fs::write(self.dir.path().join("recording.jsonl"), "");
+        if !findings.is_empty() && !std::thread::panicking() {
+            panic!("{}", key_material_message(&findings));
+        }
+    }
+
+    /// Private key material in the requests recorded so far, one description per request
+    /// that holds some (`#index METHOD path (Action): where and what`, never the key);
+    /// empty when the recording is clean. The rules are [`RecordedRequest::key_material`]'s.
+    pub fn scan_for_key_material(&self) -> Vec<String> {
+        let requests = self.recorded_requests();
+        self.scanned_by_test.store(requests.len(), Ordering::SeqCst);
+        scan_requests(&requests, 0)
     }
 
     /// The recorded requests with this method and path.
@@ -332,6 +442,55 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let findings = scan_requests(&self.recorded_requests(), 0);
+        if !findings.is_empty() {
+            panic!("{}", key_material_message(&findings));
+        }
+    }
+}
+
+/// [`RecordedRequest::key_material`] for `requests[from..]`, as `#index description: what`.
+fn scan_requests(requests: &[RecordedRequest], from: usize) -> Vec<String> {
+    requests
+        .iter()
+        .enumerate()
+        .skip(from)
+        .filter_map(|(i, r)| {
+            r.key_material()
+                .map(|found| format!("#{i} {}: {found}", r.describe()))
+        })
+        .collect()
+}
+
+fn key_material_message(findings: &[String]) -> String {
+    format!(
+        "private key material was sent to AWS (moto) outside ACM ImportCertificate's \
+         PrivateKey field, in {} request(s):\n  {}",
+        findings.len(),
+        findings.join("\n  ")
+    )
+}
+
+/// The payload of an `aws-chunked` body (`<hex size>[;chunk-signature=..]\r\n<data>\r\n`
+/// ... `0`, then trailers), or `None` when it is not one.
+fn aws_chunked_payload(body: &[u8]) -> Option<Vec<u8>> {
+    let mut payload = Vec::new();
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&rest[..line_end]).ok()?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(payload);
+        }
+        payload.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size..)?;
+        rest = rest.strip_prefix(b"\r\n").unwrap_or(rest);
     }
 }
 
