@@ -26,6 +26,8 @@
 //! mtls creates the API tagged (CreateRestApi, then PutRestApi with the OpenAPI body) where
 //! the script makes it with one ImportRestApi.
 
+#[path = "../tests/support/key_scan.rs"]
+mod key_scan;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use mtls::pki::SecretPem;
 use mtls::aws::acm::{CertificateImport, CertificateKind};
 use mtls::aws::{Aws, Tags, Wait};
+use mtls::pki::SecretPem;
 use support::moto::Moto;
 
 const DOMAIN: &str = "api.example.com";

@@ -131,7 +131,11 @@ fn check(case: &Case, moto: Option<&Moto>) {
     let mut args: Vec<&str> = case.args.to_vec();
     let work = dirs.work();
     let work = work.to_str().unwrap();
-    if case.args.first().is_some_and(|a| *a == "run" || *a == "plan") {
+    if case
+        .args
+        .first()
+        .is_some_and(|a| *a == "run" || *a == "plan")
+    {
         args.extend(["-C", work]);
     }
     let mut env: Vec<(String, String)> = Vec::new();
@@ -625,7 +629,11 @@ fn domains_regions_and_names_checked_before_the_first_file_or_call() {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .filter(|n| !n.ends_with(".rhai"))
             .collect();
-        assert!(left.is_empty(), "{}: files were written: {left:?}", case.name);
+        assert!(
+            left.is_empty(),
+            "{}: files were written: {left:?}",
+            case.name
+        );
     }
 }
 
@@ -744,10 +752,7 @@ fn the_working_folder_is_a_boundary() {
             name: "import of an absolute path",
             prepare: |d| {
                 fs::write(d.outside().join("lib.rhai"), "fn f() { 1 }").unwrap();
-                let script = format!(
-                    "import \"{}\" as lib;\n",
-                    d.outside().join("lib").display()
-                );
+                let script = format!("import \"{}\" as lib;\n", d.outside().join("lib").display());
                 d.write("imp.rhai", script);
             },
             args: &["run", "work/imp.rhai"],
@@ -897,8 +902,9 @@ fn overrides_are_loaded_and_listed() {
     let out = support::cli::mtls(d, &["run", "flow.rhai"]).success();
     assert!(out.stdout.contains("mine: 2"), "{}", out.all());
     assert!(
-        out.stderr
-            .contains("note: using print_certs() from stdlib/mine.rhai instead of the bundled step"),
+        out.stderr.contains(
+            "note: using print_certs() from stdlib/mine.rhai instead of the bundled step"
+        ),
         "{}",
         out.stderr
     );
@@ -919,7 +925,13 @@ fn folders_made_for_keys_are_private_whatever_the_umask() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mode = |p: &str| fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &str| {
+        fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
     assert_eq!(mode("out"), 0o700);
     assert_eq!(mode("out/RootCA.key"), 0o600);
     assert_eq!(mode("out/RootCA.pem"), 0o644);
@@ -932,10 +944,21 @@ fn the_plan_shows_a_kept_keys_real_mode() {
     for f in PKI_FILES {
         fs::copy(template().join(f), dir.path().join(f)).unwrap();
     }
-    fs::set_permissions(dir.path().join("RootCA.key"), fs::Permissions::from_mode(0o400)).unwrap();
+    fs::set_permissions(
+        dir.path().join("RootCA.key"),
+        fs::Permissions::from_mode(0o400),
+    )
+    .unwrap();
     let out = support::cli::mtls(
         dir.path(),
-        &["plan", "pki.rhai", "--var", "domain=api.example.com", "--format", "json"],
+        &[
+            "plan",
+            "pki.rhai",
+            "--var",
+            "domain=api.example.com",
+            "--format",
+            "json",
+        ],
     )
     .success();
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
