@@ -6,6 +6,7 @@
 //! 1.3 only, a client certificate required and checked against one PEM truststore, chains
 //! at most [`MAX_CLIENT_CHAIN_LEN`] long, the server's intermediate sent in the handshake.
 
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,9 +18,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::SingleCertAndKey;
 use rustls::ServerConfig;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::chain_limit::{ChainLimitVerifier, MAX_CLIENT_CHAIN_LEN};
@@ -29,6 +32,19 @@ use super::{routes, GatewayError};
 /// How long a client may take to finish the TLS handshake; a stalled client must not hold
 /// a connection slot (or delay shutdown) for ever.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request head (request line and headers) served, API Gateway's quota of
+/// 10240 bytes; a larger one is answered 431 Request Header Fields Too Large.
+///
+/// It is hyper's read buffer limit, whose default (~400 KB) let a big head stall: hyper kept
+/// waiting for the end of a head that a client such as curl 7.x (which sends 128 KiB of a
+/// request over TLS, then waits for the answer) never sent, until the header-read timeout
+/// closed the connection without an answer, 30 s later.
+const MAX_REQUEST_HEAD: usize = 10 * 1024;
+
+/// How long a finished connection goes on reading, and discarding, what the client still
+/// sends before it is closed (see [`close`]).
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How long `shutdown` lets requests in flight finish before closing their connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -226,22 +242,48 @@ async fn serve_connection(
         "TLS handshake complete"
     );
 
-    let service = service_fn(move |req| routes::handle(req, client.clone()));
+    // Boxed: `poll_without_shutdown` needs an `Unpin` future.
+    let service = service_fn(move |req| Box::pin(routes::handle(req, client.clone())));
     // The timer enables hyper's default header-read timeout (30 s), which also ends idle
     // keep-alive connections instead of keeping their tasks for ever.
-    let connection = http1::Builder::new()
+    let mut connection = http1::Builder::new()
         .timer(TokioTimer::new())
+        .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(TokioIo::new(tls), service);
-    tokio::pin!(connection);
+    // Without hyper's own shutdown, so that `close` gets the stream back to close it.
     let result = tokio::select! {
-        result = connection.as_mut() => result,
+        result = poll_fn(|cx| connection.poll_without_shutdown(cx)) => result,
         _ = stop.changed() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+            std::pin::Pin::new(&mut connection).graceful_shutdown();
+            poll_fn(|cx| connection.poll_without_shutdown(cx)).await
         }
     };
-    if let Err(e) = result {
+    if let Err(e) = &result {
         // A client that closes abruptly, or a TLS 1.3 client whose alert arrives late.
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
+    let tls = connection.into_parts().io.into_inner();
+    let stopping = *stop.borrow();
+    tokio::select! {
+        _ = close(tls, stopping) => {}
+        // A shutdown that starts meanwhile does not wait for the client.
+        _ = stop.changed() => {}
+    }
+}
+
+/// Closes a connection so that the client can read what it was last sent.
+///
+/// hyper may stop reading before the client stops sending: a head over
+/// [`MAX_REQUEST_HEAD`] is answered 431 at once, with the rest of it still on its way.
+/// Closing a socket with unread data makes the kernel reset the connection, and the reset
+/// makes the client fail its send ("Broken pipe") or lose the 431 it has not read yet. So
+/// this sends close_notify and FIN, then reads and discards until the client closes too,
+/// for [`LINGER`] at most (nothing when the gateway is stopping).
+async fn close(mut tls: TlsStream<TcpStream>, stopping: bool) {
+    let finish = async {
+        if tls.shutdown().await.is_ok() && !stopping {
+            let _ = tokio::io::copy_buf(&mut tls, &mut tokio::io::sink()).await;
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, finish).await;
 }
