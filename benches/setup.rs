@@ -355,7 +355,7 @@ fn main() {
     let aws = ensure_awscli();
     let work = tempfile::tempdir().unwrap();
     let petstore = work.path().join("petstore.json");
-    std::fs::write(&petstore, mtls::aws::apigateway::petstore_openapi_json()).unwrap();
+    std::fs::write(&petstore, mtls::petstore::openapi_json("PetStore")).unwrap();
 
     println!("mtls:   {MTLS} {}", mtls_args().join(" "));
     println!(

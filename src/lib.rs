@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod inputs;
 pub mod petstore;
 pub mod pki;
+pub mod reconcile;
 mod runtime;
 pub mod script;
 pub mod workdir;

@@ -242,13 +242,13 @@ fn evaluate(
 ) -> Result<Plan, Error> {
     let mut ctx = Context::new(
         Workdir::new(&cfg.workdir),
-        Effects::new(pass.mode, pass.progress),
+        Effects::new(pass.mode, pass.progress, pass.refresh),
         cfg.vars.clone(),
         cfg.force,
     );
     ctx.aws.settings = cfg.aws.clone();
-    ctx.aws.refresh = pass.refresh;
     ctx.interrupt = cfg.interrupt.clone();
+    ctx.notices = pass.notices.clone();
     let ctx = Rc::new(ctx);
     let (mut engine, docs) = script::new_engine(Some(&ctx), pass.printer.clone());
     engine.set_module_resolver(script::modules::Modules::new(

@@ -2,9 +2,7 @@
 //! domain (step 12) and its mapping (step 13), then teardown.
 mod support;
 
-use mtls::aws::apigateway::{
-    petstore_openapi, petstore_openapi_json, DomainPatch, MtlsDomainSpec, ROOT_BASE_PATH,
-};
+use mtls::aws::apigateway::{DomainPatch, MtlsDomainSpec, ROOT_BASE_PATH};
 use mtls::aws::{Aws, Tags};
 use mtls::petstore::{pet_json, pets_json};
 use support::moto::Moto;
@@ -13,7 +11,7 @@ const DOMAIN: &str = "api.example.com";
 
 #[test]
 fn the_openapi_body_is_generated_from_the_petstore_data() {
-    let doc = petstore_openapi();
+    let doc = mtls::petstore::openapi();
     let list = &doc["paths"]["/pets"]["get"]["x-amazon-apigateway-integration"];
     assert_eq!(list["type"], "mock");
     assert_eq!(
@@ -45,7 +43,7 @@ async fn petstore_domain_with_mtls_mapping_and_teardown() {
 
     assert_eq!(api.find_rest_api("PetStore").await.expect("find"), None);
     let created = api
-        .import_rest_api(&petstore_openapi_json(), true)
+        .import_rest_api(&mtls::petstore::openapi_json("PetStore"), true)
         .await
         .expect("import");
     assert_eq!(created.name, "PetStore");
@@ -69,7 +67,7 @@ async fn petstore_domain_with_mtls_mapping_and_teardown() {
         "{}",
         import[0].query
     );
-    assert_eq!(import[0].body_json(), petstore_openapi());
+    assert_eq!(import[0].body_json(), mtls::petstore::openapi());
 
     let found = api
         .find_rest_api("PetStore")

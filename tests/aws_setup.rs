@@ -11,6 +11,8 @@ use support::moto::Moto;
 
 const DOMAIN: &str = "api.example.com";
 const BUCKET: &str = "trust-store-123456789012";
+/// Each domain's truststore is its own object, so domains sharing the bucket stay apart.
+const TRUSTSTORE_KEY: &str = "api.example.com/RootCA.pem";
 
 fn setup(moto: &Moto, dir: &Path, extra: &[&str]) -> Run {
     run_setup(dir, &moto.env(), extra)
@@ -52,7 +54,7 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     let (rt, aws) = aws(&moto);
     // Step 6: a versioned bucket holding RootCA.pem.
     let head = rt
-        .block_on(aws.s3().head_object(BUCKET, "RootCA.pem", None))
+        .block_on(aws.s3().head_object(BUCKET, TRUSTSTORE_KEY, None))
         .unwrap()
         .expect("truststore object");
     let version = head.version_id.clone().expect("a version id");
@@ -160,7 +162,7 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     let body = posts[0].body_json();
     assert_eq!(
         body["mutualTlsAuthentication"]["truststoreUri"],
-        format!("s3://{BUCKET}/RootCA.pem")
+        format!("s3://{BUCKET}/{TRUSTSTORE_KEY}")
     );
     assert_eq!(
         body["mutualTlsAuthentication"]["truststoreVersion"],
@@ -227,7 +229,7 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     let rotated = setup(&moto, dir, &["--force"]);
     assert!(rotated.status.success(), "{}", rotated.all());
     let new_head = rt
-        .block_on(aws.s3().head_object(BUCKET, "RootCA.pem", None))
+        .block_on(aws.s3().head_object(BUCKET, TRUSTSTORE_KEY, None))
         .unwrap()
         .unwrap();
     let new_version = new_head.version_id.unwrap();
@@ -366,7 +368,7 @@ fn offline_plan_needs_no_credentials_and_makes_no_request() {
         ("stage", "prod"),
         (
             "truststore_uri",
-            "s3://trust-store-(known after apply)/RootCA.pem",
+            "s3://trust-store-(known after apply)/api.example.com/RootCA.pem",
         ),
         ("region", "us-east-1"),
     ] {
@@ -467,7 +469,7 @@ fn teardown_keeps_a_bucket_that_holds_other_objects() {
     let up = setup(&moto, tmp.path(), &["--var", "bucket=shared-bucket"]);
     assert!(up.status.success(), "{}", up.all());
     assert!(rt
-        .block_on(aws.s3().head_object(bucket, "RootCA.pem", None))
+        .block_on(aws.s3().head_object(bucket, TRUSTSTORE_KEY, None))
         .unwrap()
         .is_some());
 
@@ -500,47 +502,120 @@ fn someone_elses_api_of_the_same_name_is_neither_adopted_nor_deleted() {
     let theirs = rt
         .block_on(
             aws.apigateway()
-                .import_rest_api(&mtls::aws::apigateway::petstore_openapi_json(), false),
+                .import_rest_api(&mtls::petstore::openapi_json("PetStore"), false),
         )
         .unwrap();
     assert_eq!(theirs.name, "PetStore");
 
+    // API names are not unique: mtls makes its own, found again by its tag.
     let tmp = tempfile::tempdir().unwrap();
-    let up = setup(&moto, tmp.path(), &[]);
-    assert!(!up.status.success(), "{}", up.all());
-    assert!(
-        up.stderr.contains("a REST API named PetStore"),
-        "{}",
-        up.stderr
+    setup(&moto, tmp.path(), &[]).success();
+    let named = rt
+        .block_on(aws.apigateway().list_rest_apis(|a| a.name == "PetStore"))
+        .unwrap();
+    assert_eq!(named.len(), 2, "{named:?}");
+    let ours: Vec<_> = named.iter().filter(|a| a.id != theirs.id).collect();
+    assert_eq!(
+        ours[0].tags.get("mtls:domain").map(String::as_str),
+        Some(DOMAIN)
     );
-    assert!(up.stderr.contains("--var api_name=NAME"), "{}", up.stderr);
     assert!(
         moto.requests_to("PATCH", &format!("/restapis/{}", theirs.id))
             .is_empty(),
         "their API was changed"
     );
+    // A second run keeps ours and still leaves theirs alone.
+    let again = setup(&moto, tmp.path(), &[]).success();
+    assert!(!again.all().contains("created rest api"), "{}", again.all());
 
     let down = mtls_env(
         tmp.path(),
         &["run", "teardown.rhai", "--var", "domain=api.example.com"],
         &moto.env(),
+    )
+    .success();
+    assert!(down.stderr.contains("deleted rest api"), "{}", down.all());
+    let left = rt
+        .block_on(aws.apigateway().list_rest_apis(|a| a.name == "PetStore"))
+        .unwrap();
+    let ids: Vec<&str> = left.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [theirs.id.as_str()],
+        "their API must stay, ours must go"
     );
-    assert!(down.status.success(), "{}", down.all());
-    assert!(
-        down.stdout.contains("not made by mtls for this domain"),
-        "{}",
-        down.stdout
-    );
-    assert!(
-        rt.block_on(aws.apigateway().rest_api(&theirs.id))
-            .unwrap()
-            .is_some(),
-        "their API was deleted"
-    );
+}
 
-    // Under another name, setup goes through.
-    let other = setup(&moto, tmp.path(), &["--var", "api_name=PetStore-mtls"]);
-    assert!(other.status.success(), "{}", other.all());
+/// Two domains in one account, both with every default: each setup finds its own API,
+/// certificate and truststore object by tag or key; tearing one down leaves the other whole.
+#[test]
+fn two_domains_in_one_account_with_the_defaults() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let run = |dir: &std::path::Path, script: &str, domain: &str| {
+        mtls_env(
+            dir,
+            &[
+                "run",
+                script,
+                "--var",
+                &format!("domain={domain}"),
+                "--var",
+                "probe=false",
+            ],
+            &moto.env(),
+        )
+        .success()
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(a.path(), "setup.rhai", "a.example.com");
+    run(b.path(), "setup.rhai", "b.example.com");
+    // Second runs change nothing for either.
+    moto.reset_recording();
+    run(a.path(), "setup.rhai", "a.example.com");
+    run(b.path(), "setup.rhai", "b.example.com");
+    let mutating: Vec<_> = moto
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(mutating.is_empty(), "{mutating:?}");
+
+    run(a.path(), "teardown.rhai", "a.example.com");
+    let domain_b = rt
+        .block_on(aws.apigateway().domain_name("b.example.com"))
+        .unwrap()
+        .expect("b's domain is still there");
+    assert!(rt
+        .block_on(aws.apigateway().domain_name("a.example.com"))
+        .unwrap()
+        .is_none());
+    let mapping = rt
+        .block_on(aws.apigateway().base_path_mapping("b.example.com", None))
+        .unwrap()
+        .expect("b's mapping is still there");
+    let api = rt
+        .block_on(aws.apigateway().rest_api(&mapping.rest_api_id))
+        .unwrap()
+        .expect("b's API is still there");
+    assert_eq!(
+        api.tags.get("mtls:domain").map(String::as_str),
+        Some("b.example.com")
+    );
+    // The truststore version b's domain is pinned to still exists.
+    let version = domain_b.truststore_version.expect("b's domain has mTLS");
+    let object = rt
+        .block_on(
+            aws.s3()
+                .head_object(BUCKET, "b.example.com/RootCA.pem", Some(&version)),
+        )
+        .unwrap();
+    assert!(object.is_some(), "b's truststore version was deleted");
+    // And b's setup still changes nothing.
+    moto.reset_recording();
+    run(b.path(), "setup.rhai", "b.example.com");
+    assert!(moto.recorded_requests().iter().all(|r| !r.is_mutating()));
 }
 
 #[test]

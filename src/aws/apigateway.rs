@@ -6,15 +6,12 @@ use aws_sdk_apigateway::types::{
     EndpointConfiguration, EndpointType, MutualTlsAuthenticationInput, Op, PatchOperation,
     SecurityPolicy,
 };
-use serde_json::{json, Value};
 
 use super::{local_code, AwsError, SdkResultExt, Tags};
-use crate::petstore::{pet_json, pets_json, PETS};
 
 const SERVICE: &str = "apigateway";
 
-/// The name of the sample API, as in the walkthrough.
-pub const PETSTORE_API_NAME: &str = "PetStore";
+pub use crate::petstore::API_NAME as PETSTORE_API_NAME;
 
 /// The base path API Gateway reports for a mapping at the domain's root.
 pub const ROOT_BASE_PATH: &str = "(none)";
@@ -138,109 +135,6 @@ pub struct BasePathMapping {
     pub rest_api_id: String,
     /// The stage served there.
     pub stage: Option<String>,
-}
-
-/// The PetStore API as an OpenAPI 3 document, generated from [`crate::petstore::PETS`]:
-/// `GET /pets` and `GET /pets/{petId}`, each a MOCK integration answering the same JSON as the
-/// local rehearsal gateway (an unknown id answers 404).
-pub fn petstore_openapi() -> Value {
-    let pet_schema = json!({
-        "type": "object",
-        "properties": {
-            "id": { "type": "integer" },
-            "type": { "type": "string" },
-            "price": { "type": "number" }
-        }
-    });
-    // One VTL branch per pet, chosen by the path parameter.
-    let mut by_id = String::from("#set($petId = $input.params('petId'))\n");
-    let mut known_ids = Vec::new();
-    for (i, pet) in PETS.iter().enumerate() {
-        let keyword = if i == 0 { "#if" } else { "#elseif" };
-        let body = pet_json(&pet.id.to_string()).unwrap_or_default();
-        by_id.push_str(&format!("{keyword}($petId == \"{}\")\n{body}\n", pet.id));
-        known_ids.push(format!("$petId == \"{}\"", pet.id));
-    }
-    by_id.push_str("#end");
-    let select_status = format!(
-        "#set($petId = $input.params('petId'))\n#if({})\n{{\"statusCode\": 200}}\n#else\n{{\"statusCode\": 404}}\n#end",
-        known_ids.join(" || ")
-    );
-    json!({
-        "openapi": "3.0.1",
-        "info": {
-            "title": PETSTORE_API_NAME,
-            "description": "The PetStore sample of the mtls walkthrough: mock integrations only.",
-            "version": "1.0"
-        },
-        "paths": {
-            "/pets": {
-                "get": {
-                    "operationId": "listPets",
-                    "responses": {
-                        "200": {
-                            "description": "The pets",
-                            "content": { "application/json": { "schema": {
-                                "type": "array", "items": { "$ref": "#/components/schemas/Pet" }
-                            } } }
-                        }
-                    },
-                    "x-amazon-apigateway-integration": {
-                        "type": "mock",
-                        "requestTemplates": { "application/json": "{\"statusCode\": 200}" },
-                        "passthroughBehavior": "when_no_match",
-                        "responses": {
-                            "default": {
-                                "statusCode": "200",
-                                "responseTemplates": { "application/json": pets_json() }
-                            }
-                        }
-                    }
-                }
-            },
-            "/pets/{petId}": {
-                "get": {
-                    "operationId": "getPet",
-                    "parameters": [{
-                        "name": "petId", "in": "path", "required": true,
-                        "schema": { "type": "string" }
-                    }],
-                    "responses": {
-                        "200": {
-                            "description": "One pet",
-                            "content": { "application/json": { "schema": {
-                                "$ref": "#/components/schemas/Pet"
-                            } } }
-                        },
-                        "404": { "description": "No such pet" }
-                    },
-                    "x-amazon-apigateway-integration": {
-                        "type": "mock",
-                        "requestTemplates": { "application/json": select_status },
-                        "passthroughBehavior": "when_no_match",
-                        "responses": {
-                            "404": {
-                                "statusCode": "404",
-                                "responseTemplates": {
-                                    "application/json": "{\"message\": \"Not Found\"}"
-                                }
-                            },
-                            "default": {
-                                "statusCode": "200",
-                                "responseTemplates": { "application/json": by_id }
-                            }
-                        }
-                    }
-                }
-            }
-        },
-        "components": { "schemas": { "Pet": pet_schema } }
-    })
-}
-
-/// [`petstore_openapi`] as the JSON text to import.
-pub fn petstore_openapi_json() -> String {
-    petstore_openapi().to_string()
 }
 
 /// Converts any output that carries a REST API's fields (they share accessors).
@@ -378,9 +272,11 @@ impl ApiGateway {
         Ok(rest_api_from!(&out, OP))
     }
 
-    /// `GetRestApis` (all pages), keeping the API named `name`; `None` when there is none.
-    /// API names are not unique in API Gateway, so two of that name are an error.
-    pub async fn find_rest_api(&self, name: &str) -> Result<Option<RestApi>, AwsError> {
+    /// `GetRestApis` (all pages), keeping the APIs `keep` accepts.
+    pub async fn list_rest_apis(
+        &self,
+        keep: impl Fn(&RestApi) -> bool,
+    ) -> Result<Vec<RestApi>, AwsError> {
         const OP: &str = "GetRestApis";
         let mut found = Vec::new();
         let mut position: Option<String> = None;
@@ -394,8 +290,9 @@ impl ApiGateway {
                 .await
                 .or_aws(SERVICE, OP)?;
             for api in out.items() {
-                if api.name() == Some(name) {
-                    found.push(rest_api_from!(api, OP));
+                let api = rest_api_from!(api, OP);
+                if keep(&api) {
+                    found.push(api);
                 }
             }
             match out.position() {
@@ -405,20 +302,37 @@ impl ApiGateway {
                 _ => break,
             }
         }
+        Ok(found)
+    }
+
+    /// The one API `keep` accepts, `None` when there is none; two are an error naming
+    /// both (`what` describes them), so a duplicate is never picked at random.
+    pub async fn find_one_rest_api(
+        &self,
+        what: &str,
+        keep: impl Fn(&RestApi) -> bool,
+    ) -> Result<Option<RestApi>, AwsError> {
+        let mut found = self.list_rest_apis(keep).await?;
         if found.len() > 1 {
             let ids: Vec<&str> = found.iter().map(|a| a.id.as_str()).collect();
             return Err(AwsError::local(
                 SERVICE,
-                OP,
+                "GetRestApis",
                 local_code::AMBIGUOUS,
                 format!(
-                    "{} REST APIs are named {name:?} ({}); delete the extra ones or rename them",
+                    "{} REST APIs are {what} ({}); delete the extra ones (aws apigateway delete-rest-api --rest-api-id ID) and run again",
                     found.len(),
                     ids.join(", ")
                 ),
             ));
         }
         Ok(found.pop())
+    }
+
+    /// The REST API named `name`; `None` when there is none (two of that name are an error).
+    pub async fn find_rest_api(&self, name: &str) -> Result<Option<RestApi>, AwsError> {
+        self.find_one_rest_api(&format!("named {name:?}"), |a| a.name == name)
+            .await
     }
 
     /// `GetRestApi`; `None` when there is no such API.

@@ -94,19 +94,23 @@ impl Backend for PlanBackend {
 /// The boundary a run's primitives share: a backend and the journal of actions.
 pub struct Effects {
     backend: Box<dyn Backend>,
+    /// A plan may make read-only AWS calls (`--refresh`).
+    refresh: bool,
     journal: RefCell<Vec<Action>>,
     targets: RefCell<HashSet<String>>,
 }
 
 impl Effects {
-    /// Effects for `mode`; `progress` only matters to a live run.
-    pub fn new(mode: Mode, progress: bool) -> Self {
+    /// Effects for `mode`; `progress` only matters to a live run, `refresh` (read-only
+    /// AWS calls) only to a plan.
+    pub fn new(mode: Mode, progress: bool, refresh: bool) -> Self {
         let backend: Box<dyn Backend> = match mode {
             Mode::Live => Box::new(LiveBackend { progress }),
             Mode::Plan => Box::new(PlanBackend),
         };
         Effects {
             backend,
+            refresh,
             journal: RefCell::new(Vec::new()),
             targets: RefCell::new(HashSet::new()),
         }
@@ -120,6 +124,22 @@ impl Effects {
     /// Whether this run is a plan (nothing is changed).
     pub fn is_plan(&self) -> bool {
         self.mode() == Mode::Plan
+    }
+
+    /// Whether reads may happen: always in a live run, in a plan only with `--refresh`.
+    /// This is the one place that decides it; a step whose read is skipped sees
+    /// [`crate::reconcile::Observed::NotLookedUp`].
+    pub fn may_read(&self) -> bool {
+        self.mode() == Mode::Live || self.refresh
+    }
+
+    /// Starts preparatory work that changes nothing visible (generating a key in the
+    /// background before the step that writes it): in a live run only.
+    pub fn prepare(&self, work: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+        match self.mode() {
+            Mode::Live => work(),
+            Mode::Plan => Ok(()),
+        }
     }
 
     /// Records `action` and, in a live run, carries it out with `work`.
@@ -190,7 +210,7 @@ mod tests {
 
     #[test]
     fn plan_records_but_never_runs_the_work() {
-        let fx = Effects::new(Mode::Plan, false);
+        let fx = Effects::new(Mode::Plan, false, false);
         let mut ran = false;
         let out = fx
             .apply(create("a"), || {
@@ -206,7 +226,7 @@ mod tests {
 
     #[test]
     fn live_runs_the_work_and_records() {
-        let fx = Effects::new(Mode::Live, false);
+        let fx = Effects::new(Mode::Live, false, false);
         let out = fx.apply(create("a"), || Ok(7)).unwrap();
         assert_eq!(out, Some(7));
         assert_eq!(fx.plan().actions[0].op, Op::Create);
@@ -214,7 +234,7 @@ mod tests {
 
     #[test]
     fn live_does_not_record_a_failed_action_as_done() {
-        let fx = Effects::new(Mode::Live, false);
+        let fx = Effects::new(Mode::Live, false, false);
         let err = fx.apply(create("a"), || -> Result<(), Error> {
             Err(Error::MissingVar { name: "x".into() })
         });

@@ -34,14 +34,15 @@ pub(crate) struct Context {
     pub aws: AwsAccess,
     /// Set by Ctrl-C: the script stops at its next operation, a wait at once.
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Where warnings about the run go (not the script's own output).
+    pub notices: Rc<dyn Fn(&str)>,
 }
 
-/// How a run reaches AWS: settings, whether a plan may read (`--refresh`), and the clients,
-/// connected on first use so that runs that never touch AWS never load its configuration.
+/// How a run reaches AWS: settings, and the clients, connected on first use so that runs
+/// that never touch AWS never load its configuration.
 #[derive(Default)]
 pub(crate) struct AwsAccess {
     pub settings: crate::aws::AwsSettings,
-    pub refresh: bool,
     pub client: std::cell::OnceCell<crate::aws::Aws>,
 }
 
@@ -62,7 +63,14 @@ impl Context {
             tokio: std::cell::OnceCell::new(),
             gateways: std::cell::RefCell::new(Vec::new()),
             interrupt: Default::default(),
+            notices: Rc::new(|s| eprintln!("{s}")),
         }
+    }
+
+    /// A warning about the run, through the run's notice sink.
+    pub(crate) fn notice(&self, text: &str) {
+        tracing::warn!("{text}");
+        (self.notices)(text)
     }
 
     /// Runs a future to completion for a synchronous primitive.
@@ -160,7 +168,7 @@ pub(crate) fn new_engine(
             // Docs only (`mtls functions`): register against a throwaway plan context.
             let scratch = Rc::new(Context::new(
                 Workdir::new("."),
-                Effects::new(crate::effects::Mode::Plan, false),
+                Effects::new(crate::effects::Mode::Plan, false, false),
                 BTreeMap::new(),
                 false,
             ));

@@ -94,16 +94,19 @@ fn parse_algorithm(function: &'static str, name: &str) -> Result<KeyAlgorithm, E
 
 fn pregen_key(ctx: &Context, path: &str, algorithm: &str) -> Result<(), Error> {
     let alg = parse_algorithm("pregen_key", algorithm)?;
-    let exists = ctx.workdir.exists(path)?;
-    // A plan generates nothing; an existing key is reused unless --force replaces it.
-    if ctx.effects.is_plan() || (exists && !ctx.force) {
+    // An existing key is reused unless --force replaces it.
+    if ctx.workdir.exists(path)? && !ctx.force {
         return Ok(());
     }
-    let handle = std::thread::spawn(move || alg.generate());
-    ctx.keys
-        .pending
-        .borrow_mut()
-        .insert(path.to_string(), (alg, handle));
+    // A plan generates nothing.
+    ctx.effects.prepare(|| {
+        let handle = std::thread::spawn(move || alg.generate());
+        ctx.keys
+            .pending
+            .borrow_mut()
+            .insert(path.to_string(), (alg, handle));
+        Ok(())
+    })?;
     Ok(())
 }
 

@@ -5,14 +5,15 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::{
-    delete_if, display, map, shown, tags, text, unknown_or, RhaiResult, OFFLINE, TAG_DOMAIN,
-    TAG_TRUSTSTORE,
+use super::{delete_if, display, map, shown, tags, text, unknown_or, RhaiResult, TAG_DOMAIN};
+use crate::aws::apigateway::{
+    BasePathMapping, DomainName, DomainPatch, MtlsDomainSpec, RestApi, Stage,
 };
-use crate::aws::apigateway::{DomainName, DomainPatch, MtlsDomainSpec};
 use crate::effects::{Action, Op};
 use crate::error::Error;
+use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::error::fail;
+use crate::script::primitives::Opts;
 use crate::script::primitives::{primitive, Registrar};
 use crate::script::Context;
 
@@ -72,151 +73,245 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 }
 
 /// Whether mtls created `api` for `domain` (it tags what it creates).
-fn made_for(api: &crate::aws::apigateway::RestApi, domain: &str) -> bool {
+fn made_for(api: &RestApi, domain: &str) -> bool {
     api.tags.get(TAG_DOMAIN).map(String::as_str) == Some(domain)
 }
 
+/// The REST API mtls made for `domain`, found by its tag: API names are not unique, and
+/// two domains in one account may both use the default name.
+fn read_api_for(ctx: &Context, domain: &str) -> Result<Observed<RestApi>, Error> {
+    let what = format!("tagged {TAG_DOMAIN}={domain}");
+    Ok(Observed::from_read(ctx.read(|aws| {
+        aws.apigateway()
+            .find_one_rest_api(&what, |a| made_for(a, domain))
+    })?))
+}
+
+/// The REST API: kept when mtls made one for this domain, else created.
+fn diff_api(observed: &Observed<RestApi>) -> Diff<()> {
+    match observed {
+        Observed::Present(_) => Diff::Keep("exists, tagged for this domain"),
+        Observed::Absent | Observed::NotLookedUp => Diff::Create,
+    }
+}
+
 fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
-    let found = ctx.read(|aws| aws.apigateway().find_rest_api(name))?;
-    let (op, api) = match found {
-        Some(Some(api)) if made_for(&api, domain) => {
-            ctx.effects
-                .keep(Action::new(Op::Keep, "rest api", name, "exists").arg("id", &api.id));
-            (Op::Keep, Some(api))
-        }
-        Some(Some(api)) => {
-            // Someone else's API of that name (the console's sample is also "PetStore"):
-            // changing or later deleting it would be a surprise.
-            return Err(Error::invalid_argument(
-                "apigw_ensure_api",
-                "name",
-                format!(
-                    "a REST API named {name} ({}) exists that mtls did not create for {domain}",
-                    api.id
-                ),
-                "choose another name with --var api_name=NAME, or delete or rename that API",
-            ));
-        }
-        found => {
-            let reason = if found.is_none() {
-                OFFLINE
-            } else {
-                "does not exist"
-            };
-            let action = Action::new(Op::Create, "rest api", name, reason)
-                .arg(
-                    "definition",
-                    "PetStore sample: GET /pets, GET /pets/{petId} (MOCK)",
-                )
-                .arg("endpoint", "REGIONAL")
-                .arg("tags", format!("{TAG_DOMAIN}={domain}"))
-                .arg_maybe("id", None::<String>);
-            let api = ctx.effects.apply(action, || {
-                let api_tags = tags(domain, "api");
-                let mut doc = crate::aws::apigateway::petstore_openapi();
-                doc["info"]["title"] = serde_json::Value::String(name.to_string());
-                let body = doc.to_string();
-                let created = ctx.write(|aws| aws.apigateway().create_rest_api(name, &api_tags))?;
-                ctx.write(|aws| {
-                    aws.apigateway()
-                        .overwrite_rest_api(&created.id, &body, false)
-                })
-            })?;
-            if let Some(a) = &api {
-                ctx.effects.resolve(name, "id", &a.id);
-            }
-            (Op::Create, api)
-        }
+    let observed = read_api_for(ctx, domain)?;
+    let diff = diff_api(&observed);
+    let describe = |a: Action| {
+        a.arg(
+            "definition",
+            "PetStore sample: GET /pets, GET /pets/{petId} (MOCK)",
+        )
+        .arg("endpoint", "REGIONAL")
+        .arg("tags", format!("{TAG_DOMAIN}={domain}"))
+        .arg_maybe("id", None::<String>)
     };
+    let (op, created) = reconcile::apply(
+        &ctx.effects,
+        "rest api",
+        name,
+        observed.looked_up(),
+        &diff,
+        describe,
+        || {
+            let api_tags = tags(domain, "api");
+            let body = crate::petstore::openapi_json(name);
+            let created = ctx.write(|aws| aws.apigateway().create_rest_api(name, &api_tags))?;
+            ctx.write(|aws| {
+                aws.apigateway()
+                    .overwrite_rest_api(&created.id, &body, false)
+            })
+        },
+    )?;
+    if let Some(a) = &created {
+        ctx.effects.resolve(name, "id", &a.id);
+    }
+    let id = created
+        .or_else(|| observed.present().cloned())
+        .map(|a| a.id);
     Ok(map(vec![
-        ("id", unknown_or(api.as_ref().map(|a| a.id.clone()))),
+        ("id", unknown_or(id)),
         ("name", name.into()),
         ("status", op.name().into()),
     ]))
 }
 
+/// The default endpoint: off, or turned off. `observed` is whether it is disabled now.
+fn diff_endpoint(observed: &Observed<bool>) -> Diff<()> {
+    match observed {
+        Observed::Present(true) => Diff::Keep("already disabled"),
+        _ => Diff::Update(vec![Change {
+            field: "disableExecuteApiEndpoint",
+            patch: (),
+        }]),
+    }
+}
+
 fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map, Error> {
     let api_id = text("apigw_ensure_endpoint_disabled", "api_id", api)?;
-    let current = match &api_id {
-        Some(id) => ctx.read(|aws| aws.apigateway().rest_api(id))?.flatten(),
-        None => None,
+    let observed = match &api_id {
+        Some(id) => Observed::from_read(ctx.read(|aws| aws.apigateway().rest_api(id))?)
+            .map(|a| a.disable_execute_api_endpoint),
+        None => Observed::NotLookedUp,
     };
     let target = format!("{} default endpoint", shown(&api_id));
-    let op = match current {
-        Some(a) if a.disable_execute_api_endpoint => {
-            ctx.effects.keep(Action::new(
-                Op::Keep,
-                "rest api setting",
-                &target,
-                "already disabled",
-            ));
-            Op::Keep
-        }
-        current => {
-            let reason = if current.is_some() {
-                "enabled: clients could bypass mTLS"
-            } else if api_id.is_some() && !ctx.effects.is_plan() {
-                "new api"
-            } else {
-                OFFLINE
-            };
-            let action = Action::new(Op::Update, "rest api setting", &target, reason)
-                .arg("disableExecuteApiEndpoint", "true");
-            ctx.effects.apply(action, || {
-                ctx.write(|aws| {
-                    aws.apigateway().set_execute_api_endpoint_disabled(
-                        api_id.as_deref().unwrap_or_default(),
-                        true,
-                    )
-                })
-            })?;
-            Op::Update
-        }
-    };
+    let (op, _) = reconcile::apply(
+        &ctx.effects,
+        "rest api setting",
+        &target,
+        observed.looked_up(),
+        &diff_endpoint(&observed),
+        |a| a.arg("disableExecuteApiEndpoint", "true"),
+        || {
+            let id = known(&api_id, "the REST API id")?;
+            ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))
+        },
+    )?;
     Ok(map(vec![("status", op.name().into())]))
+}
+
+/// The stage: kept when it is deployed, else deployed.
+fn diff_stage(observed: &Observed<Stage>) -> Diff<()> {
+    match observed {
+        Observed::Present(_) => Diff::Keep("deployed"),
+        _ => Diff::Create,
+    }
 }
 
 fn ensure_stage(ctx: &Context, api: &Dynamic, stage: &str) -> Result<Map, Error> {
     let api_id = text("apigw_ensure_stage", "api_id", api)?;
-    let found = match &api_id {
-        Some(id) => ctx.read(|aws| aws.apigateway().stage(id, stage))?,
-        None => None,
+    let observed = match &api_id {
+        Some(id) => Observed::from_read(ctx.read(|aws| aws.apigateway().stage(id, stage))?),
+        None => Observed::NotLookedUp,
     };
     let target = format!("{}/{stage}", shown(&api_id));
-    let (op, deployment) = match found {
-        Some(Some(s)) => {
-            ctx.effects
-                .keep(Action::new(Op::Keep, "api stage", &target, "deployed"));
-            (Op::Keep, s.deployment_id)
-        }
-        found => {
-            let reason = if found.is_none() {
-                OFFLINE
-            } else {
-                "not deployed"
-            };
-            let action = Action::new(Op::Create, "api stage", &target, reason).arg("stage", stage);
-            let id = ctx.effects.apply(action, || {
-                ctx.write(|aws| {
-                    aws.apigateway().create_deployment(
-                        api_id.as_deref().unwrap_or_default(),
-                        stage,
-                        Some("deployed by mtls"),
-                    )
-                })
-            })?;
-            (Op::Create, id)
-        }
-    };
+    let (op, deployed) = reconcile::apply(
+        &ctx.effects,
+        "api stage",
+        &target,
+        observed.looked_up(),
+        &diff_stage(&observed),
+        |a| a.arg("stage", stage),
+        || {
+            let id = known(&api_id, "the REST API id")?;
+            ctx.write(|aws| {
+                aws.apigateway()
+                    .create_deployment(id, stage, Some("deployed by mtls"))
+            })
+        },
+    )?;
+    let deployment = deployed.or_else(|| observed.present().and_then(|s| s.deployment_id.clone()));
     Ok(map(vec![
         ("deployment_id", unknown_or(deployment)),
         ("status", op.name().into()),
     ]))
 }
 
+/// What the custom domain must be: REGIONAL, TLS 1.2, these certificates and this
+/// truststore object version (`None`: not known until an earlier step runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct WantedDomain {
+    certificate_arn: Known<String>,
+    ownership_arn: Known<String>,
+    truststore_uri: Known<String>,
+    truststore_version: Known<String>,
+}
+
+/// A field of the domain that an update sets, and its wanted value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DomainField {
+    TruststoreUri(Known<String>),
+    TruststoreVersion(Known<String>),
+    RegionalCertificateArn(Known<String>),
+    OwnershipArn(Known<String>),
+}
+
+/// The custom domain: mtls changes only a domain it made (tagged for it); mutual TLS is
+/// compared as AWS reports it, so a domain whose mTLS was switched off outside mtls is
+/// an update, never "as asked".
+fn diff_domain(
+    domain: &str,
+    wanted: &WantedDomain,
+    observed: &Observed<DomainName>,
+) -> Result<Diff<DomainField>, Error> {
+    let d = match observed {
+        Observed::Present(d) => d,
+        _ => return Ok(Diff::Create),
+    };
+    if d.tags.get(TAG_DOMAIN).map(String::as_str) != Some(domain) {
+        return Err(Error::invalid_argument(
+            "apigw_ensure_domain",
+            "domain",
+            format!("the API Gateway custom domain {domain} exists, and mtls did not create it"),
+            "mtls changes only the domains it made: delete that one first (it then makes it anew), or use another domain",
+        ));
+    }
+    let mut changes = Vec::new();
+    let mut differs = |field, now: &Option<String>, want: &Known<String>, patch: DomainField| {
+        // An unknown wanted value (a plan) may differ: it is shown as an update.
+        if want.is_none() || now != want {
+            changes.push(Change { field, patch });
+        }
+    };
+    differs(
+        "truststoreUri",
+        &d.truststore_uri,
+        &wanted.truststore_uri,
+        DomainField::TruststoreUri(wanted.truststore_uri.clone()),
+    );
+    differs(
+        "truststoreVersion",
+        &d.truststore_version,
+        &wanted.truststore_version,
+        DomainField::TruststoreVersion(wanted.truststore_version.clone()),
+    );
+    differs(
+        "regionalCertificateArn",
+        &d.regional_certificate_arn,
+        &wanted.certificate_arn,
+        DomainField::RegionalCertificateArn(wanted.certificate_arn.clone()),
+    );
+    differs(
+        "ownershipVerificationCertificateArn",
+        &d.ownership_verification_certificate_arn,
+        &wanted.ownership_arn,
+        DomainField::OwnershipArn(wanted.ownership_arn.clone()),
+    );
+    Ok(Diff::update_or_keep(changes, "exists, as asked"))
+}
+
+/// The AWS patch for a field, once its value is known.
+fn domain_patch(field: &DomainField) -> Result<DomainPatch, Error> {
+    Ok(match field {
+        DomainField::TruststoreUri(v) => {
+            DomainPatch::TruststoreUri(known(v, "the truststore URI")?.into())
+        }
+        DomainField::TruststoreVersion(v) => {
+            DomainPatch::TruststoreVersion(known(v, "the truststore version")?.into())
+        }
+        DomainField::RegionalCertificateArn(v) => {
+            DomainPatch::RegionalCertificateArn(known(v, "the server certificate ARN")?.into())
+        }
+        DomainField::OwnershipArn(v) => DomainPatch::OwnershipVerificationCertificateArn(
+            known(v, "the ownership certificate ARN")?.into(),
+        ),
+    })
+}
+
+const DOMAIN_OPTIONS: [&str; 5] = [
+    "domain",
+    "certificate_arn",
+    "ownership_arn",
+    "truststore_uri",
+    "truststore_version",
+];
+
 fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let f = "apigw_ensure_domain";
-    let get = |k: &str| -> Result<Option<String>, Error> {
+    let o = Opts::new(f, opts);
+    o.only(&DOMAIN_OPTIONS)?;
+    let get = |k: &str| -> Result<Known<String>, Error> {
         let v = opts.get(k).cloned().ok_or_else(|| {
             Error::invalid_argument(f, k, "missing", format!("add `{k}` to the options map"))
         })?;
@@ -224,115 +319,63 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     };
     let domain = get("domain")?
         .ok_or_else(|| Error::invalid_argument(f, "domain", "unknown", "pass the domain name"))?;
-    let cert = get("certificate_arn")?;
-    let owner = get("ownership_arn")?;
-    let uri = get("truststore_uri")?;
+    super::check_domain(f, &domain)?;
+    let wanted = WantedDomain {
+        certificate_arn: get("certificate_arn")?,
+        ownership_arn: get("ownership_arn")?,
+        truststore_uri: get("truststore_uri")?,
+        truststore_version: get("truststore_version")?,
+    };
     let uri_shown = opts.get("truststore_uri").map(display).unwrap_or_default();
-    let version = get("truststore_version")?;
-    let current = ctx.read(|aws| aws.apigateway().domain_name(&domain))?;
-    let truststore_tag = format!("{}@{}", shown(&uri), shown(&version));
-    let mut patches = Vec::new();
-    let mut differs = Vec::new();
-    if let Some(Some(d)) = &current {
-        if !domain_made_for(d, &domain) {
-            return Err(Error::invalid_argument(
-                "apigw_ensure_domain",
-                "domain",
-                format!("the API Gateway custom domain {domain} exists, and mtls did not create it"),
-                "mtls changes only the domains it made: delete that one first (it then makes it anew), or use another domain",
-            ));
-        }
-        // Compare what the service reports; a field it omits (an emulator drops the mTLS
-        // ones) is compared through the tag mtls wrote when it set that field.
-        let reported = d
-            .truststore_uri
-            .as_ref()
-            .map(|u| format!("{u}@{}", d.truststore_version.clone().unwrap_or_default()));
-        let applied = reported.or_else(|| d.tags.get(TAG_TRUSTSTORE).cloned());
-        if applied.as_deref() != Some(truststore_tag.as_str()) {
-            if d.truststore_uri.as_deref() != uri.as_deref() {
-                patches.push(DomainPatch::TruststoreUri(uri.clone().unwrap_or_default()));
-                differs.push("truststoreUri");
-            }
-            patches.push(DomainPatch::TruststoreVersion(
-                version.clone().unwrap_or_default(),
-            ));
-            differs.push("truststoreVersion");
-        }
-        if d.regional_certificate_arn.is_some() && d.regional_certificate_arn != cert {
-            patches.push(DomainPatch::RegionalCertificateArn(
-                cert.clone().unwrap_or_default(),
-            ));
-            differs.push("regionalCertificateArn");
-        }
-        if d.ownership_verification_certificate_arn.is_some()
-            && d.ownership_verification_certificate_arn != owner
-        {
-            patches.push(DomainPatch::OwnershipVerificationCertificateArn(
-                owner.clone().unwrap_or_default(),
-            ));
-            differs.push("ownershipVerificationCertificateArn");
-        }
-    }
+    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(&domain))?);
+    let diff = diff_domain(&domain, &wanted, &observed)?;
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
             .arg("security_policy", "TLS_1_2")
-            .arg_maybe("certificate_arn", cert.clone())
-            .arg_maybe("ownership_arn", owner.clone())
+            .arg_maybe("certificate_arn", wanted.certificate_arn.clone())
+            .arg_maybe("ownership_arn", wanted.ownership_arn.clone())
             .arg("truststore_uri", &uri_shown)
-            .arg_maybe("truststore_version", version.clone())
+            .arg_maybe("truststore_version", wanted.truststore_version.clone())
     };
-    let (op, domain_info): (Op, Option<DomainName>) = match current {
-        Some(Some(d)) if patches.is_empty() => {
-            ctx.effects.keep(Action::new(
-                Op::Keep,
-                "api custom domain",
-                &domain,
-                "exists, as asked",
-            ));
-            (Op::Keep, Some(d))
-        }
-        Some(Some(_)) => {
-            let action = describe(Action::new(
-                Op::Update,
-                "api custom domain",
-                &domain,
-                format!("{} differ", differs.join(", ")),
-            ));
-            let d = ctx.effects.apply(action, || {
+    let (op, changed) = reconcile::apply(
+        &ctx.effects,
+        "api custom domain",
+        &domain,
+        observed.looked_up(),
+        &diff,
+        describe,
+        || match &diff {
+            Diff::Update(changes) => {
+                let patches = changes
+                    .iter()
+                    .map(|c| domain_patch(&c.patch))
+                    .collect::<Result<Vec<_>, _>>()?;
                 ctx.write(|aws| aws.apigateway().update_domain_name(&domain, &patches))
-            })?;
-            (Op::Update, d)
-        }
-        current => {
-            let reason = if current.is_none() {
-                OFFLINE
-            } else {
-                "does not exist"
-            };
-            let action = describe(Action::new(
-                Op::Create,
-                "api custom domain",
-                &domain,
-                reason,
-            ));
-            let d = ctx.effects.apply(action, || {
-                let mut t = tags(&domain, "domain");
-                t.insert(TAG_TRUSTSTORE.to_string(), truststore_tag.clone());
+            }
+            _ => {
                 let spec = MtlsDomainSpec {
                     domain_name: &domain,
-                    regional_certificate_arn: cert.as_deref().unwrap_or_default(),
-                    truststore_uri: uri.as_deref().unwrap_or_default(),
-                    truststore_version: version.as_deref(),
-                    ownership_verification_certificate_arn: owner.as_deref(),
-                    tags: &t,
+                    regional_certificate_arn: known(
+                        &wanted.certificate_arn,
+                        "the server certificate ARN",
+                    )?,
+                    truststore_uri: known(&wanted.truststore_uri, "the truststore URI")?,
+                    truststore_version: Some(known(
+                        &wanted.truststore_version,
+                        "the truststore version",
+                    )?),
+                    ownership_verification_certificate_arn: Some(known(
+                        &wanted.ownership_arn,
+                        "the ownership certificate ARN",
+                    )?),
+                    tags: &tags(&domain, "domain"),
                 };
                 ctx.write(|aws| aws.apigateway().create_domain_name(&spec))
-            })?;
-            (Op::Create, d)
-        }
-    };
-    let warnings: Array = domain_info
+            }
+        },
+    )?;
+    let info = changed.or_else(|| observed.present().cloned());
+    let warnings: Array = info
         .as_ref()
         .map(|d| {
             d.truststore_warnings
@@ -343,24 +386,20 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
         })
         .unwrap_or_default();
     for w in &warnings {
-        tracing::warn!("API Gateway truststore warning for {domain}: {w}");
-        eprintln!("warning: API Gateway reports a truststore problem for {domain}: {w}");
+        ctx.notice(&format!(
+            "warning: API Gateway reports a truststore problem for {domain}: {w}"
+        ));
     }
     Ok(map(vec![
         ("name", domain.clone().into()),
         (
             "regional_domain_name",
-            unknown_or(
-                domain_info
-                    .as_ref()
-                    .and_then(|d| d.regional_domain_name.clone()),
-            ),
+            unknown_or(info.as_ref().and_then(|d| d.regional_domain_name.clone())),
         ),
         (
             "regional_hosted_zone_id",
             unknown_or(
-                domain_info
-                    .as_ref()
+                info.as_ref()
                     .and_then(|d| d.regional_hosted_zone_id.clone()),
             ),
         ),
@@ -369,47 +408,53 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     ]))
 }
 
-fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Result<Map, Error> {
-    let api_id = text("apigw_ensure_mapping", "api_id", api)?;
-    let found = ctx.read(|aws| aws.apigateway().base_path_mapping(domain, None))?;
-    let target = format!("{domain}/");
-    let op = match &found {
-        Some(Some(m))
+/// The root mapping: kept when it serves this API and stage; someone else's is an error.
+fn diff_mapping(
+    domain: &str,
+    api_id: &Known<String>,
+    stage: &str,
+    observed: &Observed<BasePathMapping>,
+) -> Result<Diff<()>, Error> {
+    match observed {
+        Observed::Present(m)
             if Some(&m.rest_api_id) == api_id.as_ref() && m.stage.as_deref() == Some(stage) =>
         {
-            ctx.effects.keep(Action::new(
-                Op::Keep,
-                "api mapping",
-                &target,
-                "maps the same api and stage",
-            ));
-            Op::Keep
+            Ok(Diff::Keep("maps the same api and stage"))
         }
-        Some(Some(m)) => {
-            return Err(Error::invalid_argument("apigw_ensure_mapping", "domain", format!("{domain} already maps its root to api {} stage {}", m.rest_api_id, m.stage.clone().unwrap_or_default()), "remove that mapping (mtls run teardown.rhai, or the console) or use another domain"));
-        }
-        found => {
-            let reason = if found.is_none() {
-                OFFLINE
-            } else {
-                "does not exist"
-            };
-            let action = Action::new(Op::Create, "api mapping", &target, reason)
-                .arg_maybe("api_id", api_id.clone())
-                .arg("stage", stage);
-            ctx.effects.apply(action, || {
-                ctx.write(|aws| {
-                    aws.apigateway().create_base_path_mapping(
-                        domain,
-                        api_id.as_deref().unwrap_or_default(),
-                        stage,
-                        None,
-                    )
-                })
-            })?;
-            Op::Create
-        }
-    };
+        Observed::Present(m) => Err(Error::invalid_argument(
+            "apigw_ensure_mapping",
+            "domain",
+            format!(
+                "{domain} already maps its root to api {} stage {}",
+                m.rest_api_id,
+                m.stage.clone().unwrap_or_default()
+            ),
+            "remove that mapping (mtls run teardown.rhai, or the console) or use another domain",
+        )),
+        _ => Ok(Diff::Create),
+    }
+}
+
+fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Result<Map, Error> {
+    let api_id = text("apigw_ensure_mapping", "api_id", api)?;
+    let observed =
+        Observed::from_read(ctx.read(|aws| aws.apigateway().base_path_mapping(domain, None))?);
+    let diff = diff_mapping(domain, &api_id, stage, &observed)?;
+    let (op, _) = reconcile::apply(
+        &ctx.effects,
+        "api mapping",
+        &format!("{domain}/"),
+        observed.looked_up(),
+        &diff,
+        |a| a.arg_maybe("api_id", api_id.clone()).arg("stage", stage),
+        || {
+            let id = known(&api_id, "the REST API id")?;
+            ctx.write(|aws| {
+                aws.apigateway()
+                    .create_base_path_mapping(domain, id, stage, None)
+            })
+        },
+    )?;
     Ok(map(vec![("status", op.name().into())]))
 }
 
@@ -458,28 +503,178 @@ fn domain_made_for(d: &DomainName, domain: &str) -> bool {
 }
 
 fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error> {
-    let found = ctx.read(|aws| aws.apigateway().find_rest_api(name))?;
-    match found.clone().flatten() {
-        Some(api) if !made_for(&api, domain) => {
-            ctx.effects.keep(
-                Action::new(
-                    Op::Keep,
-                    "rest api",
-                    name,
-                    "not made by mtls for this domain",
-                )
-                .arg("id", &api.id),
-            );
-            Ok(())
+    // Only the API mtls made for this domain (by its tag), whatever else is named `name`.
+    let observed = read_api_for(ctx, domain)?;
+    let id = observed.present().map(|a| a.id.clone());
+    let exists = match observed {
+        Observed::NotLookedUp => None,
+        Observed::Absent => Some(false),
+        Observed::Present(_) => Some(true),
+    };
+    delete_if(ctx, exists, "rest api", name, || {
+        let id = known(&id, "the REST API id")?;
+        ctx.write(|aws| aws.apigateway().delete_rest_api(id))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn domain(uri: &str, version: &str, cert: &str, owner: &str, ours: bool) -> DomainName {
+        let mut tags = BTreeMap::new();
+        if ours {
+            tags.insert(TAG_DOMAIN.to_string(), "api.example.com".to_string());
         }
-        api => {
-            let id = api.map(|a| a.id);
-            delete_if(ctx, found.map(|a| a.is_some()), "rest api", name, || {
-                ctx.write(|aws| {
-                    aws.apigateway()
-                        .delete_rest_api(id.as_deref().unwrap_or_default())
-                })
+        DomainName {
+            name: "api.example.com".into(),
+            regional_domain_name: Some("d-1.execute-api.us-east-1.amazonaws.com".into()),
+            regional_hosted_zone_id: Some("Z1".into()),
+            truststore_uri: (!uri.is_empty()).then(|| uri.to_string()),
+            truststore_version: (!version.is_empty()).then(|| version.to_string()),
+            truststore_warnings: vec![],
+            regional_certificate_arn: Some(cert.into()),
+            ownership_verification_certificate_arn: Some(owner.into()),
+            security_policy: Some("TLS_1_2".into()),
+            endpoint_types: vec!["REGIONAL".into()],
+            status: Some("AVAILABLE".into()),
+            status_message: None,
+            tags: tags.into_iter().collect(),
+        }
+    }
+
+    fn wanted(version: Option<&str>) -> WantedDomain {
+        WantedDomain {
+            certificate_arn: Some("cert".into()),
+            ownership_arn: Some("owner".into()),
+            truststore_uri: Some("s3://b/RootCA.pem".into()),
+            truststore_version: version.map(str::to_string),
+        }
+    }
+
+    fn fields(diff: &Diff<DomainField>) -> Vec<&'static str> {
+        diff.changes().iter().map(|c| c.field).collect()
+    }
+
+    #[test]
+    fn domain_diffs() {
+        let present = |d| Observed::Present(d);
+        let same = domain("s3://b/RootCA.pem", "v1", "cert", "owner", true);
+        let case = |observed: Observed<DomainName>, want: WantedDomain, expected: &[&str]| {
+            let diff = diff_domain("api.example.com", &want, &observed).unwrap();
+            match expected {
+                ["keep"] => assert_eq!(diff, Diff::Keep("exists, as asked")),
+                ["create"] => assert_eq!(diff, Diff::Create),
+                fields_wanted => assert_eq!(fields(&diff), fields_wanted, "{diff:?}"),
+            }
+        };
+        case(present(same.clone()), wanted(Some("v1")), &["keep"]);
+        case(Observed::Absent, wanted(Some("v1")), &["create"]);
+        case(Observed::NotLookedUp, wanted(None), &["create"]);
+        case(
+            present(same.clone()),
+            wanted(Some("v2")),
+            &["truststoreVersion"],
+        );
+        case(
+            present(domain("s3://other/RootCA.pem", "v1", "cert", "owner", true)),
+            wanted(Some("v1")),
+            &["truststoreUri"],
+        );
+        case(
+            present(domain("s3://b/RootCA.pem", "v1", "old", "owner", true)),
+            wanted(Some("v1")),
+            &["regionalCertificateArn"],
+        );
+        case(
+            present(domain("s3://b/RootCA.pem", "v1", "cert", "old", true)),
+            wanted(Some("v1")),
+            &["ownershipVerificationCertificateArn"],
+        );
+        // mTLS switched off outside mtls: both fields are missing, and both are set again.
+        case(
+            present(domain("", "", "cert", "owner", true)),
+            wanted(Some("v1")),
+            &["truststoreUri", "truststoreVersion"],
+        );
+        // A plan that does not know the new version yet shows it as an update.
+        case(present(same.clone()), wanted(None), &["truststoreVersion"]);
+        let theirs = present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
+        assert!(diff_domain("api.example.com", &wanted(Some("v1")), &theirs).is_err());
+    }
+
+    #[test]
+    fn unknown_patch_values_never_become_patches() {
+        assert!(domain_patch(&DomainField::TruststoreVersion(None)).is_err());
+        assert_eq!(
+            domain_patch(&DomainField::TruststoreVersion(Some("v".into()))).unwrap(),
+            DomainPatch::TruststoreVersion("v".into())
+        );
+    }
+
+    #[test]
+    fn mapping_diffs() {
+        let mapping = |api: &str, stage: &str| {
+            Observed::Present(BasePathMapping {
+                base_path: "(none)".into(),
+                rest_api_id: api.into(),
+                stage: Some(stage.into()),
             })
+        };
+        let api = Some("a1".to_string());
+        let diff =
+            |o: &Observed<BasePathMapping>, api: &Known<String>| diff_mapping("d", api, "prod", o);
+        assert_eq!(
+            diff(&mapping("a1", "prod"), &api).unwrap(),
+            Diff::Keep("maps the same api and stage")
+        );
+        assert_eq!(diff(&Observed::Absent, &api).unwrap(), Diff::Create);
+        assert_eq!(diff(&Observed::NotLookedUp, &None).unwrap(), Diff::Create);
+        assert!(diff(&mapping("a2", "prod"), &api).is_err());
+        assert!(diff(&mapping("a1", "dev"), &api).is_err());
+        assert!(diff(&mapping("a1", "prod"), &None).is_err());
+    }
+
+    #[test]
+    fn api_endpoint_and_stage_diffs() {
+        let api = RestApi {
+            id: "a1".into(),
+            name: "PetStore".into(),
+            disable_execute_api_endpoint: false,
+            endpoint_types: vec!["REGIONAL".into()],
+            warnings: vec![],
+            tags: Default::default(),
+        };
+        assert_eq!(
+            diff_api(&Observed::Present(api)),
+            Diff::Keep("exists, tagged for this domain")
+        );
+        assert_eq!(diff_api(&Observed::Absent), Diff::Create);
+        assert_eq!(diff_api(&Observed::NotLookedUp), Diff::Create);
+        assert_eq!(
+            diff_endpoint(&Observed::Present(true)),
+            Diff::Keep("already disabled")
+        );
+        for o in [
+            Observed::Present(false),
+            Observed::Absent,
+            Observed::NotLookedUp,
+        ] {
+            assert_eq!(fields_of(&diff_endpoint(&o)), ["disableExecuteApiEndpoint"]);
         }
+        let stage = Stage {
+            name: "prod".into(),
+            deployment_id: Some("d1".into()),
+        };
+        assert_eq!(
+            diff_stage(&Observed::Present(stage)),
+            Diff::Keep("deployed")
+        );
+        assert_eq!(diff_stage(&Observed::Absent), Diff::Create);
+    }
+
+    fn fields_of(diff: &Diff<()>) -> Vec<&'static str> {
+        diff.changes().iter().map(|c| c.field).collect()
     }
 }

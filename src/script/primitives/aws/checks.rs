@@ -73,7 +73,9 @@ fn check_truststore(ctx: &Context, path: &str) -> Result<Array, Error> {
 ///
 /// The upload primitive calls this itself, so the rules hold whatever a script does.
 pub(crate) fn checked_truststore(ctx: &Context, path: &str) -> Result<Option<Truststore>, Error> {
-    if !ctx.workdir.exists(path)? && ctx.effects.is_plan() {
+    // A file an earlier step of this run makes (in a plan, never written) is checked
+    // when it exists: by the live run.
+    if !ctx.workdir.exists(path)? && ctx.effects.touched(path) {
         return Ok(None);
     }
     let store = Truststore::from_pem(path, &ctx.workdir.read_public(path)?)?;
@@ -101,10 +103,10 @@ pub(crate) fn checked_acm_import(
     key: &str,
     chain: &str,
 ) -> Result<Option<AcmImportFiles>, Error> {
-    let all_exist =
-        ctx.workdir.exists(cert)? && ctx.workdir.exists(key)? && ctx.workdir.exists(chain)?;
-    if !all_exist && ctx.effects.is_plan() {
-        return Ok(None);
+    for file in [cert, key, chain] {
+        if !ctx.workdir.exists(file)? && ctx.effects.touched(file) {
+            return Ok(None);
+        }
     }
     let leaf = ParsedCert::from_pem(cert, &ctx.workdir.read_public(cert)?)?;
     let private_key = ctx.workdir.read_secret(key)?;

@@ -28,10 +28,20 @@ pub(super) type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 /// Tag keys on what mtls creates: re-runs and teardown find resources by them.
 pub const TAG_DOMAIN: &str = "mtls:domain";
 pub const TAG_ROLE: &str = "mtls:role";
-/// The truststore a domain was given, `URI@VERSION`, for services that do not report it.
-pub const TAG_TRUSTSTORE: &str = "mtls:truststore";
+const OFFLINE: &str = crate::reconcile::OFFLINE;
 
-const OFFLINE: &str = "offline plan: not looked up; --refresh compares with AWS";
+/// A domain name argument, checked as `--var domain` is (a script may build its own).
+fn check_domain(function: &'static str, domain: &str) -> Result<(), Error> {
+    match crate::inputs::dns_name_problem(domain, crate::inputs::Wildcard::Refused) {
+        None => Ok(()),
+        Some(problem) => Err(Error::invalid_argument(
+            function,
+            "domain",
+            format!("{domain:?}: {problem}"),
+            "pass a DNS name such as api.example.com",
+        )),
+    }
+}
 
 /// A script value that is a known string, or a plan placeholder (`None`).
 fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<String>, Error> {
@@ -89,7 +99,7 @@ fn tags(domain: &str, role: &str) -> Tags {
 impl Context {
     /// AWS for reads: `None` in an offline plan.
     fn aws_read(&self) -> Result<Option<&Aws>, Error> {
-        if self.effects.is_plan() && !self.aws.refresh {
+        if !self.effects.may_read() {
             return Ok(None);
         }
         self.aws_client().map(Some)
@@ -154,7 +164,7 @@ fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
     if let Some(r) = &ctx.aws.settings.region {
         return Ok(r.clone().into());
     }
-    if ctx.effects.is_plan() && !ctx.aws.refresh {
+    if !ctx.effects.may_read() {
         // Loading the full configuration may ask the instance metadata service: not offline.
         let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()

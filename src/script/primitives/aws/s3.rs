@@ -160,7 +160,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
 fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
     let target = display(bucket);
     let name = text("s3_delete_truststore", "bucket", bucket)?;
-    let Some(name) = name.filter(|_| !ctx.effects.is_plan() || ctx.aws.refresh) else {
+    let Some(name) = name.filter(|_| ctx.effects.may_read()) else {
         delete_if(
             ctx,
             None,
