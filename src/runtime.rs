@@ -24,8 +24,7 @@ use crate::error::Error;
 use crate::script::{self, bundled, Context, Sources};
 use crate::workdir::Workdir;
 
-/// Where a run's script output (`print`) goes.
-pub type Printer = Rc<dyn Fn(&str)>;
+pub use crate::script::Printer;
 
 /// Builds a [`Runtime`].
 pub struct RuntimeBuilder {
@@ -51,10 +50,10 @@ impl Default for RuntimeBuilder {
             force: false,
             stdlib_dir: None,
             progress: false,
-            printer: Rc::new(|s| println!("{s}")),
+            printer: Arc::new(|s| println!("{s}")),
             aws: crate::aws::AwsSettings::default(),
             refresh: false,
-            notices: Rc::new(|s| eprintln!("{s}")),
+            notices: Arc::new(|s| eprintln!("{s}")),
             interrupt: Arc::default(),
         }
     }
@@ -99,8 +98,8 @@ impl RuntimeBuilder {
     }
 
     /// Where the script's `print` output goes (standard output by default).
-    pub fn on_print(mut self, printer: impl Fn(&str) + 'static) -> Self {
-        self.printer = Rc::new(printer);
+    pub fn on_print(mut self, printer: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.printer = Arc::new(printer);
         self
     }
 
@@ -113,8 +112,8 @@ impl RuntimeBuilder {
 
     /// Where notes about the run itself go (which bundled steps a user's stdlib
     /// replaces); standard error by default.
-    pub fn on_notice(mut self, printer: impl Fn(&str) + 'static) -> Self {
-        self.notices = Rc::new(printer);
+    pub fn on_notice(mut self, printer: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.notices = Arc::new(printer);
         self
     }
 
@@ -181,13 +180,73 @@ impl Runtime {
         }
     }
 
+    /// Runs `name` (a path, or a bundled script) like [`Runtime::run`], without blocking
+    /// the caller's async runtime: the run gets a thread of its own, so several runs (each
+    /// with its own working folder and output) can proceed at once.
+    pub async fn run_async(self, name: impl Into<String>) -> Result<Outcome, Error> {
+        let name = name.into();
+        self.on_own_thread(move |rt| rt.run(&name)).await
+    }
+
+    /// Runs script text like [`Runtime::run_source`], without blocking the caller's async
+    /// runtime.
+    pub async fn run_source_async(
+        self,
+        name: impl Into<String>,
+        source: impl Into<String>,
+        dir: Option<PathBuf>,
+    ) -> Result<Outcome, Error> {
+        let (name, source) = (name.into(), source.into());
+        self.on_own_thread(move |rt| rt.run_source(&name, &source, dir.as_deref()))
+            .await
+    }
+
+    async fn on_own_thread(
+        self,
+        run: impl FnOnce(Runtime) -> Result<Outcome, Error> + Send + 'static,
+    ) -> Result<Outcome, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("mtls-run".into())
+            .spawn(move || {
+                let _ = tx.send(run(self));
+            })
+            .map_err(|source| Error::Io {
+                action: "start a thread for",
+                path: "the run".into(),
+                source,
+            })?;
+        rx.await
+            .map_err(|_| Error::internal("run a script", "its thread ended without an answer"))?
+    }
+
     /// Runs script text. `name` is shown in errors; `dir` is where a local `stdlib/`
     /// folder is looked for.
     ///
     /// A live run is planned first, quietly and offline: every primitive checks its inputs
     /// in a plan too, so a bad value anywhere in the script (a SAN, a file, a domain) stops
     /// the run before its first file is written or its first AWS call is made.
+    ///
+    /// Called from inside an async runtime, the run moves to a thread of its own (it drives
+    /// its own I/O); [`Runtime::run_source_async`] does the same without blocking.
     pub fn run_source(
+        self,
+        name: &str,
+        source: &str,
+        dir: Option<&Path>,
+    ) -> Result<Outcome, Error> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return std::thread::scope(|scope| {
+                scope
+                    .spawn(move || self.run_source_here(name, source, dir))
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::internal("run a script", "its thread panicked")))
+            });
+        }
+        self.run_source_here(name, source, dir)
+    }
+
+    fn run_source_here(
         self,
         name: &str,
         source: &str,
@@ -198,7 +257,7 @@ impl Runtime {
         crate::inputs::check_vars(&cfg.vars)?;
         crate::inputs::check_region(cfg.aws.region.as_deref())?;
         if cfg.mode == Mode::Live {
-            let quiet: Printer = Rc::new(|_| {});
+            let quiet: Printer = Arc::new(|_| {});
             let preflight = Pass {
                 mode: Mode::Plan,
                 refresh: false,

@@ -19,6 +19,9 @@ use crate::effects::Effects;
 use crate::error::Error;
 use crate::workdir::Workdir;
 
+/// Where a run's text goes (the script's `print`, notices): any thread may call it.
+pub type Printer = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What the primitives of one run share.
 pub(crate) struct Context {
     pub workdir: Workdir,
@@ -35,7 +38,7 @@ pub(crate) struct Context {
     /// Set by Ctrl-C: the script stops at its next operation, a wait at once.
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Where warnings about the run go (not the script's own output).
-    pub notices: Rc<dyn Fn(&str)>,
+    pub notices: Printer,
 }
 
 /// How a run reaches AWS: settings, and the clients, connected on first use so that runs
@@ -63,7 +66,7 @@ impl Context {
             tokio: std::cell::OnceCell::new(),
             gateways: std::cell::RefCell::new(Vec::new()),
             interrupt: Default::default(),
-            notices: Rc::new(|s| eprintln!("{s}")),
+            notices: std::sync::Arc::new(|s| eprintln!("{s}")),
         }
     }
 
@@ -133,10 +136,7 @@ pub mod limits {
 }
 
 /// An engine with the project's limits and, when `ctx` is given, its primitives.
-pub(crate) fn new_engine(
-    ctx: Option<&Rc<Context>>,
-    print: Rc<dyn Fn(&str)>,
-) -> (Engine, Vec<FunctionDoc>) {
+pub(crate) fn new_engine(ctx: Option<&Rc<Context>>, print: Printer) -> (Engine, Vec<FunctionDoc>) {
     let mut engine = Engine::new();
     engine
         .set_max_operations(limits::MAX_OPERATIONS)
@@ -302,7 +302,7 @@ pub(crate) fn refuse_primitive_names(
 
 /// The stdlib steps with their doc comments, for `mtls functions`.
 pub fn stdlib_docs(files: &[StdlibFile]) -> Vec<FunctionDoc> {
-    let (engine, _) = new_engine(None, Rc::new(|_| {}));
+    let (engine, _) = new_engine(None, std::sync::Arc::new(|_| {}));
     let mut docs: Vec<FunctionDoc> = Vec::new();
     // (name, arity) -> index in `docs`: a user's override replaces the bundled entry.
     let mut seen = std::collections::HashMap::new();
@@ -338,7 +338,7 @@ pub fn stdlib_docs(files: &[StdlibFile]) -> Vec<FunctionDoc> {
 
 /// The primitives with their doc lines, for `mtls functions`.
 pub fn primitive_docs() -> Vec<FunctionDoc> {
-    new_engine(None, Rc::new(|_| {})).1
+    new_engine(None, std::sync::Arc::new(|_| {})).1
 }
 
 /// The first line of the `///` comment right above `fn name(` in `source`.
