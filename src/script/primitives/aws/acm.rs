@@ -5,14 +5,13 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
-use super::{
-    delete_if, map, shown, tags, text, unknown_or, RhaiResult, OFFLINE, TAG_DOMAIN, TAG_ROLE,
-};
-use crate::aws::acm::CertificateImport;
+use super::{delete_if, map, shown, tags, text, unknown_or, RhaiResult, TAG_DOMAIN, TAG_ROLE};
+use crate::aws::acm::{CertificateImport, CertificateSummary};
 use crate::aws::{Tags, Wait};
 use crate::effects::{Action, Op};
 use crate::error::Error;
 use crate::pki::ParsedCert;
+use crate::reconcile::{self, Change, Diff, Observed};
 use crate::script::error::fail;
 use crate::script::primitives::{primitive, Registrar};
 use crate::script::Context;
@@ -51,68 +50,103 @@ fn ensure_imported_cert(
     // ACM's rules are checked here whatever the script did before: nothing is imported
     // that ACM would refuse, and what is sent is rebuilt from the parsed certificates.
     let files = super::checks::checked_acm_import(ctx, cert, key, chain)?;
-    let local = files.as_ref().map(|f| f.certificate.clone());
-    let found = ctx.read(|aws| aws.acm().find_certificates(None, &wanted_tags))?;
-    let existing = found.as_ref().and_then(|f| f.first().cloned());
-    let same = match (&existing, &local) {
-        (Some(e), Some(local)) => {
-            let remote = ctx.read(|aws| aws.acm().certificate_pem(&e.arn))?;
-            remote.is_some_and(|r| pem_der(&r.certificate) == pem_der(local))
-        }
-        _ => false,
-    };
-    let target = format!("server certificate for {domain}");
-    let (op, arn) = match (&existing, same) {
-        (Some(e), true) => {
-            ctx.effects.keep(
-                Action::new(
-                    Op::Keep,
-                    "acm certificate",
-                    &target,
-                    "imported, same certificate",
-                )
-                .arg("arn", &e.arn),
-            );
-            (Op::Keep, Some(e.arn.clone()))
-        }
-        (existing, _) => {
-            let (op, reason) = match (existing, &found) {
-                (_, None) => (Op::Create, OFFLINE),
-                (None, Some(_)) => (Op::Create, "not imported yet"),
-                (Some(_), Some(_)) => (
-                    Op::Update,
-                    "certificate differs: re-import over the same ARN",
-                ),
-            };
-            let reimport = existing.as_ref().map(|e| e.arn.clone());
-            let action = Action::new(op, "acm certificate", &target, reason)
-                .arg("certificate", cert)
-                .arg("chain", chain)
-                .arg_sensitive("private_key")
-                .arg_maybe("arn", reimport.clone());
-            let arn = ctx.effects.apply(action, || {
-                let files = files.as_ref().ok_or_else(|| {
-                    Error::internal("import the server certificate", "its files were not read")
-                })?;
-                let import = CertificateImport {
-                    certificate_pem: &files.certificate,
-                    private_key: &files.private_key,
-                    chain_pem: Some(&files.chain),
-                    reimport_arn: reimport.as_deref(),
-                    tags: &wanted_tags,
-                };
-                ctx.write(|aws| aws.acm().import_certificate(&import))
-            })?;
-            if let Some(a) = &arn {
-                ctx.effects.resolve(&target, "arn", a);
+    let local = files.as_ref().and_then(|f| pem_der(&f.certificate));
+    // What ACM holds for this domain: the certificate mtls imported (by its tags) and its body.
+    let observed = match ctx.read(|aws| aws.acm().find_certificates(None, &wanted_tags))? {
+        None => Observed::NotLookedUp,
+        Some(found) => match found.into_iter().next() {
+            None => Observed::Absent,
+            Some(c) => {
+                let body = ctx.read(|aws| aws.acm().certificate_pem(&c.arn))?;
+                Observed::Present(Imported {
+                    arn: c.arn,
+                    der: body.and_then(|b| pem_der(&b.certificate)),
+                })
             }
-            (op, arn.or(reimport))
-        }
+        },
     };
+    let diff = diff_imported(&local, &observed);
+    let reimport = observed.present().map(|e| e.arn.clone());
+    let target = format!("server certificate for {domain}");
+    let describe = |a: Action| {
+        a.arg("certificate", cert)
+            .arg("chain", chain)
+            .arg_sensitive("private_key")
+            .arg_maybe("arn", reimport.clone())
+    };
+    let (op, imported) = reconcile::apply(
+        &ctx.effects,
+        "acm certificate",
+        &target,
+        observed.looked_up(),
+        &diff,
+        describe,
+        || {
+            let files = files.as_ref().ok_or_else(|| {
+                Error::internal("import the server certificate", "its files were not read")
+            })?;
+            let import = CertificateImport {
+                certificate_pem: &files.certificate,
+                private_key: &files.private_key,
+                chain_pem: Some(&files.chain),
+                reimport_arn: reimport.as_deref(),
+                tags: &wanted_tags,
+            };
+            ctx.write(|aws| aws.acm().import_certificate(&import))
+        },
+    )?;
+    if let Some(a) = imported.as_ref().or(reimport.as_ref()) {
+        ctx.effects.resolve(&target, "arn", a);
+    }
     Ok(map(vec![
-        ("arn", unknown_or(arn)),
+        ("arn", unknown_or(imported.or(reimport))),
         ("status", op.name().into()),
     ]))
+}
+
+/// The certificate mtls imported for a domain: its ARN and its body as DER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Imported {
+    arn: String,
+    der: Option<Vec<u8>>,
+}
+
+/// The imported server certificate: kept when ACM holds the same one; re-imported over
+/// the same ARN (so the domain follows) when it differs; imported when there is none.
+/// `local` is `None` while the file does not exist yet (a plan).
+fn diff_imported(local: &Option<Vec<u8>>, observed: &Observed<Imported>) -> Diff<()> {
+    match observed {
+        Observed::Present(i) if local.is_some() && i.der == *local => {
+            Diff::Keep("imported, same certificate")
+        }
+        Observed::Present(_) => Diff::Update(vec![Change {
+            field: "certificate",
+            patch: (),
+        }]),
+        _ => Diff::Create,
+    }
+}
+
+/// The ownership verification certificate: the one requested before is kept unless it
+/// can no longer become ISSUED (failed, expired, revoked, timed out).
+fn diff_requested(
+    observed: &Observed<Vec<CertificateSummary>>,
+) -> (Diff<()>, Option<CertificateSummary>) {
+    let usable = observed.present().and_then(|found| {
+        found
+            .iter()
+            .find(|c| {
+                !matches!(
+                    c.status.as_str(),
+                    "FAILED" | "EXPIRED" | "REVOKED" | "VALIDATION_TIMED_OUT"
+                )
+            })
+            .cloned()
+    });
+    match usable {
+        Some(c) => (Diff::Keep("requested before"), Some(c)),
+        None => (Diff::Create, None),
+    }
 }
 
 /// DER of the first certificate of a PEM text, to compare two PEMs whatever their line breaks.
@@ -122,65 +156,51 @@ fn pem_der(pem: &str) -> Option<Vec<u8>> {
 
 fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     let wanted_tags = tags(domain, "ownership-verification");
-    let found = ctx.read(|aws| aws.acm().find_certificates(Some(domain), &wanted_tags))?;
-    // A failed or expired request cannot become ISSUED: request a new one.
-    let usable = found.as_ref().and_then(|f| {
-        f.iter()
-            .find(|c| {
-                !matches!(
-                    c.status.as_str(),
-                    "FAILED" | "EXPIRED" | "REVOKED" | "VALIDATION_TIMED_OUT"
-                )
-            })
-            .cloned()
-    });
+    let observed = Observed::from_read(
+        ctx.read(|aws| aws.acm().find_certificates(Some(domain), &wanted_tags))?
+            .map(Some),
+    );
+    let (diff, usable) = diff_requested(&observed);
     let target = format!("ownership verification certificate for {domain}");
-    let (op, arn) = match &usable {
-        Some(c) => {
-            ctx.effects.keep(
-                Action::new(Op::Keep, "acm certificate", &target, "requested before")
-                    .arg("arn", &c.arn)
-                    .arg("status", &c.status),
-            );
-            (Op::Keep, Some(c.arn.clone()))
-        }
-        None => {
-            let reason = if found.is_none() {
-                OFFLINE
-            } else {
-                "not requested yet"
-            };
-            let action = Action::new(Op::Create, "acm certificate", &target, reason)
-                .arg("validation", "DNS")
-                .arg_maybe("arn", None::<String>);
-            let arn = ctx.effects.apply(action, || {
-                // One token per request: the SDK's retries of this call reuse it (so a retry
-                // cannot make a second certificate), while a request after a teardown is a
-                // new one (ACM would answer a reused token with the deleted certificate).
-                let mut random = [0u8; 8];
-                aws_lc_rs::rand::fill(&mut random)
-                    .map_err(|_| Error::internal("make an idempotency token", "no randomness"))?;
-                let token: String = domain
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric())
-                    .take(16)
-                    .chain(
-                        random
-                            .iter()
-                            .flat_map(|b| format!("{b:02x}").chars().collect::<Vec<_>>()),
-                    )
-                    .collect();
-                ctx.write(|aws| {
-                    aws.acm()
-                        .request_certificate(domain, &wanted_tags, Some(&token))
-                })
-            })?;
-            if let Some(a) = &arn {
-                ctx.effects.resolve(&target, "arn", a);
-            }
-            (Op::Create, arn)
-        }
-    };
+    let describe = |a: Action| a.arg("validation", "DNS").arg_maybe("arn", None::<String>);
+    let (op, requested) = reconcile::apply(
+        &ctx.effects,
+        "acm certificate",
+        &target,
+        observed.looked_up(),
+        &diff,
+        describe,
+        || {
+            // One token per request: the SDK's retries of this call reuse it (so a retry
+            // cannot make a second certificate), while a request after a teardown is a
+            // new one (ACM would answer a reused token with the deleted certificate).
+            let mut random = [0u8; 8];
+            aws_lc_rs::rand::fill(&mut random)
+                .map_err(|_| Error::internal("make an idempotency token", "no randomness"))?;
+            let token: String = domain
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(16)
+                .chain(
+                    random
+                        .iter()
+                        .flat_map(|b| format!("{b:02x}").chars().collect::<Vec<_>>()),
+                )
+                .collect();
+            ctx.write(|aws| {
+                aws.acm()
+                    .request_certificate(domain, &wanted_tags, Some(&token))
+            })
+        },
+    )?;
+    if let Some(c) = &usable {
+        ctx.effects.resolve(&target, "arn", &c.arn);
+        ctx.effects.resolve(&target, "status", &c.status);
+    }
+    if let Some(a) = &requested {
+        ctx.effects.resolve(&target, "arn", a);
+    }
+    let arn = requested.or(usable.map(|c| c.arn));
     // The validation CNAME appears a few seconds after the request.
     let (mut cert_status, mut record) = (None, None);
     if let Some(arn) = &arn {
@@ -255,5 +275,56 @@ fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::acm::CertificateKind;
+
+    #[test]
+    fn imported_certificate_diffs() {
+        let held = |der: Option<&[u8]>| {
+            Observed::Present(Imported {
+                arn: "arn:1".into(),
+                der: der.map(<[u8]>::to_vec),
+            })
+        };
+        let local = Some(vec![1, 2, 3]);
+        assert_eq!(
+            diff_imported(&local, &held(Some(&[1, 2, 3]))),
+            Diff::Keep("imported, same certificate")
+        );
+        assert_eq!(diff_imported(&local, &held(Some(&[9]))).op(), Op::Update);
+        assert_eq!(diff_imported(&local, &held(None)).op(), Op::Update);
+        assert_eq!(diff_imported(&None, &held(None)).op(), Op::Update);
+        assert_eq!(diff_imported(&local, &Observed::Absent), Diff::Create);
+        assert_eq!(diff_imported(&None, &Observed::NotLookedUp), Diff::Create);
+    }
+
+    #[test]
+    fn requested_certificate_diffs() {
+        let cert = |status: &str| CertificateSummary {
+            arn: format!("arn:{status}"),
+            domain: "api.example.com".into(),
+            status: status.into(),
+            kind: CertificateKind::AmazonIssued,
+            tags: Default::default(),
+        };
+        let (diff, kept) = diff_requested(&Observed::Present(vec![
+            cert("FAILED"),
+            cert("PENDING_VALIDATION"),
+        ]));
+        assert_eq!(diff, Diff::Keep("requested before"));
+        assert_eq!(kept.unwrap().arn, "arn:PENDING_VALIDATION");
+        for dead in ["FAILED", "EXPIRED", "REVOKED", "VALIDATION_TIMED_OUT"] {
+            assert_eq!(
+                diff_requested(&Observed::Present(vec![cert(dead)])).0,
+                Diff::Create
+            );
+        }
+        assert_eq!(diff_requested(&Observed::Present(vec![])).0, Diff::Create);
+        assert_eq!(diff_requested(&Observed::NotLookedUp).0, Diff::Create);
     }
 }

@@ -28,8 +28,6 @@ pub(super) type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 /// Tag keys on what mtls creates: re-runs and teardown find resources by them.
 pub const TAG_DOMAIN: &str = "mtls:domain";
 pub const TAG_ROLE: &str = "mtls:role";
-const OFFLINE: &str = crate::reconcile::OFFLINE;
-
 /// A domain name argument, checked as `--var domain` is (a script may build its own).
 fn check_domain(function: &'static str, domain: &str) -> Result<(), Error> {
     match crate::inputs::dns_name_problem(domain, crate::inputs::Wildcard::Refused) {

@@ -5,11 +5,12 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::{delete_if, map, text, unknown_or, RhaiResult, OFFLINE};
-use crate::aws::route53::{fqdn, AliasTarget, RecordSet};
+use super::{delete_if, map, text, unknown_or, RhaiResult};
+use crate::aws::route53::{fqdn, AliasTarget, HostedZone, RecordSet};
 use crate::aws::Wait;
-use crate::effects::{Action, Op, Unknown};
+use crate::effects::{Action, Unknown};
 use crate::error::Error;
+use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::error::fail;
 use crate::script::primitives::{primitive, Registrar};
 use crate::script::Context;
@@ -53,42 +54,33 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     );
 }
 
+/// The hosted zone: kept when it exists, else created.
+fn diff_zone(observed: &Observed<HostedZone>) -> Diff<()> {
+    match observed {
+        Observed::Present(_) => Diff::Keep("exists"),
+        _ => Diff::Create,
+    }
+}
+
 fn ensure_hosted_zone(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
-    let name = text("route53_ensure_zone", "name", name)?.ok_or_else(|| {
-        Error::invalid_argument(
-            "route53_ensure_zone",
-            "name",
-            "unknown",
-            "pass a domain name",
-        )
-    })?;
-    let found = ctx.read(|aws| aws.route53().find_public_zone(&name))?;
-    let (zone, op) = match found {
-        Some(Some(zone)) => {
-            ctx.effects.keep(
-                Action::new(Op::Keep, "route53 hosted zone", fqdn(&name), "exists")
-                    .arg("id", &zone.id),
-            );
-            (Some(zone), Op::Keep)
-        }
-        found => {
-            let reason = if found.is_none() {
-                OFFLINE
-            } else {
-                "does not exist"
-            };
-            let action = Action::new(Op::Create, "route53 hosted zone", fqdn(&name), reason)
-                .arg("type", "public")
-                .arg_maybe("id", None::<String>);
-            let zone = ctx
-                .effects
-                .apply(action, || ctx.write(|aws| aws.route53().create_zone(&name)))?;
-            if let Some(z) = &zone {
-                ctx.effects.resolve(&fqdn(&name), "id", &z.id);
-            }
-            (zone, Op::Create)
-        }
-    };
+    let f = "route53_ensure_zone";
+    let name = text(f, "name", name)?
+        .ok_or_else(|| Error::invalid_argument(f, "name", "unknown", "pass a domain name"))?;
+    super::check_domain(f, &name)?;
+    let observed = Observed::from_read(ctx.read(|aws| aws.route53().find_public_zone(&name))?);
+    let (op, created) = reconcile::apply(
+        &ctx.effects,
+        "route53 hosted zone",
+        &fqdn(&name),
+        observed.looked_up(),
+        &diff_zone(&observed),
+        |a| a.arg("type", "public").arg_maybe("id", None::<String>),
+        || ctx.write(|aws| aws.route53().create_zone(&name)),
+    )?;
+    if let Some(z) = &created {
+        ctx.effects.resolve(&fqdn(&name), "id", &z.id);
+    }
+    let zone = created.or_else(|| observed.present().cloned());
     Ok(map(vec![
         ("id", unknown_or(zone.as_ref().map(|z| z.id.clone()))),
         ("name", fqdn(&name).into()),
@@ -112,6 +104,72 @@ enum Target {
     Alias(Dynamic, Dynamic),
 }
 
+/// What a record must point at (`None`: not known yet, in a plan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum WantedRecord {
+    Cname(Known<String>),
+    Alias {
+        dns: Known<String>,
+        zone: Known<String>,
+    },
+}
+
+impl WantedRecord {
+    fn record_type(&self) -> &'static str {
+        match self {
+            WantedRecord::Cname(_) => "CNAME",
+            WantedRecord::Alias { .. } => "A",
+        }
+    }
+
+    /// Whether `r` already points where this one must.
+    fn matches(&self, r: &RecordSet) -> bool {
+        match self {
+            WantedRecord::Cname(value) => value.as_ref().is_some_and(|v| {
+                r.values.len() == 1 && fqdn(&r.values[0]).eq_ignore_ascii_case(&fqdn(v))
+            }),
+            WantedRecord::Alias { dns, zone } => r.alias.as_ref().is_some_and(|a| {
+                dns.as_ref()
+                    .is_some_and(|d| fqdn(&a.dns_name).eq_ignore_ascii_case(&fqdn(d)))
+                    && zone.as_deref() == Some(a.hosted_zone_id.as_str())
+            }),
+        }
+    }
+}
+
+/// A record: kept when it points at the target; repointed when it is a CNAME mtls sets or
+/// an alias to API Gateway; any other existing A record (a website, a CloudFront alias) is
+/// never replaced: records carry no tags, so only an alias to API Gateway counts as ours.
+fn diff_record(
+    label: &str,
+    wanted: &WantedRecord,
+    observed: &Observed<RecordSet>,
+) -> Result<Diff<()>, Error> {
+    let r = match observed {
+        Observed::Present(r) => r,
+        _ => return Ok(Diff::Create),
+    };
+    if wanted.matches(r) {
+        return Ok(Diff::Keep("exists, same target"));
+    }
+    if matches!(wanted, WantedRecord::Alias { .. }) && !is_api_gateway_alias(r) {
+        let target = r
+            .alias
+            .as_ref()
+            .map_or_else(|| r.values.join(", "), |a| a.dns_name.clone());
+        return Err(Error::invalid_argument(
+            "route53_ensure_alias",
+            "name",
+            format!("{label} already exists and points at {target}, which mtls did not set up"),
+            "remove that record, or put the API on another name with --var domain=NAME",
+        ));
+    }
+    Ok(Diff::Update(vec![Change {
+        field: "target",
+        patch: (),
+    }]))
+}
+
 fn ensure_record(
     ctx: &Context,
     zone: &Dynamic,
@@ -121,119 +179,68 @@ fn ensure_record(
     let f = "route53_ensure_record";
     let zone = text(f, "zone_id", zone)?;
     let name = text(f, "name", name)?;
-    let (rtype, wanted_values, alias) = match &target {
-        Target::Cname(v) => {
-            let v = text(f, "value", v)?;
-            ("CNAME", Some(vec![v.clone().map(|v| fqdn(&v))]), None)
-        }
-        Target::Alias(dns, tz) => (
-            "A",
-            None,
-            Some((text(f, "target_dns", dns)?, text(f, "target_zone_id", tz)?)),
-        ),
+    let wanted = match &target {
+        Target::Cname(v) => WantedRecord::Cname(text(f, "value", v)?),
+        Target::Alias(dns, tz) => WantedRecord::Alias {
+            dns: text(f, "target_dns", dns)?,
+            zone: text(f, "target_zone_id", tz)?,
+        },
     };
+    let rtype = wanted.record_type();
     let label = format!(
         "{} {rtype}",
         name.as_deref()
             .map_or_else(|| Unknown::TEXT.to_string(), fqdn)
     );
-    let records = match &zone {
-        Some(z) => ctx.read(|aws| aws.route53().records(z))?,
-        None => None,
+    let observed = match (&zone, &name) {
+        (Some(z), Some(n)) => {
+            let wanted_name = fqdn(n);
+            Observed::from_read(ctx.read(|aws| aws.route53().records(z))?.map(|records| {
+                records
+                    .into_iter()
+                    .find(|r| r.record_type == rtype && r.name.eq_ignore_ascii_case(&wanted_name))
+            }))
+        }
+        _ => Observed::NotLookedUp,
     };
-    let existing = records.as_ref().and_then(|rs| {
-        let n = fqdn(name.as_deref().unwrap_or_default());
-        rs.iter()
-            .find(|r| r.record_type == rtype && r.name.eq_ignore_ascii_case(&n))
-            .cloned()
-    });
-    let matches = |r: &RecordSet| match (&wanted_values, &alias) {
-        (Some(vals), _) => {
-            vals.iter().all(|v| {
-                v.as_ref()
-                    .is_some_and(|v| r.values.iter().any(|x| fqdn(x).eq_ignore_ascii_case(v)))
-            }) && r.values.len() == vals.len()
+    let diff = diff_record(&label, &wanted, &observed)?;
+    let describe = |a: Action| {
+        let a = a.arg_maybe("zone", zone.clone());
+        match &wanted {
+            WantedRecord::Cname(v) => a.arg_maybe("value", v.as_deref().map(fqdn)),
+            WantedRecord::Alias { dns, zone } => a
+                .arg_maybe("alias", dns.clone())
+                .arg_maybe("alias_zone", zone.clone()),
         }
-        (_, Some((dns, tz))) => r.alias.as_ref().is_some_and(|a| {
-            dns.as_ref()
-                .is_some_and(|d| fqdn(&a.dns_name).eq_ignore_ascii_case(&fqdn(d)))
-                && tz.as_deref() == Some(a.hosted_zone_id.as_str())
-        }),
-        _ => false,
     };
-    // A record mtls did not make (a website's A record, a CloudFront alias) is never
-    // replaced: records carry no tags, so only an alias to API Gateway counts as ours.
-    if let (Some(r), Some(_)) = (&existing, &alias) {
-        if !matches(r) && !is_api_gateway_alias(r) {
-            let target = r
-                .alias
-                .as_ref()
-                .map_or_else(|| r.values.join(", "), |a| a.dns_name.clone());
-            return Err(Error::invalid_argument(
-                "route53_ensure_alias",
-                "name",
-                format!("{label} already exists and points at {target}, which mtls did not set up"),
-                "remove that record, or put the API on another name with --var domain=NAME",
-            ));
-        }
-    }
-    let op = match &existing {
-        Some(r) if matches(r) => {
-            ctx.effects.keep(Action::new(
-                Op::Keep,
-                "route53 record",
-                &label,
-                "exists, same target",
-            ));
-            Op::Keep
-        }
-        existing => {
-            let (op, reason) = match (existing, &records) {
-                (_, None) => (Op::Create, OFFLINE),
-                (None, Some(_)) => (Op::Create, "does not exist"),
-                (Some(_), Some(_)) => (Op::Update, "points elsewhere"),
+    let (op, _) = reconcile::apply(
+        &ctx.effects,
+        "route53 record",
+        &label,
+        observed.looked_up(),
+        &diff,
+        describe,
+        || {
+            let zone = known(&zone, "the hosted zone id")?;
+            let name = known(&name, "the record name")?;
+            let change = match &wanted {
+                WantedRecord::Cname(value) => {
+                    let value = fqdn(known(value, "the CNAME value")?);
+                    ctx.write(|aws| aws.route53().upsert_cname(zone, name, &value, 300))?
+                }
+                WantedRecord::Alias { dns, zone: tz } => {
+                    let t = AliasTarget {
+                        dns_name: known(dns, "the API Gateway domain name")?.to_string(),
+                        hosted_zone_id: known(tz, "the API Gateway hosted zone id")?.to_string(),
+                        evaluate_target_health: false,
+                    };
+                    ctx.write(|aws| aws.route53().upsert_alias_a(zone, name, &t))?
+                }
             };
-            let mut action =
-                Action::new(op, "route53 record", &label, reason).arg_maybe("zone", zone.clone());
-            match (&wanted_values, &alias) {
-                (Some(vals), _) => {
-                    action = action.arg_maybe("value", vals.first().cloned().flatten())
-                }
-                (_, Some((dns, tz))) => {
-                    action = action
-                        .arg_maybe("alias", dns.clone())
-                        .arg_maybe("alias_zone", tz.clone())
-                }
-                _ => {}
-            }
-            ctx.effects.apply(action, || {
-                let (zone, name) = (
-                    zone.clone().unwrap_or_default(),
-                    name.clone().unwrap_or_default(),
-                );
-                let change = match (&wanted_values, &alias) {
-                    (Some(vals), _) => {
-                        let value = vals.first().cloned().flatten().unwrap_or_default();
-                        ctx.write(|aws| aws.route53().upsert_cname(&zone, &name, &value, 300))?
-                    }
-                    (_, Some((dns, tz))) => {
-                        let t = AliasTarget {
-                            dns_name: dns.clone().unwrap_or_default(),
-                            hosted_zone_id: tz.clone().unwrap_or_default(),
-                            evaluate_target_health: false,
-                        };
-                        ctx.write(|aws| aws.route53().upsert_alias_a(&zone, &name, &t))?
-                    }
-                    _ => return Ok(()),
-                };
-                {
-                    let wait = Wait::dns_change();
-                    ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
-                }
-            })?;
-            op
-        }
-    };
+            let wait = Wait::dns_change();
+            ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
+        },
+    )?;
     Ok(map(vec![("status", op.name().into())]))
 }
 
@@ -289,14 +296,14 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
                     .ends_with(&format!(".{}", name.to_ascii_lowercase()))
                 && r.values.iter().any(|v| v.contains("acm-validations")));
         if ours {
-            let z = zone.clone().unwrap_or_default();
+            let z = known(&zone, "the hosted zone id")?;
             delete_if(
                 ctx,
                 Some(true),
                 "route53 record",
                 &format!("{} {}", r.name, r.record_type),
                 || {
-                    let change = ctx.write(|aws| aws.route53().delete_record(&z, &r))?;
+                    let change = ctx.write(|aws| aws.route53().delete_record(z, &r))?;
                     {
                         let wait = Wait::dns_change();
                         ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
@@ -316,7 +323,10 @@ fn delete_hosted_zone(ctx: &Context, name: &str) -> Result<(), Error> {
         found.map(|z| z.is_some()),
         "route53 hosted zone",
         &fqdn(name),
-        || ctx.write(|aws| aws.route53().delete_zone(id.as_deref().unwrap_or_default())),
+        || {
+            let id = known(&id, "the hosted zone id")?;
+            ctx.write(|aws| aws.route53().delete_zone(id))
+        },
     )
 }
 
@@ -327,4 +337,98 @@ fn is_api_gateway_alias(r: &RecordSet) -> bool {
         let dns = a.dns_name.trim_end_matches('.').to_ascii_lowercase();
         dns.contains(".execute-api.") && dns.ends_with(".amazonaws.com")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(rtype: &str, values: &[&str], alias: Option<(&str, &str)>) -> Observed<RecordSet> {
+        Observed::Present(RecordSet {
+            name: "api.example.com.".into(),
+            record_type: rtype.into(),
+            ttl: Some(300),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            alias: alias.map(|(dns, zone)| AliasTarget {
+                dns_name: dns.into(),
+                hosted_zone_id: zone.into(),
+                evaluate_target_health: false,
+            }),
+        })
+    }
+
+    const APIGW: &str = "d-1.execute-api.us-east-1.amazonaws.com";
+
+    fn alias(dns: Option<&str>) -> WantedRecord {
+        WantedRecord::Alias {
+            dns: dns.map(str::to_string),
+            zone: Some("Z1".into()),
+        }
+    }
+
+    #[test]
+    fn record_diffs() {
+        let diff =
+            |w: &WantedRecord, o: &Observed<RecordSet>| diff_record("api.example.com. A", w, o);
+        let keep = Diff::Keep("exists, same target");
+        let update = Diff::Update(vec![Change {
+            field: "target",
+            patch: (),
+        }]);
+        // Alias: kept, created, repointed when ours, refused when someone else's.
+        assert_eq!(
+            diff(&alias(Some(APIGW)), &record("A", &[], Some((APIGW, "Z1")))).unwrap(),
+            keep
+        );
+        assert_eq!(
+            diff(&alias(Some(APIGW)), &Observed::Absent).unwrap(),
+            Diff::Create
+        );
+        assert_eq!(
+            diff(&alias(None), &Observed::NotLookedUp).unwrap(),
+            Diff::Create
+        );
+        let other_gw = "d-2.execute-api.us-east-1.amazonaws.com";
+        assert_eq!(
+            diff(
+                &alias(Some(APIGW)),
+                &record("A", &[], Some((other_gw, "Z1")))
+            )
+            .unwrap(),
+            update
+        );
+        assert!(diff(&alias(Some(APIGW)), &record("A", &["192.0.2.1"], None)).is_err());
+        assert!(diff(
+            &alias(Some(APIGW)),
+            &record("A", &[], Some(("d1.cloudfront.net", "Z2")))
+        )
+        .is_err());
+        // An unknown target in a plan is never "the same".
+        assert_eq!(
+            diff(&alias(None), &record("A", &[], Some((APIGW, "Z1")))).unwrap(),
+            update
+        );
+        // CNAME: compared as fully qualified names, case-insensitively.
+        let cname = WantedRecord::Cname(Some("_x.acm-validations.aws".into()));
+        assert_eq!(
+            diff(&cname, &record("CNAME", &["_X.acm-validations.aws."], None)).unwrap(),
+            keep
+        );
+        assert_eq!(
+            diff(&cname, &record("CNAME", &["_y.acm-validations.aws."], None)).unwrap(),
+            update
+        );
+    }
+
+    #[test]
+    fn zone_diffs() {
+        let zone = HostedZone {
+            id: "Z1".into(),
+            name: "example.com.".into(),
+            name_servers: vec![],
+        };
+        assert_eq!(diff_zone(&Observed::Present(zone)), Diff::Keep("exists"));
+        assert_eq!(diff_zone(&Observed::Absent), Diff::Create);
+        assert_eq!(diff_zone(&Observed::NotLookedUp), Diff::Create);
+    }
 }

@@ -4,10 +4,11 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
-use super::{aws_region, delete_if, display, map, shown, text, unknown_or, RhaiResult, OFFLINE};
-use crate::aws::s3::{sha256_hex, BucketState, Versioning};
+use super::{aws_region, delete_if, display, map, text, unknown_or, RhaiResult};
+use crate::aws::s3::{sha256_hex, BucketState, ObjectHead, Versioning};
 use crate::effects::{Action, Op};
 use crate::error::Error;
+use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::error::fail;
 use crate::script::primitives::{primitive, Registrar};
 use crate::script::Context;
@@ -31,71 +32,95 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     );
 }
 
+/// The bucket: kept when this identity owns it; a name another account holds is an error.
+fn diff_bucket(target: &str, observed: &Observed<BucketState>) -> Result<Diff<()>, Error> {
+    match observed {
+        Observed::Present(BucketState::Owned { .. }) => Ok(Diff::Keep("exists")),
+        Observed::Present(BucketState::OwnedByOther) => Err(Error::invalid_argument(
+            "s3_ensure_bucket",
+            "name",
+            format!("the bucket name {target} belongs to another AWS account (or this identity may not use it)"),
+            "bucket names are global: pass another with --var bucket=NAME",
+        )),
+        _ => Ok(Diff::Create),
+    }
+}
+
+/// Versioning: API Gateway pins the truststore to an object version, so it must be on.
+/// A bucket that does not exist yet is `Absent` here: versioning is set when it is made.
+fn diff_versioning(observed: &Observed<Versioning>) -> Diff<()> {
+    match observed {
+        Observed::Present(Versioning::Enabled) => Diff::Keep("enabled"),
+        Observed::Present(_) => Diff::Update(vec![Change {
+            field: "status",
+            patch: (),
+        }]),
+        _ => Diff::Create,
+    }
+}
+
 fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let target = display(name);
     let name = text("s3_ensure_bucket", "name", name)?;
     let region = aws_region(ctx)?;
-    let state = match &name {
-        Some(n) => ctx.read(|aws| aws.s3().find_bucket(n))?,
-        None => None,
+    let observed = match &name {
+        Some(n) => {
+            Observed::from_read(ctx.read(|aws| aws.s3().find_bucket(n))?.map(Some)).and_then_state()
+        }
+        None => Observed::NotLookedUp,
     };
-    let mut op = Op::Keep;
-    match state {
-        Some(BucketState::OwnedByOther) => {
-            return Err(Error::invalid_argument("s3_ensure_bucket", "name", format!("the bucket name {target} belongs to another AWS account (or this identity may not use it)"), "bucket names are global: pass another with --var bucket=NAME"));
-        }
-        Some(BucketState::Owned { .. }) => {
-            ctx.effects
-                .keep(Action::new(Op::Keep, "s3 bucket", &target, "exists"))
-        }
-        state => {
-            op = Op::Create;
-            let reason = if state.is_none() {
-                OFFLINE
-            } else {
-                "does not exist"
-            };
-            let action = Action::new(Op::Create, "s3 bucket", &target, reason)
-                .arg_maybe("region", region.clone().try_cast::<String>());
-            ctx.effects.apply(action, || {
-                ctx.write(|aws| aws.s3().create_bucket(name.as_deref().unwrap_or_default()))
-            })?;
-        }
-    }
-    // Versioning: API Gateway pins the truststore to an object version.
+    let (op, _) = reconcile::apply(
+        &ctx.effects,
+        "s3 bucket",
+        &target,
+        observed.looked_up(),
+        &diff_bucket(&target, &observed)?,
+        |a| a.arg_maybe("region", region.clone().try_cast::<String>()),
+        || {
+            let name = known(&name, "the bucket name")?;
+            ctx.write(|aws| aws.s3().create_bucket(name))
+        },
+    )?;
     let versioning = match (&name, op) {
-        (Some(n), Op::Keep) => ctx.read(|aws| aws.s3().versioning(n))?,
-        _ => None,
+        (Some(n), Op::Keep) => {
+            Observed::from_read(ctx.read(|aws| aws.s3().versioning(n))?.map(Some))
+        }
+        (_, Op::Create) if observed.looked_up() => Observed::Absent,
+        _ => Observed::NotLookedUp,
     };
-    let target_v = format!("{target} versioning");
-    match versioning {
-        Some(Versioning::Enabled) => {
-            ctx.effects
-                .keep(Action::new(Op::Keep, "s3 versioning", &target_v, "enabled"))
-        }
-        v => {
-            let (vop, reason) = match v {
-                Some(_) => (Op::Update, "not enabled"),
-                None if op == Op::Create => (Op::Create, "new bucket"),
-                None => (Op::Create, OFFLINE),
-            };
-            if vop == Op::Update {
-                op = Op::Update;
-            }
-            let action =
-                Action::new(vop, "s3 versioning", &target_v, reason).arg("status", "Enabled");
-            ctx.effects.apply(action, || {
-                ctx.write(|aws| {
-                    aws.s3()
-                        .enable_versioning(name.as_deref().unwrap_or_default())
-                })
-            })?;
-        }
-    }
+    let vdiff = diff_versioning(&versioning);
+    reconcile::apply(
+        &ctx.effects,
+        "s3 versioning",
+        &format!("{target} versioning"),
+        versioning.looked_up(),
+        &vdiff,
+        |a| a.arg("status", "Enabled"),
+        || {
+            let name = known(&name, "the bucket name")?;
+            ctx.write(|aws| aws.s3().enable_versioning(name))
+        },
+    )?;
+    let op = if op == Op::Keep { vdiff.op() } else { op };
     Ok(map(vec![
         ("name", unknown_or(name)),
         ("status", op.name().into()),
     ]))
+}
+
+/// The truststore object: kept when its latest version holds the same certificates
+/// (`sha256`: `None` until the file exists), else a new version is put.
+fn diff_truststore_object(sha256: &Known<String>, observed: &Observed<ObjectHead>) -> Diff<()> {
+    match observed {
+        Observed::Present(h) if sha256.is_some() && h.sha256 == *sha256 => {
+            Diff::Keep("same content")
+        }
+        Observed::Present(_) => Diff::Update(vec![Change {
+            field: "content",
+            patch: (),
+        }]),
+        _ => Diff::Create,
+    }
 }
 
 fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
@@ -105,48 +130,43 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     // where an earlier step makes the file.
     let body = super::checks::checked_truststore(ctx, path)?.map(|store| store.to_pem());
     let sha = body.as_ref().map(|b| sha256_hex(b.as_bytes()));
-    let head = match &bucket {
-        Some(b) => ctx.read(|aws| aws.s3().head_object(b, key, None))?,
-        None => None,
+    let observed = match &bucket {
+        Some(b) => Observed::from_read(ctx.read(|aws| aws.s3().head_object(b, key, None))?),
+        None => Observed::NotLookedUp,
     };
-    let (op, version) = match (&head, &sha) {
-        (Some(Some(h)), Some(s)) if h.sha256.as_deref() == Some(s.as_str()) => {
-            ctx.effects.keep(
-                Action::new(Op::Keep, "s3 object", &uri, "same content")
-                    .arg("version", shown(&h.version_id)),
-            );
-            (Op::Keep, h.version_id.clone())
-        }
-        (head, _) => {
-            let (op, reason) = match head {
-                None => (Op::Create, OFFLINE),
-                Some(None) => (Op::Create, "does not exist"),
-                Some(Some(_)) => (Op::Update, "content differs: a new version"),
-            };
-            let action = Action::new(op, "s3 object", &uri, reason)
-                .arg("file", path)
-                .arg_maybe("sha256", sha.clone())
-                .arg_maybe("version", None::<String>);
-            let put = ctx.effects.apply(action, || {
-                let body = body.as_deref().unwrap_or_default();
-                ctx.write(|aws| {
-                    aws.s3().put_object(
-                        bucket.as_deref().unwrap_or_default(),
-                        key,
-                        body.as_bytes(),
-                        "application/x-pem-file",
-                    )
-                })
-            })?;
-            let version = put.and_then(|p| p.version_id);
-            if let Some(v) = &version {
+    let diff = diff_truststore_object(&sha, &observed);
+    let describe = |a: Action| {
+        a.arg("file", path)
+            .arg_maybe("sha256", sha.clone())
+            .arg_maybe("version", None::<String>)
+    };
+    let (op, put) = reconcile::apply(
+        &ctx.effects,
+        "s3 object",
+        &uri,
+        observed.looked_up(),
+        &diff,
+        describe,
+        || {
+            let body = known(&body, "the truststore")?;
+            let bucket = known(&bucket, "the bucket name")?;
+            ctx.write(|aws| {
+                aws.s3()
+                    .put_object(bucket, key, body.as_bytes(), "application/x-pem-file")
+            })
+        },
+    )?;
+    let version = match put {
+        Some(p) => {
+            if let Some(v) = &p.version_id {
                 ctx.effects.resolve(&uri, "version", v);
             }
-            (op, version)
+            p.version_id
         }
+        None => observed.present().and_then(|h| h.version_id.clone()),
     };
     Ok(map(vec![
-        // Reads "s3://trust-store-(known after apply)/RootCA.pem" in an offline plan.
+        // Reads "s3://trust-store-(known after apply)/..." in an offline plan.
         ("uri", uri.clone().into()),
         ("version", unknown_or(version)),
         ("sha256", unknown_or(sha)),
@@ -208,5 +228,81 @@ fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), E
             .arg("objects", keys.into_iter().collect::<Vec<_>>().join(", ")),
         );
         Ok(())
+    }
+}
+
+/// `find_bucket` answers `Absent` as a state of its own; as an observation it is absence.
+trait BucketObservation {
+    fn and_then_state(self) -> Observed<BucketState>;
+}
+
+impl BucketObservation for Observed<BucketState> {
+    fn and_then_state(self) -> Observed<BucketState> {
+        match self {
+            Observed::Present(BucketState::Absent) => Observed::Absent,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_and_versioning_diffs() {
+        let owned = Observed::Present(BucketState::Owned { region: None });
+        assert_eq!(diff_bucket("b", &owned).unwrap(), Diff::Keep("exists"));
+        assert_eq!(diff_bucket("b", &Observed::Absent).unwrap(), Diff::Create);
+        assert_eq!(
+            diff_bucket("b", &Observed::NotLookedUp).unwrap(),
+            Diff::Create
+        );
+        assert!(diff_bucket("b", &Observed::Present(BucketState::OwnedByOther)).is_err());
+        assert_eq!(
+            Observed::Present(BucketState::Absent).and_then_state(),
+            Observed::Absent
+        );
+        assert_eq!(
+            diff_versioning(&Observed::Present(Versioning::Enabled)),
+            Diff::Keep("enabled")
+        );
+        for v in [Versioning::Unversioned, Versioning::Suspended] {
+            assert_eq!(diff_versioning(&Observed::Present(v)).op(), Op::Update);
+        }
+        assert_eq!(diff_versioning(&Observed::Absent), Diff::Create);
+    }
+
+    #[test]
+    fn truststore_object_diffs() {
+        let head = |sha: Option<&str>| {
+            Observed::Present(ObjectHead {
+                version_id: Some("v1".into()),
+                etag: "e".into(),
+                sha256: sha.map(str::to_string),
+                size: 1,
+            })
+        };
+        let sha = Some("aa".to_string());
+        assert_eq!(
+            diff_truststore_object(&sha, &head(Some("aa"))),
+            Diff::Keep("same content")
+        );
+        assert_eq!(
+            diff_truststore_object(&sha, &head(Some("bb"))).op(),
+            Op::Update
+        );
+        // An object without mtls's checksum (put by someone else) is replaced by a new version.
+        assert_eq!(diff_truststore_object(&sha, &head(None)).op(), Op::Update);
+        // A plan that does not know the file yet never calls it "the same".
+        assert_eq!(diff_truststore_object(&None, &head(None)).op(), Op::Update);
+        assert_eq!(
+            diff_truststore_object(&sha, &Observed::Absent),
+            Diff::Create
+        );
+        assert_eq!(
+            diff_truststore_object(&None, &Observed::NotLookedUp),
+            Diff::Create
+        );
     }
 }
