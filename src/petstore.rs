@@ -1,4 +1,4 @@
-//! The PetStore sample API that the walkthrough deploys (ARTICLE.md step 9).
+//! The PetStore sample API that the walkthrough deploys (the walkthrough, step 9).
 //!
 //! One definition serves both the OpenAPI body imported into API Gateway and the local
 //! rehearsal gateway, so what `mtls serve` answers is what the deployed API answers.

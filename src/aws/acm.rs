@@ -1,4 +1,4 @@
-//! AWS Certificate Manager: the imported server certificate (ARTICLE.md step 7) and the
+//! AWS Certificate Manager: the imported server certificate (the walkthrough, step 7) and the
 //! public "ownership verification" certificate validated by DNS (step 8).
 
 use crate::pki::SecretPem;

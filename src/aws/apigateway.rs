@@ -1,4 +1,4 @@
-//! Amazon API Gateway (REST APIs, v1): the PetStore API (ARTICLE.md steps 9-11), the custom
+//! Amazon API Gateway (REST APIs, v1): the PetStore API (the walkthrough, steps 9-11), the custom
 //! domain with mutual TLS (step 12) and its API mapping (step 13).
 
 use aws_sdk_apigateway::primitives::Blob;

@@ -1,4 +1,4 @@
-//! Amazon Route 53: the public hosted zone (ARTICLE.md step 1), the ACM validation CNAME
+//! Amazon Route 53: the public hosted zone (the walkthrough, step 1), the ACM validation CNAME
 //! (step 8) and the alias `A` record to the API Gateway domain (step 14).
 //!
 //! Names are given with or without the final dot; Route 53 answers with it, and so do the

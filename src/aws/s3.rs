@@ -1,4 +1,4 @@
-//! Amazon S3: the versioned truststore bucket and its object (ARTICLE.md step 6).
+//! Amazon S3: the versioned truststore bucket and its object (the walkthrough, step 6).
 //!
 //! API Gateway reads the truststore at one object version only, so every write here reports
 //! the version id, and every object carries its SHA-256 (as metadata `sha256`) so a caller can

@@ -155,7 +155,7 @@ pub enum GatewayError {
         )
     )]
     EmptyTruststore {
-        /// The command-line option that named the file (`--truststore` or `--ca`).
+        /// What named the file (`--truststore` of `mtls serve`, or the probe's `ca` option).
         option: &'static str,
         /// The file.
         path: PathBuf,
@@ -207,7 +207,7 @@ pub enum GatewayError {
     #[diagnostic(
         code(mtls::gateway::missing_ca),
         help(
-            "pass `--ca RootCA.pem` (the root of the server certificate's chain); the probe does \
+            "give the probe `ca: \"RootCA.pem\"` in its options (the root of the server certificate's chain); the probe does \
              not fall back to system roots because the walkthrough's server certificate comes \
              from your own CA"
         )

@@ -1,4 +1,4 @@
-//! The local mTLS rehearsal gateway (`mtls serve`) and the probe client (`mtls probe`).
+//! The local mTLS rehearsal gateway (`mtls serve`) and the probe client (`probe(url, #{ ... })` in scripts).
 //!
 //! Deploying a custom domain takes minutes and every mistake in a certificate costs another
 //! round; the rehearsal answers in milliseconds with the same verdicts: the server presents

@@ -211,7 +211,7 @@ impl Target {
 fn client_config(opts: &ProbeOptions) -> Result<ClientConfig, GatewayError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let ca = opts.ca.as_deref().ok_or(GatewayError::MissingCa)?;
-    let (roots, _) = load_roots("--ca", ca)?;
+    let (roots, _) = load_roots("ca", ca)?;
     let identity = match (&opts.cert, &opts.key) {
         (Some(cert), Some(key)) => Some(load_identity(
             &provider, "--cert", cert, None, "--key", key,

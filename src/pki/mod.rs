@@ -1,4 +1,4 @@
-//! Keys and certificates: the private CA of the walkthrough (ARTICLE.md steps 2-5).
+//! Keys and certificates: the private CA of the walkthrough (the walkthrough, steps 2-5).
 //!
 //! Generation is rcgen on aws-lc-rs; reading back is x509-parser. Nothing here touches the
 //! file system: files go through [`crate::workdir`] and the effects boundary.

@@ -4,7 +4,7 @@
 //! critical basicConstraints CA:TRUE (the intermediate with pathLen 0) and keyUsage
 //! keyCertSign + cRLSign; leaves have CA:FALSE, digitalSignature (+ keyEncipherment for
 //! RSA) and the one extended key usage they serve. Subject and authority key identifiers
-//! are always present, and serial numbers are 126 random bits, so no two certificates
+//! are always present, and serial numbers are 127 random bits, so no two certificates
 //! share one (the article's `-set_serial 01` gives two certificates of one issuer the
 //! same serial).
 
