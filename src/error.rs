@@ -4,7 +4,7 @@
 use miette::Diagnostic;
 use thiserror::Error;
 
-use crate::script::ScriptError;
+use miette::{NamedSource, SourceSpan};
 
 /// What to do after Ctrl-C, for the error and for a script stopped between operations.
 pub const INTERRUPTED_HELP: &str = "the changes listed above were made before the interruption (a plan makes none); run the same command again to finish: every step keeps what already exists";
@@ -295,4 +295,40 @@ impl From<ScriptError> for Error {
     fn from(e: ScriptError) -> Self {
         Error::Script(Box::new(e))
     }
+}
+
+// The script layer's diagnostic lives here, with the other errors, so that this module
+// depends on no layer above it (the script layer builds it from its sources).
+
+/// A script failed: where, why, and through which calls.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(mtls::script))]
+pub struct ScriptError {
+    pub message: String,
+    #[source_code]
+    pub src: NamedSource<String>,
+    #[label("{label}")]
+    pub span: Option<SourceSpan>,
+    pub label: String,
+    #[help]
+    pub help: Option<String>,
+    /// Where the failing code was called from, innermost first.
+    #[related]
+    pub called_from: Vec<CallSite>,
+    /// `file:line:col` of the failure, also in the message for logs without colour.
+    pub location: String,
+}
+
+/// One call on the way to an error.
+#[derive(Debug, Error, Diagnostic)]
+#[error("called from {location}")]
+#[diagnostic(severity(Advice))]
+pub struct CallSite {
+    #[source_code]
+    pub src: NamedSource<String>,
+    #[label("{function}(...) called here")]
+    pub span: Option<SourceSpan>,
+    pub function: String,
+    pub location: String,
 }

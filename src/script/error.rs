@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{NamedSource, SourceSpan};
 use rhai::{EvalAltResult, ParseError, Position};
-use thiserror::Error;
 
-use crate::error::Error;
+use crate::error::{CallSite, Error, ScriptError};
 
 /// An error of a primitive, carried through Rhai as the value of a runtime error, so the
 /// script can `catch` it and mtls can show its own message and help afterwards.
@@ -27,39 +26,6 @@ pub fn fail(err: Error) -> Box<EvalAltResult> {
         rhai::Dynamic::from(Failure(Arc::new(err))),
         Position::NONE,
     ))
-}
-
-/// A script failed: where, why, and through which calls.
-#[derive(Debug, Error, Diagnostic)]
-#[error("{message}")]
-#[diagnostic(code(mtls::script))]
-pub struct ScriptError {
-    pub message: String,
-    #[source_code]
-    pub src: NamedSource<String>,
-    #[label("{label}")]
-    pub span: Option<SourceSpan>,
-    pub label: String,
-    #[help]
-    pub help: Option<String>,
-    /// Where the failing code was called from, innermost first.
-    #[related]
-    pub called_from: Vec<CallSite>,
-    /// `file:line:col` of the failure, also in the message for logs without colour.
-    pub location: String,
-}
-
-/// One call on the way to an error.
-#[derive(Debug, Error, Diagnostic)]
-#[error("called from {location}")]
-#[diagnostic(severity(Advice))]
-pub struct CallSite {
-    #[source_code]
-    pub src: NamedSource<String>,
-    #[label("{function}(...) called here")]
-    pub span: Option<SourceSpan>,
-    pub function: String,
-    pub location: String,
 }
 
 /// The text of every file a run compiled, by name, to show source lines in errors.

@@ -8,24 +8,15 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::{primitive, Opts, Registrar};
+use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Op, Unknown};
 use crate::error::Error;
 use crate::gateway::{probe, Gateway, ProbeOptions, ProbeResult, ServeConfig};
-use crate::script::error::fail;
 use crate::script::Context;
 
-type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
-
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "serve", "serve(opts: map) -> map",
-        "Start the local mTLS gateway for the rest of the run. opts: cert, key, chain, truststore, listen (default 127.0.0.1:0). Returns #{ addr, port, url }.",
-        move |opts: Map| -> RhaiResult<Map> { serve(&c, &opts).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "probe", "probe(url: string, opts: map) -> map",
-        "HTTPS request to `url`. opts: cert, key (client identity), ca (roots), resolve (\"ip:port\" to connect to), timeout_ms. Returns #{ ok, status, body, json, headers, server_chain, tls_version, error, failed_at (resolve|connect|handshake|request|timeout), refused }.",
-        move |url: &str, opts: Map| -> RhaiResult<Map> { probe_url(&c, url, &opts).map_err(fail) });
+    bound!(reg, ctx, "serve", "serve(opts: map) -> map", "Start the local mTLS gateway for the rest of the run. opts: cert, key, chain, truststore, listen (default 127.0.0.1:0). Returns #{ addr, port, url }.", |c, opts: Map| -> Map { serve(c, &opts) });
+    bound!(reg, ctx, "probe", "probe(url: string, opts: map) -> map", "HTTPS request to `url`. opts: cert, key (client identity), ca (roots), resolve (\"ip:port\" to connect to), timeout_ms. Returns #{ ok, status, body, json, headers, server_chain, tls_version, error, failed_at (resolve|connect|handshake|request|timeout), refused }.", |c, url: &str, opts: Map| -> Map { probe_url(c, url, &opts) });
 }
 
 const SERVE_OPTIONS: [&str; 5] = ["cert", "key", "chain", "truststore", "listen"];

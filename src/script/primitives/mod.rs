@@ -54,6 +54,26 @@ macro_rules! primitive {
 }
 pub(crate) use primitive;
 
+/// Registers a primitive bound to the run's context, with its doc line. The closure takes
+/// the `&Context` first and returns the library's `Result`; holding the context and
+/// turning an [`crate::error::Error`] into the Rhai error are done here, once.
+macro_rules! bound {
+    ($reg:expr, $ctx:expr, $name:literal, $sig:literal, $doc:literal,
+     |$c:ident $(, $arg:ident : $ty:ty)*| -> $ret:ty $body:block) => {{
+        let ctx = ::std::rc::Rc::clone($ctx);
+        $reg.engine.register_fn(
+            $name,
+            move |$($arg: $ty),*| -> Result<$ret, Box<rhai::EvalAltResult>> {
+                let $c: &$crate::script::Context = &ctx;
+                let result: Result<$ret, $crate::error::Error> = $body;
+                result.map_err($crate::script::error::fail)
+            },
+        );
+        $reg.doc($name, $sig, $doc);
+    }};
+}
+pub(crate) use bound;
+
 /// Registers every primitive on `engine`, bound to the run's `ctx`; returns their docs.
 pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<FunctionDoc> {
     let mut reg = Registrar {

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use rcgen::PublicKeyData;
 use rhai::{Array, Dynamic, Map};
 
-use super::{primitive, Opts, Registrar};
+use super::{bound, primitive, Opts, Registrar};
 use crate::effects::{Action, Op, Unknown};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
@@ -23,14 +23,8 @@ use crate::workdir::Secrecy;
 type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "pregen_key", "pregen_key(path: string, algorithm: string)",
-        "Start generating the key for `path` on its own thread (live runs, missing keys only); the step that needs it picks it up.",
-        move |path: &str, algorithm: &str| -> RhaiResult<()> { pregen_key(&c, path, algorithm).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "issue_cert", "issue_cert(opts: map) -> map",
-        "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force.",
-        move |opts: Map| -> RhaiResult<Map> { issue_cert(&c, &opts).map_err(fail) });
+    bound!(reg, ctx, "pregen_key", "pregen_key(path: string, algorithm: string)", "Start generating the key for `path` on its own thread (live runs, missing keys only); the step that needs it picks it up.", |c, path: &str, algorithm: &str| -> () { pregen_key(c, path, algorithm) });
+    bound!(reg, ctx, "issue_cert", "issue_cert(opts: map) -> map", "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force.", |c, opts: Map| -> Map { issue_cert(c, &opts) });
     let c = ctx.clone();
     primitive!(reg, "inspect_cert", "inspect_cert(path: string) -> map",
         "The facts of a PEM certificate: subject, issuer, serial, not_before, not_after, key_algorithm, is_ca, path_len, key_usage, extended_key_usage, san, sha256.",

@@ -5,37 +5,27 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
-use super::{delete_if, map, shown, tags, text, unknown_or, RhaiResult, TAG_DOMAIN, TAG_ROLE};
+use super::{delete_if, map, shown, tags, text, unknown_or, TAG_DOMAIN, TAG_ROLE};
 use crate::aws::acm::{CertificateImport, CertificateSummary};
 use crate::aws::{Tags, Wait};
 use crate::effects::{Action, Op};
 use crate::error::Error;
 use crate::pki::ParsedCert;
 use crate::reconcile::{self, Change, Diff, Observed};
-use crate::script::error::fail;
-use crate::script::primitives::{primitive, Registrar};
+use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "acm_ensure_imported", "acm_ensure_imported(domain: string, cert: string, key: string, chain: string) -> map",
-        "Import the server certificate into ACM, or keep (or re-import over) the one mtls imported for `domain`. Returns #{ arn, status }.",
-        move |domain: &str, cert: &str, key: &str, chain: &str| -> RhaiResult<Map> { ensure_imported_cert(&c, domain, cert, key, chain).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "acm_ensure_requested", "acm_ensure_requested(domain: string) -> map",
-        "Request (or find) the DNS-validated ACM certificate for `domain` (the ownership verification certificate). Returns #{ arn, status, cert_status, validation_name, validation_value }.",
-        move |domain: &str| -> RhaiResult<Map> { ensure_requested_cert(&c, domain).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "acm_wait_issued", "acm_wait_issued(arn: string, timeout_seconds: int) -> string",
-        "Wait (with a spinner) until the ACM certificate is ISSUED; an error after the timeout. Returns the status.",
-        move |arn: Dynamic, timeout: i64| -> RhaiResult<Dynamic> { wait_until_issued(&c, &arn, timeout).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(
+    bound!(reg, ctx, "acm_ensure_imported", "acm_ensure_imported(domain: string, cert: string, key: string, chain: string) -> map", "Import the server certificate into ACM, or keep (or re-import over) the one mtls imported for `domain`. Returns #{ arn, status }.", |c, domain: &str, cert: &str, key: &str, chain: &str| -> Map { ensure_imported_cert(c, domain, cert, key, chain) });
+    bound!(reg, ctx, "acm_ensure_requested", "acm_ensure_requested(domain: string) -> map", "Request (or find) the DNS-validated ACM certificate for `domain` (the ownership verification certificate). Returns #{ arn, status, cert_status, validation_name, validation_value }.", |c, domain: &str| -> Map { ensure_requested_cert(c, domain) });
+    bound!(reg, ctx, "acm_wait_issued", "acm_wait_issued(arn: string, timeout_seconds: int) -> string", "Wait (with a spinner) until the ACM certificate is ISSUED; an error after the timeout. Returns the status.", |c, arn: Dynamic, timeout: i64| -> Dynamic { wait_until_issued(c, &arn, timeout) });
+    bound!(
         reg,
+        ctx,
         "acm_delete_tagged",
         "acm_delete_tagged(domain: string)",
         "Delete the ACM certificates mtls made for `domain` (found by their tags).",
-        move |domain: &str| -> RhaiResult<()> { delete_tagged_certs(&c, domain).map_err(fail) }
+        |c, domain: &str| -> () { delete_tagged_certs(c, domain) }
     );
 }
 

@@ -5,71 +5,49 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::{delete_if, display, map, shown, tags, text, unknown_or, RhaiResult, TAG_DOMAIN};
+use super::{delete_if, display, map, shown, tags, text, unknown_or, TAG_DOMAIN};
 use crate::aws::apigateway::{
     BasePathMapping, DomainName, DomainPatch, MtlsDomainSpec, RestApi, Stage,
 };
 use crate::effects::{Action, Op};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
-use crate::script::error::fail;
 use crate::script::primitives::Opts;
-use crate::script::primitives::{primitive, Registrar};
+use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map",
-        "Find the REST API `name` that mtls made for `domain`, or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK). Someone else's API of that name is an error. Returns #{ id, name, status }.",
-        move |name: &str, domain: &str| -> RhaiResult<Map> { ensure_rest_api(&c, name, domain).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map",
-        "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS. Returns #{ status }.",
-        move |api: Dynamic| -> RhaiResult<Map> { ensure_default_endpoint_disabled(&c, &api).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(
+    bound!(reg, ctx, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map", "Find the REST API `name` that mtls made for `domain`, or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK). Someone else's API of that name is an error. Returns #{ id, name, status }.", |c, name: &str, domain: &str| -> Map { ensure_rest_api(c, name, domain) });
+    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS. Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
+    bound!(
         reg,
+        ctx,
         "apigw_ensure_stage",
         "apigw_ensure_stage(api_id: string, stage: string) -> map",
         "Deploy the API to `stage` unless the stage exists. Returns #{ status, deployment_id }.",
-        move |api: Dynamic, stage: &str| -> RhaiResult<Map> {
-            ensure_stage(&c, &api, stage).map_err(fail)
-        }
+        |c, api: Dynamic, stage: &str| -> Map { ensure_stage(c, &api, stage) }
     );
-    let c = ctx.clone();
-    primitive!(reg, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map",
-        "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS. opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.",
-        move |opts: Map| -> RhaiResult<Map> { ensure_mtls_domain(&c, &opts).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(
+    bound!(reg, ctx, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map", "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS. opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.", |c, opts: Map| -> Map { ensure_mtls_domain(c, &opts) });
+    bound!(
         reg,
+        ctx,
         "apigw_ensure_mapping",
         "apigw_ensure_mapping(domain: string, api_id: string, stage: string) -> map",
         "Map the domain's root to the API's stage. Returns #{ status }.",
-        move |domain: &str, api: Dynamic, stage: &str| -> RhaiResult<Map> {
-            ensure_mapping(&c, domain, &api, stage).map_err(fail)
+        |c, domain: &str, api: Dynamic, stage: &str| -> Map {
+            ensure_mapping(c, domain, &api, stage)
         }
     );
-    let c = ctx.clone();
-    primitive!(
+    bound!(
         reg,
+        ctx,
         "apigw_delete_mapping",
         "apigw_delete_mapping(domain: string)",
         "Delete the domain's root mapping, if there is one.",
-        move |domain: &str| -> RhaiResult<()> { delete_mapping(&c, domain).map_err(fail) }
+        |c, domain: &str| -> () { delete_mapping(c, domain) }
     );
-    let c = ctx.clone();
-    primitive!(reg, "apigw_delete_domain", "apigw_delete_domain(domain: string)",
-        "Delete the API Gateway custom domain if mtls made it (by its tag); someone else's is kept.",
-        move |domain: &str| -> RhaiResult<()> { delete_domain(&c, domain).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(
-        reg,
-        "apigw_delete_api",
-        "apigw_delete_api(name: string, domain: string)",
-        "Delete the REST API called `name` if mtls made it for `domain` (by its tag); someone else's is kept.",
-        move |name: &str, domain: &str| -> RhaiResult<()> { delete_rest_api(&c, name, domain).map_err(fail) }
-    );
+    bound!(reg, ctx, "apigw_delete_domain", "apigw_delete_domain(domain: string)", "Delete the API Gateway custom domain if mtls made it (by its tag); someone else's is kept.", |c, domain: &str| -> () { delete_domain(c, domain) });
+    bound!(reg, ctx, "apigw_delete_api", "apigw_delete_api(name: string, domain: string)", "Delete the REST API called `name` if mtls made it for `domain` (by its tag); someone else's is kept.", |c, name: &str, domain: &str| -> () { delete_rest_api(c, name, domain) });
 }
 
 /// Whether mtls created `api` for `domain` (it tags what it creates).

@@ -10,21 +10,15 @@ use crate::error::Error;
 use crate::inputs::bucket_name_problem;
 use crate::pki::{ParsedCert, SecretPem, Truststore};
 use crate::script::error::fail;
-use crate::script::primitives::{primitive, Registrar};
+use crate::script::primitives::{bound, primitive, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "check_truststore", "check_truststore(path: string) -> array",
-        "API Gateway's truststore rules on a local PEM file (X.509, SHA-256+, RSA 2048+/ECDSA 256+, valid now); errors list every problem. Returns the subjects.",
-        move |path: &str| -> RhaiResult<Array> { check_truststore(&c, path).map_err(fail) });
+    bound!(reg, ctx, "check_truststore", "check_truststore(path: string) -> array", "API Gateway's truststore rules on a local PEM file (X.509, SHA-256+, RSA 2048+/ECDSA 256+, valid now); errors list every problem. Returns the subjects.", |c, path: &str| -> Array { check_truststore(c, path) });
     primitive!(reg, "check_bucket_name", "check_bucket_name(name: string)",
         "S3's bucket naming rules (3-63 lowercase letters, digits, dots and hyphens, ...) checked locally; an error says which rule fails.",
         |name: Dynamic| -> RhaiResult<()> { check_bucket_name(&name).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "check_acm_import", "check_acm_import(cert: string, key: string, chain: string)",
-        "ACM's import rules on local files (v3, key type and size, valid now, chain order, no leaf in chain); errors list every problem.",
-        move |cert: &str, key: &str, chain: &str| -> RhaiResult<()> { check_acm_import(&c, cert, key, chain).map_err(fail) });
+    bound!(reg, ctx, "check_acm_import", "check_acm_import(cert: string, key: string, chain: string)", "ACM's import rules on local files (v3, key type and size, valid now, chain order, no leaf in chain); errors list every problem.", |c, cert: &str, key: &str, chain: &str| -> () { check_acm_import(c, cert, key, chain) });
 }
 
 /// Problems found in local inputs, all at once.

@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
-use super::{primitive, Registrar};
+use super::{bound, primitive, Registrar};
 use crate::aws::{Aws, Tags};
 use crate::effects::{Action, Op, Unknown};
 use crate::error::Error;
@@ -137,10 +137,7 @@ impl Context {
 }
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "aws_region", "aws_region() -> string",
-        "The AWS region of the run (--region, AWS_REGION, the profile); unknown in an offline plan without one.",
-        move || -> RhaiResult<Dynamic> { aws_region(&c).map_err(fail) });
+    bound!(reg, ctx, "aws_region", "aws_region() -> string", "The AWS region of the run (--region, AWS_REGION, the profile); unknown in an offline plan without one.", |c| -> Dynamic { aws_region(c) });
     let c = ctx.clone();
     primitive!(
         reg,

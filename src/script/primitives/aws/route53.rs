@@ -5,52 +5,35 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::{delete_if, map, text, unknown_or, RhaiResult};
+use super::{delete_if, map, text, unknown_or};
 use crate::aws::route53::{fqdn, AliasTarget, HostedZone, RecordSet};
 use crate::aws::Wait;
 use crate::effects::{Action, Unknown};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
-use crate::script::error::fail;
-use crate::script::primitives::{primitive, Registrar};
+use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "route53_ensure_zone", "route53_ensure_zone(name: string) -> map",
-        "Find or create the public Route 53 hosted zone `name`. Returns #{ id, name, name_servers, status }.",
-        move |name: Dynamic| -> RhaiResult<Map> { ensure_hosted_zone(&c, &name).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "route53_ensure_cname", "route53_ensure_cname(zone_id: string, name: string, value: string) -> map",
-        "Create or update the CNAME record `name` -> `value` in the hosted zone. Returns #{ status }.",
-        move |zone: Dynamic, name: Dynamic, value: Dynamic| -> RhaiResult<Map> { ensure_record(&c, &zone, &name, Target::Cname(value)).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "route53_ensure_alias", "route53_ensure_alias(zone_id: string, name: string, target_dns: string, target_zone_id: string) -> map",
-        "Create or update the alias A record `name` -> the API Gateway domain. Returns #{ status }.",
-        move |zone: Dynamic, name: Dynamic, dns: Dynamic, target_zone: Dynamic| -> RhaiResult<Map> {
-            ensure_record(&c, &zone, &name, Target::Alias(dns, target_zone)).map_err(fail)
-        });
-    let c = ctx.clone();
-    primitive!(reg, "route53_find_zone", "route53_find_zone(name: string) -> map",
-        "The public hosted zone `name` as #{ id, name, name_servers }, or () when there is none (unknown offline).",
-        move |name: &str| -> RhaiResult<Dynamic> { find_hosted_zone(&c, name).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(
+    bound!(reg, ctx, "route53_ensure_zone", "route53_ensure_zone(name: string) -> map", "Find or create the public Route 53 hosted zone `name`. Returns #{ id, name, name_servers, status }.", |c, name: Dynamic| -> Map { ensure_hosted_zone(c, &name) });
+    bound!(reg, ctx, "route53_ensure_cname", "route53_ensure_cname(zone_id: string, name: string, value: string) -> map", "Create or update the CNAME record `name` -> `value` in the hosted zone. Returns #{ status }.", |c, zone: Dynamic, name: Dynamic, value: Dynamic| -> Map { ensure_record(c, &zone, &name, Target::Cname(value)) });
+    bound!(reg, ctx, "route53_ensure_alias", "route53_ensure_alias(zone_id: string, name: string, target_dns: string, target_zone_id: string) -> map", "Create or update the alias A record `name` -> the API Gateway domain. Returns #{ status }.", |c, zone: Dynamic, name: Dynamic, dns: Dynamic, target_zone: Dynamic| -> Map { ensure_record(c, &zone, &name, Target::Alias(dns, target_zone)) });
+    bound!(reg, ctx, "route53_find_zone", "route53_find_zone(name: string) -> map", "The public hosted zone `name` as #{ id, name, name_servers }, or () when there is none (unknown offline).", |c, name: &str| -> Dynamic { find_hosted_zone(c, name) });
+    bound!(
         reg,
+        ctx,
         "route53_delete_records",
         "route53_delete_records(zone_id: string, domain: string)",
         "Delete the records mtls made for `domain`: its alias A record and ACM validation CNAMEs.",
-        move |zone: Dynamic, domain: &str| -> RhaiResult<()> {
-            delete_records(&c, &zone, domain).map_err(fail)
-        }
+        |c, zone: Dynamic, domain: &str| -> () { delete_records(c, &zone, domain) }
     );
-    let c = ctx.clone();
-    primitive!(
+    bound!(
         reg,
+        ctx,
         "route53_delete_zone",
         "route53_delete_zone(name: string)",
         "Delete the public hosted zone (only its SOA and NS records may be left), if it exists.",
-        move |name: &str| -> RhaiResult<()> { delete_hosted_zone(&c, name).map_err(fail) }
+        |c, name: &str| -> () { delete_hosted_zone(c, name) }
     );
 }
 

@@ -4,32 +4,18 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
-use super::{aws_region, delete_if, display, map, text, unknown_or, RhaiResult};
+use super::{aws_region, delete_if, display, map, text, unknown_or};
 use crate::aws::s3::{sha256_hex, BucketState, ObjectHead, Versioning};
 use crate::effects::{Action, Op};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
-use crate::script::error::fail;
-use crate::script::primitives::{primitive, Registrar};
+use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    let c = ctx.clone();
-    primitive!(reg, "s3_ensure_bucket", "s3_ensure_bucket(name: string) -> map",
-        "Find or create the S3 bucket `name` (in the run's region) with versioning enabled. Returns #{ name, status }.",
-        move |name: Dynamic| -> RhaiResult<Map> { ensure_bucket(&c, &name).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(reg, "s3_ensure_truststore", "s3_ensure_truststore(bucket: string, key: string, path: string) -> map",
-        "Check the truststore `path` against API Gateway's rules and upload its certificates (rebuilt from the parsed certificates: nothing else in the file is sent) as s3://bucket/key, unless the latest version already holds them. Returns #{ uri, version, sha256, status }.",
-        move |bucket: Dynamic, key: &str, path: &str| -> RhaiResult<Map> { ensure_truststore(&c, &bucket, key, path).map_err(fail) });
-    let c = ctx.clone();
-    primitive!(
-        reg,
-        "s3_delete_truststore",
-        "s3_delete_truststore(bucket: string, key: string)",
-        "Delete every version of the truststore object, then the bucket unless it holds other objects.",
-        move |bucket: Dynamic, key: &str| -> RhaiResult<()> { delete_truststore(&c, &bucket, key).map_err(fail) }
-    );
+    bound!(reg, ctx, "s3_ensure_bucket", "s3_ensure_bucket(name: string) -> map", "Find or create the S3 bucket `name` (in the run's region) with versioning enabled. Returns #{ name, status }.", |c, name: Dynamic| -> Map { ensure_bucket(c, &name) });
+    bound!(reg, ctx, "s3_ensure_truststore", "s3_ensure_truststore(bucket: string, key: string, path: string) -> map", "Check the truststore `path` against API Gateway's rules and upload its certificates (rebuilt from the parsed certificates: nothing else in the file is sent) as s3://bucket/key, unless the latest version already holds them. Returns #{ uri, version, sha256, status }.", |c, bucket: Dynamic, key: &str, path: &str| -> Map { ensure_truststore(c, &bucket, key, path) });
+    bound!(reg, ctx, "s3_delete_truststore", "s3_delete_truststore(bucket: string, key: string)", "Delete every version of the truststore object, then the bucket unless it holds other objects.", |c, bucket: Dynamic, key: &str| -> () { delete_truststore(c, &bucket, key) });
 }
 
 /// The bucket: kept when this identity owns it; a name another account holds is an error.

@@ -1,0 +1,111 @@
+//! What the primitives of one run share: the working folder, the effects boundary, the
+//! variables, AWS access, background work and where notices go.
+
+use std::collections::BTreeMap;
+
+use super::KeyPool;
+use crate::effects::Effects;
+use crate::error::Error;
+use crate::workdir::Workdir;
+
+/// Where a run's text goes (the script's `print`, notices): any thread may call it.
+pub type Printer = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What the primitives of one run share.
+pub(crate) struct Context {
+    pub workdir: Workdir,
+    pub effects: Effects,
+    pub vars: BTreeMap<String, String>,
+    /// `--force`: replace what exists instead of keeping it.
+    pub force: bool,
+    pub keys: KeyPool,
+    /// Started on first use: most PKI-only runs never need it.
+    pub tokio: std::cell::OnceCell<tokio::runtime::Runtime>,
+    /// Gateways `serve` started; stopped when the run ends.
+    pub gateways: std::cell::RefCell<Vec<crate::gateway::Gateway>>,
+    pub aws: AwsAccess,
+    /// Set by Ctrl-C: the script stops at its next operation, a wait at once.
+    pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Where warnings about the run go (not the script's own output).
+    pub notices: Printer,
+}
+
+/// How a run reaches AWS: settings, and the clients, connected on first use so that runs
+/// that never touch AWS never load its configuration.
+#[derive(Default)]
+pub(crate) struct AwsAccess {
+    pub settings: crate::aws::AwsSettings,
+    pub client: std::cell::OnceCell<crate::aws::Aws>,
+}
+
+impl Context {
+    pub(crate) fn new(
+        workdir: Workdir,
+        effects: Effects,
+        vars: BTreeMap<String, String>,
+        force: bool,
+    ) -> Self {
+        Context {
+            aws: AwsAccess::default(),
+            workdir,
+            effects,
+            vars,
+            force,
+            keys: KeyPool::default(),
+            tokio: std::cell::OnceCell::new(),
+            gateways: std::cell::RefCell::new(Vec::new()),
+            interrupt: Default::default(),
+            notices: std::sync::Arc::new(|s| eprintln!("{s}")),
+        }
+    }
+
+    /// A warning about the run, through the run's notice sink.
+    pub(crate) fn notice(&self, text: &str) {
+        tracing::warn!("{text}");
+        (self.notices)(text)
+    }
+
+    /// Runs a future to completion for a synchronous primitive.
+    pub(crate) fn block_on<F: std::future::Future>(&self, fut: F) -> Result<F::Output, Error> {
+        if self.tokio.get().is_none() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Io {
+                    action: "start the async runtime for",
+                    path: "network and AWS calls".into(),
+                    source,
+                })?;
+            let _ = self.tokio.set(rt);
+        }
+        let interrupt = self.interrupt.clone();
+        let interrupted = async move {
+            while !interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        match self.tokio.get() {
+            // A wait (or a call) ends at once on Ctrl-C; like kill -9 at that point, a
+            // re-run picks up from what exists.
+            Some(rt) => rt.block_on(async {
+                tokio::select! {
+                    out = fut => Ok(out),
+                    () = interrupted => Err(Error::Interrupted),
+                }
+            }),
+            None => Err(Error::internal(
+                "start the async runtime",
+                "unavailable after starting",
+            )),
+        }
+    }
+
+    /// Ends what the run started in the background (gateways).
+    pub(crate) fn finish(&self) {
+        let gateways: Vec<_> = self.gateways.borrow_mut().drain(..).collect();
+        for g in gateways {
+            let _ = self.block_on(g.shutdown());
+        }
+    }
+}

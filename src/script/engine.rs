@@ -1,0 +1,66 @@
+//! The Rhai engine of a run: its limits (operations, depth, sizes, memory, Ctrl-C) and
+//! its primitives.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rhai::Engine;
+
+use super::{error, primitives, Context, FunctionDoc, Printer};
+use crate::effects::Effects;
+use crate::workdir::Workdir;
+
+/// Limits that stop a runaway script with a clear error instead of hanging or eating memory.
+pub mod limits {
+    pub const MAX_OPERATIONS: u64 = 50_000_000;
+    pub const MAX_CALL_LEVELS: usize = 64;
+    pub const MAX_EXPR_DEPTH: usize = 128;
+    pub const MAX_STRING_SIZE: usize = 4 * 1024 * 1024;
+    pub const MAX_ARRAY_SIZE: usize = 100_000;
+    pub const MAX_MAP_SIZE: usize = 10_000;
+    /// Live heap bytes past which a script is stopped (see [`crate::alloc`]).
+    pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
+}
+
+/// An engine with the project's limits and, when `ctx` is given, its primitives.
+pub(crate) fn new_engine(ctx: Option<&Rc<Context>>, print: Printer) -> (Engine, Vec<FunctionDoc>) {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits::MAX_OPERATIONS)
+        .set_max_call_levels(limits::MAX_CALL_LEVELS)
+        .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_EXPR_DEPTH)
+        .set_max_string_size(limits::MAX_STRING_SIZE)
+        .set_max_array_size(limits::MAX_ARRAY_SIZE)
+        .set_max_map_size(limits::MAX_MAP_SIZE)
+        // A misspelt variable is an error when the script is compiled, before anything runs.
+        .set_strict_variables(true);
+    // Between any two operations: stop on Ctrl-C, or when the script's data outgrows the
+    // memory limit (Rhai's own limits count entries, not bytes).
+    let interrupt = ctx.map(|c| c.interrupt.clone());
+    engine.on_progress(move |_| {
+        if interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Some("interrupted".into());
+        }
+        (crate::alloc::live_bytes() > limits::MAX_MEMORY_BYTES).then(|| error::MEMORY_TOKEN.into())
+    });
+    let p = print.clone();
+    engine.on_print(move |s| p(s));
+    engine.on_debug(move |s, _, pos| print(&format!("[debug {pos}] {s}")));
+    let docs = match ctx {
+        Some(ctx) => primitives::register_all(&mut engine, ctx),
+        None => {
+            // Docs only (`mtls functions`): register against a throwaway plan context.
+            let scratch = Rc::new(Context::new(
+                Workdir::new("."),
+                Effects::new(crate::effects::Mode::Plan, false, false),
+                BTreeMap::new(),
+                false,
+            ));
+            primitives::register_all(&mut engine, &scratch)
+        }
+    };
+    (engine, docs)
+}
