@@ -2,6 +2,7 @@
 //! - key text stays in its lane: `SecretPem`'s bytes are taken in exactly two places, the
 //!   0600 file writer and ACM's ImportCertificate private key field;
 //! - the effects backend owns the mode: no primitive asks whether the run is a plan.
+//!
 //! A new caller anywhere else makes a test fail until it is reviewed.
 
 use std::path::Path;

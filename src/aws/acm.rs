@@ -403,14 +403,38 @@ impl Acm {
     }
 
     /// `DeleteCertificate` (fails while a domain still uses it).
+    /// `DeleteCertificate`, asked again while ACM still counts the certificate as in use
+    /// (it does for minutes after the custom domain that used it is deleted).
     pub async fn delete(&self, arn: &str) -> Result<(), AwsError> {
-        self.client
-            .delete_certificate()
-            .certificate_arn(arn)
-            .send()
-            .await
-            .or_aws(SERVICE, "DeleteCertificate")?;
-        Ok(())
+        let in_use =
+            |e: &AwsError| super::wait::Transient::of(e) == Some(super::wait::Transient::InUse);
+        super::wait::retry(
+            &super::wait::Retry::in_use(),
+            &format!("deleting {arn}"),
+            in_use,
+            || async {
+                self.client
+                    .delete_certificate()
+                    .certificate_arn(arn)
+                    .send()
+                    .await
+                    .or_aws(SERVICE, "DeleteCertificate")
+                    .map(|_| ())
+            },
+        )
+        .await
+    }
+
+    /// `DescribeCertificate` of a certificate just requested: ACM may not know it for a
+    /// few seconds, so "not found" is asked again within a bound.
+    pub async fn describe_new(&self, arn: &str) -> Result<CertificateInfo, AwsError> {
+        super::wait::retry(
+            &super::wait::Retry::not_yet(),
+            &format!("reading {arn}"),
+            AwsError::is_not_found,
+            || self.describe(arn),
+        )
+        .await
     }
 }
 

@@ -194,7 +194,7 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     // The validation CNAME appears a few seconds after the request.
     let (mut cert_status, mut record) = (None, None);
     if let Some(arn) = &arn {
-        if let Some(info) = ctx.read(|aws| aws.acm().describe(arn))? {
+        if let Some(info) = ctx.read(|aws| aws.acm().describe_new(arn))? {
             cert_status = Some(info.status.clone());
             record = info.validation_cname.clone();
             if record.is_none() && !info.is_issued() {
