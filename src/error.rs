@@ -10,6 +10,10 @@ use miette::{NamedSource, SourceSpan};
 pub const INTERRUPTED_HELP: &str = "the changes listed above were made before the interruption (a plan makes none); run the same command again to finish: every step keeps what already exists";
 
 /// Everything that can go wrong in mtls.
+///
+/// Each variant is documented by its `#[error]` message and `help`, which are what a
+/// user reads; its fields are named by what they hold.
+#[allow(missing_docs)]
 #[derive(Debug, Error, Diagnostic)]
 pub enum Error {
     #[error("{path:?} is outside the working folder ({workdir})")]
@@ -305,13 +309,18 @@ impl From<ScriptError> for Error {
 #[error("{message}")]
 #[diagnostic(code(mtls::script))]
 pub struct ScriptError {
+    /// `file:line:col: what went wrong`.
     pub message: String,
     #[source_code]
+    /// The file the error is in.
     pub src: NamedSource<String>,
     #[label("{label}")]
+    /// Where in it.
     pub span: Option<SourceSpan>,
+    /// The label shown at that place.
     pub label: String,
     #[help]
+    /// What to do about it, when there is something to say.
     pub help: Option<String>,
     /// Where the failing code was called from, innermost first.
     #[related]
@@ -326,9 +335,13 @@ pub struct ScriptError {
 #[diagnostic(severity(Advice))]
 pub struct CallSite {
     #[source_code]
+    /// The file of the call.
     pub src: NamedSource<String>,
     #[label("{function}(...) called here")]
+    /// Where the call is.
     pub span: Option<SourceSpan>,
+    /// The function called.
     pub function: String,
+    /// `file:line:col` of the call.
     pub location: String,
 }

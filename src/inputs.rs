@@ -10,7 +10,9 @@ use crate::error::Error;
 /// Whether a DNS name may start with a `*.` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wildcard {
+    /// A `*.` first label is allowed (a certificate SAN may ask for one).
     Allowed,
+    /// No wildcard (a custom domain names one host).
     Refused,
 }
 

@@ -6,6 +6,8 @@
 //! that changes the world goes through [`effects`], so one script serves both `mtls run`
 //! (live) and `mtls plan` (a dry-run that changes nothing). [`Runtime`] is the entry point.
 
+#![warn(missing_docs)]
+
 pub mod alloc;
 pub mod aws;
 pub mod effects;

@@ -12,9 +12,12 @@ pub const API_NAME: &str = "PetStore";
 /// One pet of the sample.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Pet {
+    /// The pet's id (`GET /pets/{petId}`).
     pub id: u32,
     #[serde(rename = "type")]
+    /// `dog`, `cat` or `fish`.
     pub kind: &'static str,
+    /// The price in dollars.
     pub price: f64,
 }
 

@@ -65,6 +65,7 @@ pub type Known<T> = Option<T>;
 pub struct Change<P> {
     /// The field as AWS names it (`truststoreVersion`).
     pub field: &'static str,
+    /// What mends it (the step's own type: a patch, a value).
     pub patch: P,
 }
 

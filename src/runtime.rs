@@ -131,6 +131,7 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The runtime, ready to run one script.
     pub fn build(self) -> Runtime {
         Runtime { cfg: self }
     }
@@ -144,10 +145,12 @@ pub struct Runtime {
 /// What a run did (live) or would do (plan).
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// Every action, in order: carried out (live) or only recorded (plan).
     pub plan: Plan,
 }
 
 impl Runtime {
+    /// A builder with the defaults: working folder `.`, live, output on standard output.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder::default()
     }

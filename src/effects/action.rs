@@ -106,13 +106,16 @@ impl Serialize for ArgValue {
 /// A named argument of an action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {
+    /// The argument name (`algorithm`, `truststore_version`).
     pub name: String,
+    /// Its value, or `(known after apply)`, or `(sensitive)`.
     pub value: ArgValue,
 }
 
 /// One entry of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {
+    /// Create, update, replace, keep, delete or check.
     pub op: Op,
     /// What sort of thing: `private key`, `certificate`, `s3 bucket`, ...
     pub kind: String,

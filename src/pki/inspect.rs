@@ -11,23 +11,35 @@ use crate::error::Error;
 /// The facts of one certificate, as scripts and summaries show them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CertInfo {
+    /// The subject, as `C=JP, ST=Tokyo, O=Example, CN=...`.
     pub subject: String,
+    /// The issuer, in the same form.
     pub issuer: String,
     /// Hex, colon-separated, as `openssl x509 -serial` shows it (without the colons).
     pub serial: String,
+    /// Start of validity, RFC 3339.
     pub not_before: String,
+    /// End of validity, RFC 3339.
     pub not_after: String,
     /// `RSA 2048`, `ECDSA P-256`.
     pub key_algorithm: String,
+    /// The signature algorithm (`sha256WithRSAEncryption`).
     pub signature_algorithm: String,
     /// 3 for X.509 v3.
     pub version: u32,
+    /// Whether basicConstraints says CA.
     pub is_ca: bool,
+    /// The CA's pathLenConstraint, when it has one.
     pub path_len: Option<u32>,
+    /// keyUsage bits, by name (`digitalSignature`, `keyCertSign`, ...).
     pub key_usage: Vec<String>,
+    /// extendedKeyUsage purposes (`serverAuth`, `clientAuth`).
     pub extended_key_usage: Vec<String>,
+    /// Subject alternative names, as `DNS:name` or `IP:address`.
     pub san: Vec<String>,
+    /// The subject key identifier, colon-separated hex.
     pub subject_key_id: Option<String>,
+    /// The authority key identifier, colon-separated hex.
     pub authority_key_id: Option<String>,
     /// SHA-256 of the DER, colon-separated upper-case hex, as `openssl x509 -fingerprint -sha256`.
     pub sha256: String,
@@ -36,6 +48,7 @@ pub struct CertInfo {
 /// A certificate read from PEM, kept as DER so it can be re-parsed cheaply.
 #[derive(Debug, Clone)]
 pub struct ParsedCert {
+    /// The certificate's DER encoding.
     pub der: Vec<u8>,
 }
 

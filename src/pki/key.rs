@@ -14,10 +14,15 @@ use crate::error::Error;
 /// A key algorithm that both ACM and API Gateway's truststore accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyAlgorithm {
+    /// RSA, 2048 bits (the walkthrough's client, intermediate and server keys).
     Rsa2048,
+    /// RSA, 3072 bits.
     Rsa3072,
+    /// RSA, 4096 bits (the walkthrough's root key).
     Rsa4096,
+    /// ECDSA on P-256, signing with SHA-256.
     EcdsaP256,
+    /// ECDSA on P-384, signing with SHA-384.
     EcdsaP384,
 }
 

@@ -35,6 +35,7 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Every profile, in the walkthrough's order.
     pub const ALL: [Profile; 4] = [
         Profile::RootCa,
         Profile::IntermediateCa,
@@ -85,7 +86,9 @@ impl FromStr for Profile {
 /// Everything that decides the content of a certificate, except its keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CertSpec {
+    /// Which kind of certificate (root, intermediate, server, client).
     pub profile: Profile,
+    /// Its subject.
     pub subject: Subject,
     /// dNSName or iPAddress subject alternative names (servers).
     pub sans: Vec<String>,
@@ -95,7 +98,9 @@ pub struct CertSpec {
 
 /// The CA that signs a certificate: its certificate (PEM) and private key.
 pub struct IssuerMaterial<'a> {
+    /// The CA certificate, PEM.
     pub cert_pem: &'a str,
+    /// The CA's private key.
     pub key: &'a KeyPair,
 }
 

@@ -6,6 +6,7 @@
 pub struct BundledFile {
     /// Path relative to the repository root (`stdlib/pki.rhai`), shown in errors.
     pub path: &'static str,
+    /// The file's text.
     pub source: &'static str,
 }
 

@@ -12,11 +12,17 @@ use crate::workdir::Workdir;
 
 /// Limits that stop a runaway script with a clear error instead of hanging or eating memory.
 pub mod limits {
+    /// Operations before a script is stopped (a runaway loop).
     pub const MAX_OPERATIONS: u64 = 50_000_000;
+    /// Nested calls before a script is stopped (runaway recursion).
     pub const MAX_CALL_LEVELS: usize = 64;
+    /// Nesting of expressions, at compile and run time.
     pub const MAX_EXPR_DEPTH: usize = 128;
+    /// The longest string, in bytes.
     pub const MAX_STRING_SIZE: usize = 4 * 1024 * 1024;
+    /// The most items in an array.
     pub const MAX_ARRAY_SIZE: usize = 100_000;
+    /// The most entries in a map.
     pub const MAX_MAP_SIZE: usize = 10_000;
     /// Live heap bytes past which a script is stopped (see [`crate::alloc`]).
     pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;

@@ -37,10 +37,12 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Keeps the text of a compiled file, to show its lines in errors.
     pub fn add_file(&mut self, name: &str, text: &str) {
         self.files.insert(name.to_string(), text.to_string());
     }
 
+    /// Records which file defines `function`.
     pub fn add_function(&mut self, function: &str, file: &str) {
         self.fn_files.insert(function.to_string(), file.to_string());
     }

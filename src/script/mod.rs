@@ -1,4 +1,4 @@
-//! The Rhai side, one concept per file: the run's [`Context`] (context.rs), the engine
+//! The Rhai side, one concept per file: the run's context (context.rs), the engine
 //! and its limits (engine.rs), the stdlib (stdlib.rs: bundled, overridable function by
 //! function), `mtls functions`' docs (docs.rs), the primitives, modules for `import`, and
 //! errors that point into the script.

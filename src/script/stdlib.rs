@@ -13,7 +13,9 @@ use crate::error::Error;
 /// One stdlib file: its display name and text.
 #[derive(Debug, Clone)]
 pub struct StdlibFile {
+    /// Its display name: `(bundled) stdlib/pki.rhai` or the path.
     pub name: String,
+    /// Its text.
     pub source: String,
     /// Shipped in the binary (not one of the user's files).
     pub bundled: bool,

@@ -21,9 +21,11 @@ use super::Context;
 pub struct FunctionDoc {
     /// `pki`, `core`, ... for primitives; the stdlib file for stdlib steps.
     pub group: String,
+    /// The function name.
     pub name: String,
     /// `issue_cert(opts: map) -> map`.
     pub signature: String,
+    /// One line saying what it does.
     pub doc: String,
 }
 
