@@ -16,7 +16,7 @@ pub mod gateway;
 pub mod inputs;
 pub mod petstore;
 pub mod pki;
-pub mod reconcile;
+pub(crate) mod reconcile;
 mod runtime;
 pub mod script;
 pub mod workdir;
