@@ -38,12 +38,13 @@ zone_id=$("$aws" route53 create-hosted-zone --name "$domain" \
     --caller-reference "mtls-bench-$(date +%s%N)" --query HostedZone.Id --output text)
 zone_id=${zone_id#/hostedzone/}
 
-# Step 6: the versioned truststore bucket trust-store-<account id> and RootCA.pem in it.
+# Step 6: the versioned truststore bucket trust-store-<account id> and the domain's
+# RootCA.pem in it (one object per domain, as mtls keeps them).
 account=$("$aws" sts get-caller-identity --query Account --output text)
 bucket="trust-store-$account"
 "$aws" s3api create-bucket --bucket "$bucket" >/dev/null
 "$aws" s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
-version=$("$aws" s3api put-object --bucket "$bucket" --key RootCA.pem --body RootCA.pem \
+version=$("$aws" s3api put-object --bucket "$bucket" --key "$domain/RootCA.pem" --body RootCA.pem \
     --query VersionId --output text)
 
 # Step 7: import the server certificate with its chain.
@@ -85,7 +86,7 @@ api_id=$("$aws" apigateway import-rest-api --parameters endpointConfigurationTyp
 read -r regional_name regional_zone < <("$aws" apigateway create-domain-name \
     --domain-name "$domain" --regional-certificate-arn "$server_arn" \
     --endpoint-configuration types=REGIONAL --security-policy TLS_1_2 \
-    --mutual-tls-authentication "truststoreUri=s3://$bucket/RootCA.pem,truststoreVersion=$version" \
+    --mutual-tls-authentication "truststoreUri=s3://$bucket/$domain/RootCA.pem,truststoreVersion=$version" \
     --ownership-verification-certificate-arn "$owner_arn" \
     --query '[regionalDomainName,regionalHostedZoneId]' --output text)
 
