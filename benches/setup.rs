@@ -3,7 +3,7 @@
 //! (`benches/setup_awscli.sh`), and a second, no-op `mtls run setup.rhai`, in one run,
 //! each against its own fresh moto_server on 127.0.0.1.
 //!
-//!     cargo bench --bench setup          # ROUNDS=N (default 5), WARMUP=N (default 1)
+//!     cargo bench --bench setup          # ROUNDS=N (default 5), WARMUP=N (default 1), ACM_WAIT=S (default 1)
 //!
 //! Needs python3 with venv. moto comes from `$MTLS_MOTO_VENV` (as for the tests); the AWS
 //! CLI (v1, pinned below) is installed on first use into `$AWSCLI_VENV`, or
@@ -278,7 +278,7 @@ struct Round {
 
 fn one_round(round: usize, aws: &Path, petstore: &Path, verbose: bool) -> Round {
     let measure_mtls = || {
-        let moto = Moto::start();
+        let moto = start_moto();
         let dir = tempfile::tempdir().unwrap();
         let (first, out) = mtls_setup(dir.path(), &moto);
         assert!(out.contains("Applied:"), "unexpected mtls output:\n{out}");
@@ -298,7 +298,7 @@ fn one_round(round: usize, aws: &Path, petstore: &Path, verbose: bool) -> Round 
         (first, noop, describes, calls)
     };
     let measure_awscli = || {
-        let moto = Moto::start();
+        let moto = start_moto();
         let dir = tempfile::tempdir().unwrap();
         let (time, _) = awscli_setup(dir.path(), &moto, aws, petstore);
         (
@@ -340,6 +340,13 @@ fn one_round(round: usize, aws: &Path, petstore: &Path, verbose: bool) -> Round 
         mtls_describes,
         awscli_describes,
     }
+}
+
+/// A fresh moto; `ACM_WAIT=N` sets how many seconds it takes to mark a requested ACM
+/// certificate ISSUED (the test harness's 1 by default; 0 leaves only mtls's own time).
+fn start_moto() -> Moto {
+    let wait = env_number("ACM_WAIT", 1).to_string();
+    Moto::start_with(&[("MOTO_ACM_VALIDATION_WAIT", wait.as_str())])
 }
 
 fn env_number(name: &str, default: usize) -> usize {
