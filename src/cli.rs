@@ -12,7 +12,11 @@ Examples:
   mtls run pki.rhai -C ./out --var domain=api.example.com
   mtls plan setup.rhai --var domain=api.example.com --format json
   mtls functions                                         what scripts can call
-  mtls init ./my-flows                                   editable copies of the bundled scripts and stdlib";
+  mtls init ./my-flows                                   editable copies of the bundled scripts and stdlib
+  mtls completions bash > ~/.local/share/bash-completion/completions/mtls
+
+Exit status: 0 success, 1 error (usage errors included); `plan --detailed-exitcode`: 2 when
+the plan holds changes. Colours on standard error only, at a terminal, unless NO_COLOR is set.";
 
 /// Mutual TLS in front of Amazon API Gateway, as editable Rhai scripts.
 #[derive(Debug, Parser)]
@@ -29,17 +33,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a script: apply every step it calls.
+    ///
+    /// At a terminal, a run that would change something on AWS shows those changes and asks
+    /// for confirmation first (`--yes`, or a standard input that is not a terminal, skips
+    /// the question); a run that only writes files in the working folder does not ask.
     #[command(after_help = "Examples:
   mtls run pki.rhai --var domain=api.example.com
   mtls run ./my-flows/setup.rhai -C ./out --var domain=api.example.com --var stage=prod
+  mtls run setup.rhai --var domain=api.example.com --yes   apply without asking
   mtls run pki.rhai --dry-run          same as `mtls plan pki.rhai`")]
-    Run(RunArgs),
+    Run(RunCmd),
 
     /// Preview a script: list every action it would take, change nothing.
     #[command(after_help = "Examples:
   mtls plan pki.rhai --var domain=api.example.com
-  mtls plan pki.rhai --var domain=api.example.com --format json > plan.json")]
-    Plan(RunArgs),
+  mtls plan pki.rhai --var domain=api.example.com --format json > plan.json
+  mtls plan setup.rhai --var domain=api.example.com --refresh --detailed-exitcode
+      a drift check: exits 0 when AWS is as the script asks, 2 when not, 1 on an error")]
+    Plan(PlanCmd),
 
     /// List every function scripts can call: primitives and stdlib steps.
     #[command(after_help = "Examples:
@@ -72,8 +83,52 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+
+    /// Print a shell completion script for mtls on standard output.
+    #[command(after_help = "Examples:
+  mtls completions bash > ~/.local/share/bash-completion/completions/mtls
+  mtls completions zsh > \"${fpath[1]}/_mtls\"
+  mtls completions fish > ~/.config/fish/completions/mtls.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
+/// `mtls run`: the common arguments, plus what only a run has.
+#[derive(Debug, Args)]
+pub struct RunCmd {
+    #[command(flatten)]
+    pub common: RunArgs,
+
+    /// Change nothing; print the plan (what `mtls plan` does).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Apply without asking for confirmation, even at a terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// With --dry-run: exit 0 when the plan holds no change, 2 when it holds changes, 1 on
+    /// an error (as `mtls plan --detailed-exitcode`).
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+}
+
+/// `mtls plan`: the common arguments, plus what only a plan has.
+#[derive(Debug, Args)]
+pub struct PlanCmd {
+    #[command(flatten)]
+    pub common: RunArgs,
+
+    /// Exit 0 when the plan holds no change, 2 when it holds changes (anything to create,
+    /// update, replace or delete), 1 on an error. With --refresh, this detects drift.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// The arguments `mtls run` and `mtls plan` share.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// A script file, or the name of a bundled script (pki.rhai, ...).
@@ -95,17 +150,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Change nothing; print the plan (what `mtls plan` does).
-    #[arg(long)]
-    pub dry_run: bool,
-
     /// How to print the plan or summary: text for people, json for programs (on stdout;
     /// the script's own output then goes to stderr).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
     /// In a plan, make read-only AWS calls to say what would be created, kept or updated
-    /// (needs credentials). Without it a plan is offline.
+    /// (needs credentials). Without it a plan is offline. In a run, the plan shown for
+    /// confirmation is refreshed, so only real changes are shown and asked about.
     #[arg(long)]
     pub refresh: bool,
 

@@ -2,41 +2,127 @@
 
 mod cli;
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use miette::{IntoDiagnostic, Result, WrapErr};
 
 use cli::{Cli, Command, Format, RunArgs};
 use mtls::script::{self, bundled, FunctionDoc};
 use mtls::workdir::{Secrecy, Workdir};
-use mtls::{Mode, Runtime};
+use mtls::{Mode, Plan, Runtime, RuntimeBuilder};
 
 /// Counts live heap bytes so a runaway script is stopped at the memory limit.
 #[global_allocator]
 static ALLOC: mtls::alloc::Counting = mtls::alloc::Counting;
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// The exit status of `plan --detailed-exitcode` when the plan holds changes.
+const EXIT_CHANGES: u8 = 2;
+
+fn main() -> Result<ExitCode> {
+    let cli = parse_args();
+    // Colours only ever go to standard error (diagnostics, logs); standard output carries
+    // plans, JSON and completion scripts, which never hold escape codes.
+    let colour = colour_on_stderr();
     // `mtls serve` logs each request with its client's certificate subject by default.
-    init_logging(cli.verbose, matches!(cli.command, Command::Serve(_)));
+    init_logging(
+        cli.verbose,
+        matches!(cli.command, Command::Serve(_)),
+        colour,
+    );
     // Wrapped lines break `grep` on logs; wrap only for a person at a terminal.
     let tty = std::io::stderr().is_terminal();
     miette::set_hook(Box::new(move |_| {
-        Box::new(miette::MietteHandlerOpts::new().wrap_lines(tty).build())
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .wrap_lines(tty)
+                .color(colour)
+                .terminal_links(colour && tty)
+                .build(),
+        )
     }))
     .ok();
     match cli.command {
-        Command::Run(args) => {
-            let mode = if args.dry_run { Mode::Plan } else { Mode::Live };
-            run(args, mode)
+        Command::Run(cmd) if cmd.dry_run => {
+            let plan = run(&cmd.common, Mode::Plan)?;
+            Ok(plan_status(&plan, cmd.detailed_exitcode))
         }
-        Command::Plan(args) => run(args, Mode::Plan),
-        Command::Functions { stdlib, format } => functions(stdlib.as_deref(), format),
-        Command::Init { dir, force } => init(&dir, force),
-        Command::Serve(args) => serve(args),
+        Command::Run(cmd) => {
+            // A person at a terminal confirms changes to AWS; a script or CI (standard input
+            // not a terminal) has said what it wants by running mtls.
+            if !cmd.yes && std::io::stdin().is_terminal() {
+                confirm(&cmd.common)?;
+            }
+            run(&cmd.common, Mode::Live)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan(cmd) => {
+            let plan = run(&cmd.common, Mode::Plan)?;
+            Ok(plan_status(&plan, cmd.detailed_exitcode))
+        }
+        Command::Functions { stdlib, format } => {
+            functions(stdlib.as_deref(), format).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Init { dir, force } => init(&dir, force).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => {
+            completions(shell)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Parses the command line. A usage error exits 1 like any other error (clap's default is
+/// 2), so that 2 keeps the one meaning `--detailed-exitcode` gives it: changes present.
+fn parse_args() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| {
+        let code = if e.use_stderr() { 1 } else { 0 };
+        let _ = e.print();
+        let _ = std::io::stdout().flush();
+        std::process::exit(code)
+    })
+}
+
+/// Whether standard error gets colours: never with `NO_COLOR` set (to anything but the
+/// empty string, as no-color.org asks); always with `CLICOLOR_FORCE` or `FORCE_COLOR` set
+/// (to anything but `0`); otherwise only at a terminal that is not `TERM=dumb`, unless
+/// `CLICOLOR=0`.
+fn colour_on_stderr() -> bool {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let on = |name: &str| var(name).is_some_and(|v| v != "0" && v != "false");
+    if var("NO_COLOR").is_some() {
+        return false;
+    }
+    if on("CLICOLOR_FORCE") || on("FORCE_COLOR") {
+        return true;
+    }
+    std::io::stderr().is_terminal()
+        && var("TERM").map_or(true, |t| t != "dumb")
+        && var("CLICOLOR").map_or(true, |v| v != "0")
+}
+
+/// `plan --detailed-exitcode` (as Terraform's): 0 when the plan holds no change, 2 when it
+/// does (an error has exited 1 already). Without the flag, 0.
+fn plan_status(plan: &Plan, detailed: bool) -> ExitCode {
+    if detailed && plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `mtls completions SHELL`: the completion script, generated from the clap definition.
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mtls", &mut out);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .into_diagnostic()
+        .wrap_err("could not write the completion script")
 }
 
 fn serve(args: cli::ServeArgs) -> Result<()> {
@@ -52,7 +138,7 @@ fn serve(args: cli::ServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn init_logging(verbose: u8, serving: bool) {
+fn init_logging(verbose: u8, serving: bool, colour: bool) {
     // aws-config warns about every missing optional config file; that is not news.
     let default = match (verbose, serving) {
         (0, false) => "warn,aws_runtime::env_config=error",
@@ -65,12 +151,12 @@ fn init_logging(verbose: u8, serving: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour)
         .init();
 }
 
-fn run(args: RunArgs, mode: Mode) -> Result<()> {
-    let json = args.format == Format::Json;
+/// The settings every pass over a script shares: folder, inputs, AWS, stdlib, mode.
+fn builder(args: &RunArgs, mode: Mode) -> Result<RuntimeBuilder> {
     let mut builder = Runtime::builder()
         .workdir(&args.dir)
         .mode(mode)
@@ -80,12 +166,76 @@ fn run(args: RunArgs, mode: Mode) -> Result<()> {
             profile: args.profile.clone(),
             region: args.region.clone(),
             endpoint_url: args.endpoint_url.clone(),
-        })
-        .progress(!json);
+        });
     for raw in &args.vars {
         let (name, value) = mtls::inputs::parse_var(raw)?;
         builder = builder.var(name, value);
     }
+    if let Some(dir) = &args.stdlib {
+        builder = builder.stdlib_dir(dir);
+    }
+    Ok(builder)
+}
+
+/// Before a live run at a terminal: plans the same script (quietly, and offline unless
+/// `--refresh`), and when the plan changes something on AWS, shows those changes and asks.
+/// Returns `Ok` to go on, an error when the answer is anything but `yes`: nothing has been
+/// written or sent by then (a plan makes no AWS call that changes anything).
+fn confirm(args: &RunArgs) -> Result<()> {
+    let planned = builder(args, Mode::Plan)?
+        .progress(false)
+        .on_print(|_| {})
+        .on_notice(|_| {})
+        .build()
+        .run(&args.script);
+    let plan = match planned {
+        Ok(outcome) => outcome.plan,
+        Err(e) => {
+            eprintln!("nothing was changed: mtls plans a run before it changes anything, and the plan stopped at this error:");
+            return Err(e.into());
+        }
+    };
+    if !plan.changes_aws() {
+        return Ok(());
+    }
+    let text = plan.aws_changes().render_text();
+    // The plan's closing line says how to apply it: that is what is being asked here.
+    let text = match text.find("\nNothing was changed: this was a plan.") {
+        Some(end) => text[..end].trim_end(),
+        None => text.trim_end(),
+    };
+    let mut err = std::io::stderr().lock();
+    let offline = if args.refresh {
+        ""
+    } else {
+        " (planned offline, so what already exists is not looked up: `--refresh` looks first)"
+    };
+    let _ = write!(
+        err,
+        "mtls will change these resources on AWS{offline}:\n\n{text}\n\nApply these changes? Only 'yes' is accepted: "
+    );
+    let _ = err.flush();
+    drop(err);
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .into_diagnostic()
+        .wrap_err("could not read the answer")?;
+    if answer.trim() == "yes" {
+        eprintln!();
+        return Ok(());
+    }
+    Err(miette::miette!(
+        help = "run it again and answer yes, or pass --yes to apply without asking",
+        "not applied: the answer was {:?}, not \"yes\"; nothing was changed",
+        answer.trim()
+    ))
+}
+
+fn run(args: &RunArgs, mode: Mode) -> Result<Plan> {
+    let json = args.format == Format::Json;
+    let mut builder = builder(args, mode)?.progress(!json);
     // The first Ctrl-C stops the run where it is, with a word on what was done; a second
     // one ends the process at once.
     let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -102,9 +252,6 @@ fn run(args: RunArgs, mode: Mode) -> Result<()> {
             .wrap_err("could not watch for Ctrl-C")?;
     }
     builder = builder.interrupt(interrupt);
-    if let Some(dir) = &args.stdlib {
-        builder = builder.stdlib_dir(dir);
-    }
     if json {
         // Standard output carries only the JSON document.
         builder = builder.on_print(|s| eprintln!("{s}"));
@@ -115,7 +262,7 @@ fn run(args: RunArgs, mode: Mode) -> Result<()> {
     } else {
         print!("\n{}", outcome.plan.render_text());
     }
-    Ok(())
+    Ok(outcome.plan)
 }
 
 fn functions(stdlib: Option<&Path>, format: Format) -> Result<()> {

@@ -12,8 +12,11 @@ use super::{Action, Mode, Op};
 pub struct Plan {
     /// Bumped when the JSON shape changes incompatibly.
     pub format_version: u32,
+    /// Whether the actions were carried out (live) or only recorded (plan).
     pub mode: Mode,
+    /// How many actions of each kind.
     pub summary: Summary,
+    /// Every action, in the order the script took them.
     pub actions: Vec<Action>,
 }
 
@@ -132,6 +135,34 @@ impl Plan {
             out.push_str("\nNo changes: everything was already as the script asks.\n");
         }
         out
+    }
+
+    /// Whether applying this plan would change anything on AWS: an action that creates,
+    /// updates, replaces or deletes something other than a file in the working folder or a
+    /// process on this machine. `mtls run` asks for confirmation at a terminal when it does.
+    pub fn changes_aws(&self) -> bool {
+        self.actions.iter().any(Self::is_aws_change)
+    }
+
+    /// The plan of the actions [`Plan::changes_aws`] counts, in order, with their summary.
+    pub fn aws_changes(&self) -> Plan {
+        let actions = self
+            .actions
+            .iter()
+            .filter(|a| Self::is_aws_change(a))
+            .cloned()
+            .collect();
+        Plan::new(self.mode, actions)
+    }
+
+    /// A changing action on anything but a local kind. The list names what is local, so
+    /// that a new kind of resource counts as remote (and is asked about) until it is added.
+    fn is_aws_change(action: &Action) -> bool {
+        const LOCAL_KINDS: [&str; 4] = ["private key", "certificate", "file", "local gateway"];
+        matches!(
+            action.op,
+            Op::Create | Op::Update | Op::Replace | Op::Delete
+        ) && !LOCAL_KINDS.contains(&action.kind.as_str())
     }
 }
 
