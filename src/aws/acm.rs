@@ -278,6 +278,7 @@ impl Acm {
     /// Certificates of every key type (`ListCertificates` with `Includes.keyTypes`, all
     /// pages) whose primary domain is `domain` (any when `None`, compared without case) and
     /// whose tags include every pair of `tags` (`ListTagsForCertificate` per candidate).
+    /// A certificate ACM still lists after deleting it (its tags are "not found") is left out.
     pub async fn find_certificates(
         &self,
         domain: Option<&str>,
@@ -306,7 +307,18 @@ impl Acm {
                 if domain.is_some_and(|d| !d.eq_ignore_ascii_case(cert_domain)) {
                     continue;
                 }
-                let cert_tags = self.tags(arn).await?;
+                // A certificate deleted a moment ago is still listed for a while, and its
+                // tags are then "not found": it is gone, so it is skipped.
+                let cert_tags = match self.tags(arn).await {
+                    Ok(t) => t,
+                    Err(e) if e.is_not_found() => {
+                        tracing::info!(
+                            "{arn} is listed but no longer exists (just deleted): skipped"
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 if !tags.iter().all(|(k, v)| cert_tags.get(k) == Some(v)) {
                     continue;
                 }
@@ -402,7 +414,6 @@ impl Acm {
         .await
     }
 
-    /// `DeleteCertificate` (fails while a domain still uses it).
     /// `DeleteCertificate`, asked again while ACM still counts the certificate as in use
     /// (it does for minutes after the custom domain that used it is deleted).
     pub async fn delete(&self, arn: &str) -> Result<(), AwsError> {

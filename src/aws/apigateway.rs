@@ -7,7 +7,8 @@ use aws_sdk_apigateway::types::{
     SecurityPolicy,
 };
 
-use super::{local_code, AwsError, SdkResultExt, Tags};
+use super::wait::{is_throttled, poll, retry, Poll, Retry};
+use super::{local_code, AwsError, SdkResultExt, Tags, Wait};
 
 const SERVICE: &str = "apigateway";
 
@@ -452,7 +453,15 @@ impl ApiGateway {
         for (k, v) in spec.tags {
             request = request.tags(k, v);
         }
-        let out = request.send().await.or_aws(SERVICE, OP)?;
+        let what = format!("creating custom domain {}", spec.domain_name);
+        let out = retry(&Retry::throttled(), &what, is_throttled, || async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| AwsError::refusal_from_sdk(SERVICE, OP, e))
+        })
+        .await?;
         Ok(domain_from!(&out, OP))
     }
 
@@ -480,15 +489,63 @@ impl ApiGateway {
         patches: &[DomainPatch],
     ) -> Result<DomainName, AwsError> {
         const OP: &str = "UpdateDomainName";
-        let out = self
+        let request = self
             .client
             .update_domain_name()
             .domain_name(name)
-            .set_patch_operations(Some(patches.iter().map(DomainPatch::operation).collect()))
-            .send()
-            .await
-            .or_aws(SERVICE, OP)?;
+            .set_patch_operations(Some(patches.iter().map(DomainPatch::operation).collect()));
+        let what = format!("updating custom domain {name}");
+        let out = retry(&Retry::throttled(), &what, is_throttled, || async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| AwsError::refusal_from_sdk(SERVICE, OP, e))
+        })
+        .await?;
         Ok(domain_from!(&out, OP))
+    }
+
+    /// Polls `GetDomainName` until the domain is `AVAILABLE`: API Gateway shows a domain
+    /// `UPDATING` (or `PENDING`) for a while after a create or an update, and refuses to
+    /// change it until then. A domain that waits for something only its owner can do
+    /// (`PENDING_CERTIFICATE_REIMPORTATION`, `PENDING_OWNERSHIP_VERIFICATION`) fails at
+    /// once with API Gateway's reason.
+    pub async fn wait_domain_available(
+        &self,
+        name: &str,
+        wait: &Wait,
+    ) -> Result<DomainName, AwsError> {
+        const OP: &str = "GetDomainName";
+        let what = format!("custom domain {name}");
+        poll(wait, SERVICE, OP, &what, || async {
+            let domain = self.domain_name(name).await?.ok_or_else(|| {
+                AwsError::local(
+                    SERVICE,
+                    OP,
+                    "NotFoundException",
+                    format!("the custom domain {name} disappeared while mtls waited for it"),
+                )
+            })?;
+            match domain.status.as_deref() {
+                None | Some("AVAILABLE") => Ok(Poll::Done(domain)),
+                Some(s @ ("UPDATING" | "PENDING")) => Ok(Poll::Pending(s.to_string())),
+                Some(other) => Err(AwsError::local(
+                    SERVICE,
+                    OP,
+                    local_code::FAILED_STATE,
+                    format!(
+                        "custom domain {name} is {other}{}, which needs an action of its owner",
+                        domain
+                            .status_message
+                            .as_deref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default()
+                    ),
+                )),
+            }
+        })
+        .await
     }
 
     /// `CreateBasePathMapping` of `api_id`/`stage` at `base_path` (the root when `None`, empty,
@@ -581,26 +638,83 @@ impl ApiGateway {
         Ok(())
     }
 
-    /// `DeleteDomainName`.
+    /// `DeleteDomainName`, asked again while API Gateway throttles it.
     pub async fn delete_domain_name(&self, name: &str) -> Result<(), AwsError> {
-        self.client
-            .delete_domain_name()
-            .domain_name(name)
-            .send()
-            .await
-            .or_aws(SERVICE, "DeleteDomainName")?;
+        const OP: &str = "DeleteDomainName";
+        let what = format!("deleting custom domain {name}");
+        retry(&Retry::throttled(), &what, is_throttled, || async {
+            self.client
+                .delete_domain_name()
+                .domain_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::refusal_from_sdk(SERVICE, OP, e))
+        })
+        .await?;
         Ok(())
     }
 
-    /// `DeleteRestApi` (its stages and deployments go with it).
+    /// `DeleteRestApi` (its stages and deployments go with it), asked again while API
+    /// Gateway throttles it.
     pub async fn delete_rest_api(&self, api_id: &str) -> Result<(), AwsError> {
-        self.client
-            .delete_rest_api()
+        const OP: &str = "DeleteRestApi";
+        let what = format!("deleting REST API {api_id}");
+        retry(&Retry::throttled(), &what, is_throttled, || async {
+            self.client
+                .delete_rest_api()
+                .rest_api_id(api_id)
+                .send()
+                .await
+                .map_err(|e| AwsError::refusal_from_sdk(SERVICE, OP, e))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `GetStages`: the names of the API's stages.
+    pub async fn stage_names(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
+        const OP: &str = "GetStages";
+        let out = self
+            .client
+            .get_stages()
             .rest_api_id(api_id)
             .send()
             .await
-            .or_aws(SERVICE, "DeleteRestApi")?;
-        Ok(())
+            .or_aws(SERVICE, OP)?;
+        Ok(out
+            .item()
+            .iter()
+            .filter_map(|s| s.stage_name().map(str::to_string))
+            .collect())
+    }
+
+    /// `GetResources` (all pages): the paths of the API's resources (`/`, `/pets`, ...).
+    pub async fn resource_paths(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
+        const OP: &str = "GetResources";
+        let mut paths = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_resources()
+                .rest_api_id(api_id)
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .or_aws(SERVICE, OP)?;
+            paths.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|r| r.path().map(str::to_string)),
+            );
+            match out.position() {
+                Some(p) if !p.is_empty() && !out.items().is_empty() => {
+                    position = Some(p.to_string())
+                }
+                _ => return Ok(paths),
+            }
+        }
     }
 }
 

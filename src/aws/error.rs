@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::operation::BuildError;
@@ -25,6 +26,33 @@ pub mod local_code {
     pub const AMBIGUOUS: &str = "mtls.Ambiguous";
     /// A resource reached a state from which a wait cannot succeed (e.g. validation failed).
     pub const FAILED_STATE: &str = "mtls.FailedState";
+    /// S3 kept answering writes without a version id: versioning is not in effect.
+    pub const UNVERSIONED: &str = "mtls.Unversioned";
+}
+
+/// The longest `Retry-After` taken from AWS: a larger one is read as this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// A failed call, and how long AWS asked to wait before the next one: its `Retry-After`
+/// header (API Gateway sends one with `TooManyRequestsException`, HTTP 429).
+///
+/// It travels beside the [`AwsError`] rather than inside it, so that the error's public
+/// shape stays what callers build and match; [`super::wait::retry`] takes either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// The error.
+    pub error: AwsError,
+    /// The wait AWS asked for, when it asked.
+    pub retry_after: Option<Duration>,
+}
+
+impl From<AwsError> for Refusal {
+    fn from(error: AwsError) -> Self {
+        Refusal {
+            error,
+            retry_after: None,
+        }
+    }
 }
 
 /// A failed AWS call: which service and API operation, AWS's error code when it gave one
@@ -115,6 +143,26 @@ impl AwsError {
         }
     }
 
+    /// [`AwsError::from_sdk`], with the `Retry-After` of AWS's answer (whole seconds, as AWS
+    /// sends it; an HTTP date is not used by the services mtls calls and is ignored).
+    pub(crate) fn refusal_from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        err: aws_sdk_sts::error::SdkError<E>,
+    ) -> Refusal
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let retry_after = err
+            .raw_response()
+            .and_then(|r| r.headers().get("retry-after"))
+            .and_then(parse_retry_after);
+        Refusal {
+            error: Self::from_sdk(service, operation, err),
+            retry_after,
+        }
+    }
+
     /// An error raised by this layer itself (a request it could not build, an answer it could
     /// not use, a wait that ran out).
     pub(crate) fn local(
@@ -185,7 +233,14 @@ impl AwsError {
             }
             local_code::UNREACHABLE => {
                 "check the network, and --endpoint-url / AWS_ENDPOINT_URL if you set one (an \
-                 emulator such as moto_server must be running there)"
+                 emulator such as moto_server must be running there); a connection that broke \
+                 mid-call is safe to retry: run the same command again (every step finds what \
+                 exists)"
+                    .to_string()
+            }
+            "InternalError" | "InternalFailure" | "ServiceUnavailable" | "InternalServerError" => {
+                "AWS failed on its side: run the same command again (every step finds what \
+                 exists and changes only what differs)"
                     .to_string()
             }
             "AccessDenied"
@@ -223,9 +278,19 @@ impl AwsError {
                  wait and run again"
                     .to_string()
             }
+            local_code::TIMEOUT if self.message.starts_with("the request timed out") => format!(
+                "AWS did not answer {} in time (a stalled connection, or a slow network): run \
+                 the same command again (every step finds what exists); MTLS_AWS_TIMEOUT_SECS \
+                 sets the time allowed for one request",
+                self.operation
+            ),
             local_code::TIMEOUT => {
                 "wait longer (a larger timeout) or check why AWS has not finished".to_string()
             }
+            local_code::UNVERSIONED => "check the bucket's versioning (`aws s3api \
+                 get-bucket-versioning --bucket NAME`: it must be Enabled) and run again; right \
+                 after versioning is enabled S3 can take a while to apply it"
+                .to_string(),
             _ if self.is_not_found() => {
                 "the resource does not exist (in this account and region): check the name or \
                  ARN, --region and --profile"
@@ -235,6 +300,12 @@ impl AwsError {
         };
         Some(text)
     }
+}
+
+/// A `Retry-After` value in seconds, capped at [`MAX_RETRY_AFTER`].
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs).min(MAX_RETRY_AFTER))
 }
 
 /// The IAM action prefix of a service, for help text.
@@ -294,5 +365,19 @@ impl miette::Diagnostic for AwsError {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help_text()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_capped() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 }

@@ -74,6 +74,7 @@ impl Aws {
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        loader = loader.timeout_config(timeouts()?);
         let config = loader.load().await;
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
             AwsError::local(
@@ -137,6 +138,42 @@ impl Aws {
     pub fn sts(&self) -> &sts::Sts {
         &self.sts
     }
+}
+
+/// The environment variable that sets how long one AWS request may take, in seconds.
+pub const TIMEOUT_ENV: &str = "MTLS_AWS_TIMEOUT_SECS";
+
+/// How long one AWS request may take when [`TIMEOUT_ENV`] is not set. Every call mtls
+/// makes is small (the largest is the OpenAPI import), so a minute means the connection
+/// stalled (the request sent, no answer coming), never that AWS is still working.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The SDK's timeouts: each attempt of a call gets [`TIMEOUT_ENV`] seconds (default
+/// [`DEFAULT_TIMEOUT`]), connecting at most 3.1 s of that (the SDK's default), and a call
+/// with its retries four times that. A stall becomes an `mtls.Timeout` error naming the
+/// call, never a silent hang.
+fn timeouts() -> Result<aws_config::timeout::TimeoutConfig, AwsError> {
+    let attempt = match std::env::var(TIMEOUT_ENV) {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 && s <= 24.0 * 3600.0 => {
+                std::time::Duration::from_secs_f64(s)
+            }
+            _ => {
+                return Err(AwsError::local(
+                    "config",
+                    "LoadTimeouts",
+                    local_code::INVALID_REQUEST,
+                    format!("{TIMEOUT_ENV}={v:?} is not a number of seconds (e.g. 60)"),
+                ))
+            }
+        },
+        _ => DEFAULT_TIMEOUT,
+    };
+    Ok(aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(attempt.min(std::time::Duration::from_millis(3100)))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * 4)
+        .build())
 }
 
 /// Turns an SDK result into this layer's result; the one way SDK errors leave a wrapper.

@@ -124,6 +124,21 @@ impl Route53 {
         }
     }
 
+    /// The closest public hosted zone that contains `name`: the zone named `name`, else its
+    /// parent's, and so on up to a name of two labels (`example.com`); `None` when the
+    /// account has none of them.
+    pub async fn find_closest_public_zone(
+        &self,
+        name: &str,
+    ) -> Result<Option<HostedZone>, AwsError> {
+        for candidate in enclosing_names(name) {
+            if let Some(zone) = self.find_public_zone(&candidate).await? {
+                return Ok(Some(zone));
+            }
+        }
+        Ok(None)
+    }
+
     /// `CreateHostedZone` (public) with a fresh `CallerReference`.
     pub async fn create_zone(&self, name: &str) -> Result<HostedZone, AwsError> {
         const OP: &str = "CreateHostedZone";
@@ -188,6 +203,25 @@ impl Route53 {
             ttl: None,
             values: Vec::new(),
             alias: Some(target.clone()),
+        };
+        self.change(zone_id, ChangeAction::Upsert, &record).await
+    }
+
+    /// `ChangeResourceRecordSets` UPSERT of an `NS` record: the delegation of the zone
+    /// `name` to `name_servers`, in its parent zone.
+    pub async fn upsert_ns(
+        &self,
+        zone_id: &str,
+        name: &str,
+        name_servers: &[String],
+        ttl: i64,
+    ) -> Result<ChangeId, AwsError> {
+        let record = RecordSet {
+            name: fqdn(name),
+            record_type: "NS".to_string(),
+            ttl: Some(ttl),
+            values: name_servers.to_vec(),
+            alias: None,
         };
         self.change(zone_id, ChangeAction::Upsert, &record).await
     }
@@ -345,6 +379,19 @@ impl Route53 {
     }
 }
 
+/// `name` and the names that contain it, down to two labels, with the final dot:
+/// `api.example.com` gives `api.example.com.`, `example.com.`.
+pub fn enclosing_names(name: &str) -> Vec<String> {
+    let labels: Vec<&str> = name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .collect();
+    (0..labels.len().saturating_sub(1))
+        .map(|i| fqdn(&labels[i..].join(".")))
+        .collect()
+}
+
 /// `name` with exactly one final dot.
 pub fn fqdn(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
@@ -379,4 +426,19 @@ fn caller_reference(name: &str) -> String {
         .chars()
         .take(128)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enclosing_names_stop_above_the_top_level_domain() {
+        assert_eq!(
+            enclosing_names("a.api.example.com"),
+            ["a.api.example.com.", "api.example.com.", "example.com."]
+        );
+        assert_eq!(enclosing_names("example.com."), ["example.com."]);
+        assert!(enclosing_names("localhost").is_empty());
+    }
 }

@@ -12,7 +12,11 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 
-use super::{to_offset_datetime, AwsError, SdkResultExt};
+use std::future::Future;
+use std::time::Instant;
+
+use super::wait::Retry;
+use super::{local_code, to_offset_datetime, AwsError, SdkResultExt};
 
 const SERVICE: &str = "s3";
 
@@ -207,6 +211,27 @@ impl S3 {
         })
     }
 
+    /// [`S3::put_object`] into a bucket whose versioning is enabled, until S3 answers with a
+    /// version id: right after versioning is enabled, S3 may still store writes without
+    /// one for a while, and API Gateway can only pin its truststore to a version. Writes
+    /// again for up to two minutes; then an error says versioning is not in effect.
+    pub async fn put_object_versioned(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<ObjectVersion, AwsError> {
+        let policy = Retry {
+            total: std::time::Duration::from_secs(120),
+            ..Retry::not_yet()
+        };
+        until_versioned(&policy, &format!("s3://{bucket}/{key}"), || {
+            self.put_object(bucket, key, body, content_type)
+        })
+        .await
+    }
+
     /// `HeadObject` of the latest version, or of `version_id`; `None` when there is no such
     /// object or version.
     pub async fn head_object(
@@ -330,6 +355,46 @@ impl S3 {
     }
 }
 
+/// Calls `put` until the version it made has an id, pausing as `policy` says.
+async fn until_versioned<F, Fut>(
+    policy: &Retry,
+    uri: &str,
+    mut put: F,
+) -> Result<ObjectVersion, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ObjectVersion, AwsError>>,
+{
+    let start = Instant::now();
+    let mut pause = policy.first;
+    let mut writes = 0u32;
+    loop {
+        let written = put().await?;
+        writes += 1;
+        if written.version_id.is_some() {
+            return Ok(written);
+        }
+        if start.elapsed() + pause >= policy.total {
+            return Err(AwsError::local(
+                SERVICE,
+                "PutObject",
+                local_code::UNVERSIONED,
+                format!(
+                    "S3 stored {uri} without a version id {writes} times in {} s: versioning \
+                     is not in effect on the bucket, and API Gateway needs an object version",
+                    start.elapsed().as_secs()
+                ),
+            ));
+        }
+        tracing::info!(
+            "{uri}: written without a version id (versioning not in effect yet), writing again in {} ms",
+            pause.as_millis()
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(policy.max_pause);
+    }
+}
+
 /// Hex SHA-256 of `bytes`, as stored in the metadata `sha256` by [`S3::put_object`].
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
@@ -352,4 +417,48 @@ fn unquote(etag: &str) -> String {
 /// The version id `null` means "not versioned".
 fn real_version(id: &str) -> Option<String> {
     (id != "null" && !id.is_empty()).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    fn written(version: Option<&str>) -> ObjectVersion {
+        ObjectVersion {
+            version_id: version.map(str::to_string),
+            etag: "e".into(),
+            sha256: "s".into(),
+        }
+    }
+
+    const QUICK: Retry = Retry {
+        total: Duration::from_millis(200),
+        first: Duration::from_millis(1),
+        max_pause: Duration::from_millis(4),
+    };
+
+    #[tokio::test]
+    async fn writes_again_until_a_version_id_then_says_versioning_is_off() {
+        let calls = AtomicU32::new(0);
+        let out = until_versioned(&QUICK, "s3://b/k", || async {
+            Ok(match calls.fetch_add(1, Ordering::SeqCst) {
+                0..=2 => written(None),
+                _ => written(Some("v1")),
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.version_id.as_deref(), Some("v1"));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+
+        let err = until_versioned(&QUICK, "s3://b/k", || async { Ok(written(None)) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code.as_deref(), Some(local_code::UNVERSIONED));
+        assert!(err.message.contains("s3://b/k"), "{err}");
+        assert!(err.message.contains("versioning"), "{err}");
+        assert!(err.help_text().unwrap().contains("get-bucket-versioning"));
+    }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::error::Refusal;
 use super::{local_code, AwsError};
 
 /// How long to wait for AWS, and how often to ask.
@@ -34,6 +35,12 @@ impl Wait {
     /// A Route 53 change reaching all name servers: usually under a minute.
     pub const fn dns_change() -> Self {
         Wait::new(Duration::from_secs(5 * 60), Duration::from_secs(5))
+    }
+
+    /// An API Gateway custom domain leaving `UPDATING` after a create or an update: usually
+    /// seconds to minutes.
+    pub const fn domain_update() -> Self {
+        Wait::new(Duration::from_secs(15 * 60), Duration::from_secs(10))
     }
 }
 
@@ -158,11 +165,28 @@ impl Retry {
             max_pause: Duration::from_secs(5),
         }
     }
+
+    /// A throttled call: API Gateway allows about one CreateDomainName, UpdateDomainName,
+    /// DeleteDomainName or DeleteRestApi per 30 seconds per account, and says how long to
+    /// wait (`Retry-After`), which [`retry`] honours.
+    pub const fn throttled() -> Self {
+        Retry {
+            total: Duration::from_secs(10 * 60),
+            first: Duration::from_secs(1),
+            max_pause: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Whether `err` is a "too many requests" answer, for [`retry`].
+pub(crate) fn is_throttled(err: &AwsError) -> bool {
+    Transient::of(err) == Some(Transient::Throttled)
 }
 
 /// Calls `call` until it succeeds, fails with an answer `again` does not accept, or
-/// `policy.total` would pass; `what` names the call in the spinner and the logs.
-pub(crate) async fn retry<T, F, Fut>(
+/// `policy.total` would pass; `what` names the call in the spinner and the logs. A pause
+/// is never shorter than the `Retry-After` AWS sent with the answer ([`Refusal`]).
+pub(crate) async fn retry<T, E, F, Fut>(
     policy: &Retry,
     what: &str,
     again: impl Fn(&AwsError) -> bool,
@@ -170,34 +194,43 @@ pub(crate) async fn retry<T, F, Fut>(
 ) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
+    Fut: Future<Output = Result<T, E>>,
+    E: Into<Refusal>,
 {
     let start = Instant::now();
     let mut pause = policy.first;
     let mut spinner: Option<Spinner> = None;
     loop {
-        match call().await {
+        let refusal = match call().await {
             Ok(v) => {
                 if let Some(s) = &spinner {
                     s.finish();
                 }
                 return Ok(v);
             }
-            Err(e) if again(&e) && start.elapsed() + pause < policy.total => {
-                let code = e.code.clone().unwrap_or_default();
-                tracing::info!("{what}: {code}, asking again in {} ms", pause.as_millis());
-                let s = spinner.get_or_insert_with(|| Spinner::new(what));
-                s.show(&format!("{what}: {code}, asking again"));
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(policy.max_pause);
+            Err(e) => e.into(),
+        };
+        let e = refusal.error;
+        let wait = pause.max(refusal.retry_after.unwrap_or_default());
+        if !again(&e) || start.elapsed() + wait >= policy.total {
+            if let Some(s) = &spinner {
+                s.finish();
             }
-            Err(e) => {
-                if let Some(s) = &spinner {
-                    s.finish();
-                }
-                return Err(e);
-            }
+            return Err(e);
         }
+        let code = e.code.clone().unwrap_or_default();
+        let asked = refusal
+            .retry_after
+            .map(|d| format!(" (AWS asked for {} s)", d.as_secs_f32()))
+            .unwrap_or_default();
+        tracing::info!(
+            "{what}: {code}, asking again in {} ms{asked}",
+            wait.as_millis()
+        );
+        let s = spinner.get_or_insert_with(|| Spinner::new(what));
+        s.show(&format!("{what}: {code}, asking again"));
+        tokio::time::sleep(wait).await;
+        pause = (pause * 2).min(policy.max_pause);
     }
 }
 
@@ -283,6 +316,56 @@ mod tests {
             Some("ResourceInUseException")
         );
     }
+
+    #[tokio::test]
+    async fn a_retry_after_is_honoured_and_the_total_bounds_it() {
+        let calls = std::sync::Mutex::new(Vec::new());
+        let throttled = || Refusal {
+            error: err("TooManyRequestsException"),
+            retry_after: Some(Duration::from_millis(60)),
+        };
+        let start = Instant::now();
+        let out = retry(&QUICK_BUT_LONG, "create", is_throttled, || async {
+            let n = {
+                let mut c = calls.lock().unwrap();
+                c.push(start.elapsed());
+                c.len()
+            };
+            if n < 3 {
+                Err(throttled())
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert!(out.is_ok());
+        let at = calls.lock().unwrap().clone();
+        // Each pause is the 60 ms AWS asked for, not the 1 ms of the policy.
+        assert!(at[1] - at[0] >= Duration::from_millis(60), "{at:?}");
+        assert!(at[2] - at[1] >= Duration::from_millis(60), "{at:?}");
+
+        // A Retry-After beyond the total ends the retries at once, with AWS's error.
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let out: Result<(), _> = retry(&QUICK, "create", is_throttled, || async {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(Refusal {
+                error: err("TooManyRequestsException"),
+                retry_after: Some(Duration::from_secs(30)),
+            })
+        })
+        .await;
+        assert_eq!(
+            out.unwrap_err().code.as_deref(),
+            Some("TooManyRequestsException")
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    const QUICK_BUT_LONG: Retry = Retry {
+        total: Duration::from_secs(60),
+        first: Duration::from_millis(1),
+        max_pause: Duration::from_millis(4),
+    };
 
     #[test]
     fn classifies_answers() {

@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod key_scan;
 pub mod moto;
+pub mod realism;

@@ -5,9 +5,10 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
+use super::lock::hold_domain;
 use super::{delete_if, map, shown, tags, text, unknown_or, TAG_DOMAIN, TAG_ROLE};
 use crate::aws::acm::{CertificateImport, CertificateSummary};
-use crate::aws::{Tags, Wait};
+use crate::aws::{local_code, AwsError, Tags, Wait};
 use crate::effects::{Action, Op};
 use crate::error::Error;
 use crate::pki::ParsedCert;
@@ -41,17 +42,35 @@ fn ensure_imported_cert(
     // that ACM would refuse, and what is sent is rebuilt from the parsed certificates.
     let files = super::checks::checked_acm_import(ctx, cert, key, chain)?;
     let local = files.as_ref().and_then(|f| pem_der(&f.certificate));
+    hold_domain(ctx, domain)?;
     // What ACM holds for this domain: the certificate mtls imported (by its tags) and its body.
     let observed = match ctx.read(|aws| aws.acm().find_certificates(None, &wanted_tags))? {
         None => Observed::NotLookedUp,
-        Some(found) => match found.into_iter().next() {
-            None => Observed::Absent,
-            Some(c) => {
-                let body = ctx.read(|aws| aws.acm().certificate_pem(&c.arn))?;
-                Observed::Present(Imported {
-                    arn: c.arn,
-                    der: body.and_then(|b| pem_der(&b.certificate)),
-                })
+        Some(found) => match found.as_slice() {
+            [] => Observed::Absent,
+            [c] => {
+                let body = ctx.read(|aws| async move {
+                    match aws.acm().certificate_pem(&c.arn).await {
+                        Ok(b) => Ok(Some(b)),
+                        // Deleted since it was listed.
+                        Err(e) if e.is_not_found() => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })?;
+                match body {
+                    Some(None) => Observed::Absent,
+                    body => Observed::Present(Imported {
+                        arn: c.arn.clone(),
+                        der: body.flatten().and_then(|b| pem_der(&b.certificate)),
+                    }),
+                }
+            }
+            many => {
+                return Err(duplicates(
+                    &format!("tagged as the server certificate of {domain}"),
+                    many,
+                    "keep the one the custom domain presents (its regionalCertificateArn: aws apigateway get-domain-name --domain-name DOMAIN)",
+                ))
             }
         },
     };
@@ -117,25 +136,52 @@ fn diff_imported(local: &Option<Vec<u8>>, observed: &Observed<Imported>) -> Diff
     }
 }
 
+/// Two or more certificates where mtls makes one (two runs at once before mtls locked
+/// them out, or a copy made by hand): which to keep is the user's call, never a guess.
+fn duplicates(what: &str, found: &[CertificateSummary], keep: &str) -> Error {
+    let arns: Vec<&str> = found.iter().map(|c| c.arn.as_str()).collect();
+    Error::Aws(AwsError::local(
+        "acm",
+        "ListCertificates",
+        local_code::AMBIGUOUS,
+        format!(
+            "{} ACM certificates are {what} ({}): {keep}, delete the others (aws acm delete-certificate --certificate-arn ARN) and run again",
+            found.len(),
+            arns.join(", ")
+        ),
+    ))
+}
+
 /// The ownership verification certificate: the one requested before is kept unless it
-/// can no longer become ISSUED (failed, expired, revoked, timed out).
+/// can no longer become ISSUED (failed, expired, revoked, timed out). Two that still can
+/// are an error: which one the domain should use is not mtls's guess.
 fn diff_requested(
+    domain: &str,
     observed: &Observed<Vec<CertificateSummary>>,
-) -> (Diff<()>, Option<CertificateSummary>) {
-    let usable = observed.present().and_then(|found| {
-        found
-            .iter()
-            .find(|c| {
-                !matches!(
-                    c.status.as_str(),
-                    "FAILED" | "EXPIRED" | "REVOKED" | "VALIDATION_TIMED_OUT"
-                )
-            })
-            .cloned()
-    });
-    match usable {
-        Some(c) => (Diff::Keep("requested before"), Some(c)),
-        None => (Diff::Create, None),
+) -> Result<(Diff<()>, Option<CertificateSummary>), Error> {
+    let usable: Vec<CertificateSummary> = observed
+        .present()
+        .map(|found| {
+            found
+                .iter()
+                .filter(|c| {
+                    !matches!(
+                        c.status.as_str(),
+                        "FAILED" | "EXPIRED" | "REVOKED" | "VALIDATION_TIMED_OUT"
+                    )
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    match usable.as_slice() {
+        [] => Ok((Diff::Create, None)),
+        [c] => Ok((Diff::Keep("requested before"), Some(c.clone()))),
+        many => Err(duplicates(
+            &format!("tagged as the ownership verification certificate of {domain}"),
+            many,
+            "keep the one the custom domain uses (its ownershipVerificationCertificateArn: aws apigateway get-domain-name --domain-name DOMAIN), or the ISSUED one",
+        )),
     }
 }
 
@@ -146,11 +192,12 @@ fn pem_der(pem: &str) -> Option<Vec<u8>> {
 
 fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     let wanted_tags = tags(domain, "ownership-verification");
+    hold_domain(ctx, domain)?;
     let observed = Observed::from_read(
         ctx.read(|aws| aws.acm().find_certificates(Some(domain), &wanted_tags))?
             .map(Some),
     );
-    let (diff, usable) = diff_requested(&observed);
+    let (diff, usable) = diff_requested(domain, &observed)?;
     let target = format!("ownership verification certificate for {domain}");
     let describe = |a: Action| a.arg("validation", "DNS").arg_maybe("arn", None::<String>);
     let (op, requested) = reconcile::apply(
@@ -242,6 +289,7 @@ fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynam
 }
 
 fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
+    hold_domain(ctx, domain)?;
     let mut by_domain = Tags::new();
     by_domain.insert(TAG_DOMAIN.to_string(), domain.to_string());
     match ctx.read(|aws| aws.acm().find_certificates(None, &by_domain))? {
@@ -302,19 +350,41 @@ mod tests {
             kind: CertificateKind::AmazonIssued,
             tags: Default::default(),
         };
+        let diff_requested = |o: &Observed<Vec<CertificateSummary>>| diff_requested("d", o);
         let (diff, kept) = diff_requested(&Observed::Present(vec![
             cert("FAILED"),
             cert("PENDING_VALIDATION"),
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(diff, Diff::Keep("requested before"));
         assert_eq!(kept.unwrap().arn, "arn:PENDING_VALIDATION");
         for dead in ["FAILED", "EXPIRED", "REVOKED", "VALIDATION_TIMED_OUT"] {
             assert_eq!(
-                diff_requested(&Observed::Present(vec![cert(dead)])).0,
+                diff_requested(&Observed::Present(vec![cert(dead)]))
+                    .unwrap()
+                    .0,
                 Diff::Create
             );
         }
-        assert_eq!(diff_requested(&Observed::Present(vec![])).0, Diff::Create);
-        assert_eq!(diff_requested(&Observed::NotLookedUp).0, Diff::Create);
+        assert_eq!(
+            diff_requested(&Observed::Present(vec![])).unwrap().0,
+            Diff::Create
+        );
+        assert_eq!(
+            diff_requested(&Observed::NotLookedUp).unwrap().0,
+            Diff::Create
+        );
+        // Two that can still be used: an error that names both and says what to do.
+        let err = diff_requested(&Observed::Present(vec![
+            cert("ISSUED"),
+            cert("PENDING_VALIDATION"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("arn:ISSUED") && err.contains("arn:PENDING_VALIDATION"),
+            "{err}"
+        );
+        assert!(err.contains("delete-certificate"), "{err}");
     }
 }

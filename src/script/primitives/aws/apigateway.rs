@@ -5,10 +5,12 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
+use super::lock::hold_domain;
 use super::{delete_if, display, map, shown, tags, text, unknown_or, TAG_DOMAIN};
 use crate::aws::apigateway::{
     BasePathMapping, DomainName, DomainPatch, MtlsDomainSpec, RestApi, Stage,
 };
+use crate::aws::Wait;
 use crate::effects::{Action, Op};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
@@ -17,8 +19,8 @@ use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    bound!(reg, ctx, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map", "Find the REST API `name` that mtls made for `domain`, or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK). Someone else's API of that name is an error. Returns #{ id, name, status }.", |c, name: &str, domain: &str| -> Map { ensure_rest_api(c, name, domain) });
-    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS. Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
+    bound!(reg, ctx, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map", "Find the REST API `name` that mtls made for `domain` (by its tag), or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK); one found without the sample is filled. Someone else's API of that name is left alone. Returns #{ id, name, status }.", |c, name: &str, domain: &str| -> Map { ensure_rest_api(c, name, domain) });
+    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS; stages that exist are deployed again, since the setting takes effect only with a deployment. Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
     bound!(
         reg,
         ctx,
@@ -27,7 +29,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         "Deploy the API to `stage` unless the stage exists. Returns #{ status, deployment_id }.",
         |c, api: Dynamic, stage: &str| -> Map { ensure_stage(c, &api, stage) }
     );
-    bound!(reg, ctx, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map", "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS. opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.", |c, opts: Map| -> Map { ensure_mtls_domain(c, &opts) });
+    bound!(reg, ctx, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map", "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS, then wait until API Gateway reports it AVAILABLE (it refuses changes while UPDATING). opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.", |c, opts: Map| -> Map { ensure_mtls_domain(c, &opts) });
     bound!(
         reg,
         ctx,
@@ -65,17 +67,58 @@ fn read_api_for(ctx: &Context, domain: &str) -> Result<Observed<RestApi>, Error>
     })?))
 }
 
-/// The REST API: kept when mtls made one for this domain, else created.
-fn diff_api(observed: &Observed<RestApi>) -> Diff<()> {
+/// The REST API mtls made for a domain, and whether it holds the PetStore sample yet:
+/// `CreateRestApi` (with the tags) and the `PutRestApi` that fills it are two calls, and a
+/// run stopped between them leaves an empty API that a re-run must fill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FoundApi {
+    api: RestApi,
+    has_definition: bool,
+}
+
+/// The path every PetStore definition has.
+const PETSTORE_PATH: &str = "/pets";
+
+/// The REST API: kept when mtls made one for this domain and it serves the sample; filled
+/// when it is empty; else created.
+fn diff_api(observed: &Observed<FoundApi>) -> Diff<()> {
     match observed {
-        Observed::Present(_) => Diff::Keep("exists, tagged for this domain"),
+        Observed::Present(f) if f.has_definition => Diff::Keep("exists, tagged for this domain"),
+        Observed::Present(_) => Diff::Update(vec![Change {
+            field: "definition",
+            patch: (),
+        }]),
         Observed::Absent | Observed::NotLookedUp => Diff::Create,
     }
 }
 
+/// Deploys each existing stage of `api_id` again (a change to the API, or to its default
+/// endpoint, reaches clients only through a deployment); returns their names.
+fn redeploy_stages(ctx: &Context, api_id: &str, why: &str) -> Result<Vec<String>, Error> {
+    let stages = ctx.write(|aws| aws.apigateway().stage_names(api_id))?;
+    for stage in &stages {
+        ctx.write(|aws| aws.apigateway().create_deployment(api_id, stage, Some(why)))?;
+    }
+    Ok(stages)
+}
+
 fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
-    let observed = read_api_for(ctx, domain)?;
+    hold_domain(ctx, domain)?;
+    let observed = match read_api_for(ctx, domain)? {
+        Observed::Present(api) => {
+            let paths = ctx
+                .read(|aws| aws.apigateway().resource_paths(&api.id))?
+                .unwrap_or_default();
+            Observed::Present(FoundApi {
+                has_definition: paths.iter().any(|p| p == PETSTORE_PATH),
+                api,
+            })
+        }
+        Observed::Absent => Observed::Absent,
+        Observed::NotLookedUp => Observed::NotLookedUp,
+    };
     let diff = diff_api(&observed);
+    let existing = observed.present().map(|f| f.api.clone());
     let describe = |a: Action| {
         a.arg(
             "definition",
@@ -83,7 +126,7 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
         )
         .arg("endpoint", "REGIONAL")
         .arg("tags", format!("{TAG_DOMAIN}={domain}"))
-        .arg_maybe("id", None::<String>)
+        .arg_maybe("id", existing.as_ref().map(|a| a.id.clone()))
     };
     let (op, created) = reconcile::apply(
         &ctx.effects,
@@ -93,21 +136,26 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
         &diff,
         describe,
         || {
-            let api_tags = tags(domain, "api");
             let body = crate::petstore::openapi_json(name);
-            let created = ctx.write(|aws| aws.apigateway().create_rest_api(name, &api_tags))?;
-            ctx.write(|aws| {
-                aws.apigateway()
-                    .overwrite_rest_api(&created.id, &body, false)
-            })
+            let id = match &existing {
+                Some(api) => api.id.clone(),
+                None => {
+                    let api_tags = tags(domain, "api");
+                    ctx.write(|aws| aws.apigateway().create_rest_api(name, &api_tags))?
+                        .id
+                }
+            };
+            let filled = ctx.write(|aws| aws.apigateway().overwrite_rest_api(&id, &body, false))?;
+            if existing.is_some() {
+                redeploy_stages(ctx, &id, "the PetStore definition, restored by mtls")?;
+            }
+            Ok(filled)
         },
     )?;
     if let Some(a) = &created {
         ctx.effects.resolve(name, "id", &a.id);
     }
-    let id = created
-        .or_else(|| observed.present().cloned())
-        .map(|a| a.id);
+    let id = created.or(existing).map(|a| a.id);
     Ok(map(vec![
         ("id", unknown_or(id)),
         ("name", name.into()),
@@ -133,17 +181,33 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
             .map(|a| a.disable_execute_api_endpoint),
         None => Observed::NotLookedUp,
     };
+    let diff = diff_endpoint(&observed);
+    // The setting takes effect only with a deployment: stages that exist are deployed again.
+    let stages = match (&api_id, &diff) {
+        (Some(id), Diff::Update(_)) if observed.present().is_some() => ctx
+            .read(|aws| aws.apigateway().stage_names(id))?
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let target = format!("{} default endpoint", shown(&api_id));
     let (op, _) = reconcile::apply(
         &ctx.effects,
         "rest api setting",
         &target,
         observed.looked_up(),
-        &diff_endpoint(&observed),
-        |a| a.arg("disableExecuteApiEndpoint", "true"),
+        &diff,
+        |a| {
+            let a = a.arg("disableExecuteApiEndpoint", "true");
+            if stages.is_empty() {
+                a
+            } else {
+                a.arg("redeploy", stages.join(", "))
+            }
+        },
         || {
             let id = known(&api_id, "the REST API id")?;
-            ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))
+            ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))?;
+            redeploy_stages(ctx, id, "default execute-api endpoint disabled by mtls")
         },
     )?;
     Ok(map(vec![("status", op.name().into())]))
@@ -305,7 +369,23 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
         truststore_version: get("truststore_version")?,
     };
     let uri_shown = opts.get("truststore_uri").map(display).unwrap_or_default();
+    hold_domain(ctx, &domain)?;
     let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(&domain))?);
+    // API Gateway refuses to change a domain that is still UPDATING, and reports it so for
+    // a while after each create and update: every change waits until it is AVAILABLE.
+    let wait = Wait::domain_update();
+    let busy = observed
+        .present()
+        .is_some_and(|d| matches!(d.status.as_deref(), Some("UPDATING" | "PENDING")));
+    let settle = |created: DomainName| -> Result<DomainName, Error> {
+        let mut settled =
+            ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))?;
+        // API Gateway reports truststore problems only in the answer to a change.
+        if settled.truststore_warnings.is_empty() {
+            settled.truststore_warnings = created.truststore_warnings;
+        }
+        Ok(settled)
+    };
     let diff = diff_domain(&domain, &wanted, &observed)?;
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
@@ -328,7 +408,12 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
                     .iter()
                     .map(|c| domain_patch(&c.patch))
                     .collect::<Result<Vec<_>, _>>()?;
-                ctx.write(|aws| aws.apigateway().update_domain_name(&domain, &patches))
+                if busy {
+                    ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))?;
+                }
+                let updated =
+                    ctx.write(|aws| aws.apigateway().update_domain_name(&domain, &patches))?;
+                settle(updated)
             }
             _ => {
                 let spec = MtlsDomainSpec {
@@ -348,10 +433,19 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
                     )?),
                     tags: &tags(&domain, "domain"),
                 };
-                ctx.write(|aws| aws.apigateway().create_domain_name(&spec))
+                let created = ctx.write(|aws| aws.apigateway().create_domain_name(&spec))?;
+                settle(created)
             }
         },
     )?;
+    if op == Op::Keep && busy {
+        // Kept, but a change is still under way (a run stopped right after making it): the
+        // steps after this one may change the domain, so they wait for it here.
+        ctx.effects.prepare(|| {
+            ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))
+                .map(|_| ())
+        })?;
+    }
     let info = changed.or_else(|| observed.present().cloned());
     let warnings: Array = info
         .as_ref()
@@ -415,6 +509,7 @@ fn diff_mapping(
 
 fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Result<Map, Error> {
     let api_id = text("apigw_ensure_mapping", "api_id", api)?;
+    hold_domain(ctx, domain)?;
     let observed =
         Observed::from_read(ctx.read(|aws| aws.apigateway().base_path_mapping(domain, None))?);
     let diff = diff_mapping(domain, &api_id, stage, &observed)?;
@@ -437,6 +532,7 @@ fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Re
 }
 
 fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
+    hold_domain(ctx, domain)?;
     // The mapping of a domain mtls did not make is not its to remove.
     if let Some(Some(d)) = ctx.read(|aws| aws.apigateway().domain_name(domain))? {
         if !domain_made_for(&d, domain) {
@@ -454,6 +550,7 @@ fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
 }
 
 fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
+    hold_domain(ctx, domain)?;
     let found = ctx.read(|aws| aws.apigateway().domain_name(domain))?;
     if let Some(Some(d)) = &found {
         if !domain_made_for(d, domain) {
@@ -481,6 +578,7 @@ fn domain_made_for(d: &DomainName, domain: &str) -> bool {
 }
 
 fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error> {
+    hold_domain(ctx, domain)?;
     // Only the API mtls made for this domain (by its tag), whatever else is named `name`.
     let observed = read_api_for(ctx, domain)?;
     let id = observed.present().map(|a| a.id.clone());
@@ -625,8 +723,19 @@ mod tests {
             tags: Default::default(),
         };
         assert_eq!(
-            diff_api(&Observed::Present(api)),
+            diff_api(&Observed::Present(FoundApi {
+                api: api.clone(),
+                has_definition: true
+            })),
             Diff::Keep("exists, tagged for this domain")
+        );
+        // Created, then stopped before its definition was put: filled, not kept empty.
+        assert_eq!(
+            fields_of(&diff_api(&Observed::Present(FoundApi {
+                api,
+                has_definition: false
+            }))),
+            ["definition"]
         );
         assert_eq!(diff_api(&Observed::Absent), Diff::Create);
         assert_eq!(diff_api(&Observed::NotLookedUp), Diff::Create);

@@ -9,6 +9,7 @@
 mod acm;
 mod apigateway;
 mod checks;
+mod lock;
 mod route53;
 mod s3;
 

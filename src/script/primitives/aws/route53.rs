@@ -5,10 +5,11 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
+use super::lock::{hold_domain, Scoped};
 use super::{delete_if, map, text, unknown_or};
-use crate::aws::route53::{fqdn, AliasTarget, HostedZone, RecordSet};
+use crate::aws::route53::{enclosing_names, fqdn, AliasTarget, HostedZone, RecordSet};
 use crate::aws::Wait;
-use crate::effects::{Action, Unknown};
+use crate::effects::{Action, Op, Unknown};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
@@ -18,7 +19,11 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "route53_ensure_zone", "route53_ensure_zone(name: string) -> map", "Find or create the public Route 53 hosted zone `name`. Returns #{ id, name, name_servers, status }.", |c, name: Dynamic| -> Map { ensure_hosted_zone(c, &name) });
     bound!(reg, ctx, "route53_ensure_cname", "route53_ensure_cname(zone_id: string, name: string, value: string) -> map", "Create or update the CNAME record `name` -> `value` in the hosted zone. Returns #{ status }.", |c, zone: Dynamic, name: Dynamic, value: Dynamic| -> Map { ensure_record(c, &zone, &name, Target::Cname(value)) });
     bound!(reg, ctx, "route53_ensure_alias", "route53_ensure_alias(zone_id: string, name: string, target_dns: string, target_zone_id: string) -> map", "Create or update the alias A record `name` -> the API Gateway domain. Returns #{ status }.", |c, zone: Dynamic, name: Dynamic, dns: Dynamic, target_zone: Dynamic| -> Map { ensure_record(c, &zone, &name, Target::Alias(dns, target_zone)) });
-    bound!(reg, ctx, "route53_find_zone", "route53_find_zone(name: string) -> map", "The public hosted zone `name` as #{ id, name, name_servers }, or () when there is none (unknown offline).", |c, name: &str| -> Dynamic { find_hosted_zone(c, name) });
+    bound!(reg, ctx, "route53_ensure_zone_for", "route53_ensure_zone_for(domain: string) -> map", "The closest public hosted zone of the account that contains `domain` (the domain's own, else its parent's, ...), or a new zone named after the domain when there is none. Returns #{ id, name, name_servers, status }.", |c, domain: Dynamic| -> Map { ensure_zone_for(c, &domain) });
+    bound!(reg, ctx, "route53_ensure_delegation", "route53_ensure_delegation(zone: map) -> map", "When the parent zone of `zone` (#{ id, name, name_servers }) is a public hosted zone of this account, make sure it delegates to `zone` (an NS record). Returns #{ parent, status }: parent is () when no parent zone is in the account (the registrar must delegate).", |c, zone: Map| -> Map { ensure_delegation(c, &zone) });
+    bound!(reg, ctx, "route53_find_zone", "route53_find_zone(name: string) -> map", "The public hosted zone `name` as #{ id, name, name_servers }, or () when there is none (unknown offline).", |c, name: &str| -> Dynamic { find_hosted_zone(c, name, false) });
+    bound!(reg, ctx, "route53_find_zone_for", "route53_find_zone_for(domain: string) -> map", "The closest public hosted zone that contains `domain` as #{ id, name, name_servers }, or () when there is none (unknown offline).", |c, domain: &str| -> Dynamic { find_hosted_zone(c, domain, true) });
+    bound!(reg, ctx, "route53_delete_delegation", "route53_delete_delegation(name: string)", "Delete the NS record that delegates the zone `name` from its parent zone in this account, if there is one and it points at that zone.", |c, name: &str| -> () { delete_delegation(c, name) });
     bound!(
         reg,
         ctx,
@@ -50,23 +55,70 @@ fn ensure_hosted_zone(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let name = text(f, "name", name)?
         .ok_or_else(|| Error::invalid_argument(f, "name", "unknown", "pass a domain name"))?;
     super::check_domain(f, &name)?;
+    let _lock = Scoped::take(ctx, "zone", &name, &format!("the hosted zone {name}"))?;
     let observed = Observed::from_read(ctx.read(|aws| aws.route53().find_public_zone(&name))?);
+    ensure_named_zone(ctx, &name, observed)
+}
+
+/// The zone for `domain` when none is named: ACM validates through public DNS, so the
+/// records go into the zone the world already resolves the domain through, the closest
+/// existing one (`example.com.` for `api.example.com`); a new zone, named after the
+/// domain, only when the account has none.
+fn ensure_zone_for(ctx: &Context, domain: &Dynamic) -> Result<Map, Error> {
+    let f = "route53_ensure_zone_for";
+    let domain = text(f, "domain", domain)?
+        .ok_or_else(|| Error::invalid_argument(f, "domain", "unknown", "pass a domain name"))?;
+    super::check_domain(f, &domain)?;
+    hold_domain(ctx, &domain)?;
+    let _lock = Scoped::take(ctx, "zone", &domain, &format!("the hosted zone {domain}"))?;
+    match ctx.read(|aws| aws.route53().find_closest_public_zone(&domain))? {
+        Some(Some(zone)) => {
+            let reason = if zone.name.eq_ignore_ascii_case(&fqdn(&domain)) {
+                "exists".to_string()
+            } else {
+                format!("exists: the closest zone that contains {domain}")
+            };
+            ctx.effects.keep(Action::new(
+                Op::Keep,
+                "route53 hosted zone",
+                &zone.name,
+                reason,
+            ));
+            let name = zone.name.clone();
+            Ok(zone_map(Some(zone), &name, Op::Keep))
+        }
+        Some(None) => ensure_named_zone(ctx, &domain, Observed::Absent),
+        None => ensure_named_zone(ctx, &domain, Observed::NotLookedUp),
+    }
+}
+
+/// Finds (as `observed` says) or creates the public zone `name`.
+fn ensure_named_zone(
+    ctx: &Context,
+    name: &str,
+    observed: Observed<HostedZone>,
+) -> Result<Map, Error> {
     let (op, created) = reconcile::apply(
         &ctx.effects,
         "route53 hosted zone",
-        &fqdn(&name),
+        &fqdn(name),
         observed.looked_up(),
         &diff_zone(&observed),
         |a| a.arg("type", "public").arg_maybe("id", None::<String>),
-        || ctx.write(|aws| aws.route53().create_zone(&name)),
+        || ctx.write(|aws| aws.route53().create_zone(name)),
     )?;
     if let Some(z) = &created {
-        ctx.effects.resolve(&fqdn(&name), "id", &z.id);
+        ctx.effects.resolve(&fqdn(name), "id", &z.id);
     }
     let zone = created.or_else(|| observed.present().cloned());
-    Ok(map(vec![
+    Ok(zone_map(zone, &fqdn(name), op))
+}
+
+/// What the zone primitives return: #{ id, name, name_servers, status }.
+fn zone_map(zone: Option<HostedZone>, name: &str, op: Op) -> Map {
+    map(vec![
         ("id", unknown_or(zone.as_ref().map(|z| z.id.clone()))),
-        ("name", fqdn(&name).into()),
+        ("name", name.to_string().into()),
         (
             "name_servers",
             zone.as_ref().map_or(Dynamic::from(Unknown), |z| {
@@ -79,7 +131,160 @@ fn ensure_hosted_zone(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
             }),
         ),
         ("status", op.name().into()),
+    ])
+}
+
+/// The closest public zone strictly above the zone `name` (its parent's, ...).
+fn read_parent_zone(ctx: &Context, name: &str) -> Result<Option<Option<HostedZone>>, Error> {
+    let above: Vec<String> = enclosing_names(name).into_iter().skip(1).collect();
+    ctx.read(|aws| async move {
+        for candidate in &above {
+            if let Some(zone) = aws.route53().find_public_zone(candidate).await? {
+                return Ok(Some(zone));
+            }
+        }
+        Ok(None)
+    })
+}
+
+/// The NS record named `name` in `records`.
+fn ns_record<'r>(records: &'r [RecordSet], name: &str) -> Option<&'r RecordSet> {
+    records
+        .iter()
+        .find(|r| r.record_type == "NS" && r.name.eq_ignore_ascii_case(&fqdn(name)))
+}
+
+/// Name servers compared as Route 53 may spell them: any case, with or without the dot.
+fn same_servers(a: &[String], b: &[String]) -> bool {
+    let norm = |v: &[String]| {
+        let mut v: Vec<String> = v.iter().map(|s| fqdn(s).to_ascii_lowercase()).collect();
+        v.sort();
+        v
+    };
+    norm(a) == norm(b)
+}
+
+/// The delegation of a zone from its parent: kept when the parent's NS record names the
+/// zone's servers; created when there is none; a record that names other servers belongs
+/// to another zone (or another DNS provider) and is never replaced.
+fn diff_delegation(
+    zone: &str,
+    parent: &str,
+    servers: &[String],
+    observed: &Observed<RecordSet>,
+) -> Result<Diff<()>, Error> {
+    match observed {
+        Observed::Present(r) if same_servers(&r.values, servers) => {
+            Ok(Diff::Keep("delegates to this zone"))
+        }
+        Observed::Present(r) => Err(Error::invalid_argument(
+            "route53_ensure_delegation",
+            "zone",
+            format!(
+                "the parent zone {parent} delegates {zone} to {}, not to the name servers of this zone",
+                r.values.join(", ")
+            ),
+            "ACM and clients follow that delegation: point it at this zone's name servers, or put the domain in the zone it delegates to with --var zone=NAME",
+        )),
+        _ => Ok(Diff::Create),
+    }
+}
+
+fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
+    let f = "route53_ensure_delegation";
+    let get = |k: &str| -> Result<Option<String>, Error> {
+        match zone.get(k) {
+            Some(v) => text(f, k, v),
+            None => Err(Error::invalid_argument(
+                f,
+                k,
+                "missing",
+                "pass the map route53_ensure_zone returns",
+            )),
+        }
+    };
+    let (name, id) = (get("name")?, get("id")?);
+    let servers: Option<Vec<String>> = zone
+        .get("name_servers")
+        .and_then(|v| v.clone().try_cast::<Array>())
+        .map(|a| a.into_iter().map(|s| s.to_string()).collect());
+    let unknown = || {
+        map(vec![
+            ("parent", Dynamic::from(Unknown)),
+            ("status", "unknown".into()),
+        ])
+    };
+    let (Some(name), Some(_), Some(servers)) = (name, id, servers) else {
+        return Ok(unknown());
+    };
+    let parent = match read_parent_zone(ctx, &name)? {
+        None => return Ok(unknown()),
+        Some(None) => {
+            return Ok(map(vec![
+                ("parent", Dynamic::UNIT),
+                ("status", "none".into()),
+            ]))
+        }
+        Some(Some(p)) => p,
+    };
+    let observed = Observed::from_read(
+        ctx.read(|aws| aws.route53().records(&parent.id))?
+            .map(|records| ns_record(&records, &name).cloned()),
+    );
+    let diff = diff_delegation(&name, &parent.name, &servers, &observed)?;
+    let label = format!("{} NS in {}", fqdn(&name), parent.name);
+    let (op, _) = reconcile::apply(
+        &ctx.effects,
+        "route53 record",
+        &label,
+        observed.looked_up(),
+        &diff,
+        |a| a.arg("zone", &parent.id).arg("value", servers.join(", ")),
+        || {
+            let change = ctx.write(|aws| {
+                aws.route53()
+                    .upsert_ns(&parent.id, &name, &servers, 172_800)
+            })?;
+            let wait = Wait::dns_change();
+            ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
+        },
+    )?;
+    Ok(map(vec![
+        ("parent", parent.name.into()),
+        ("status", op.name().into()),
     ]))
+}
+
+fn delete_delegation(ctx: &Context, name: &str) -> Result<(), Error> {
+    let zone = ctx.read(|aws| aws.route53().find_public_zone(name))?;
+    let parent = read_parent_zone(ctx, name)?;
+    let (Some(zone), Some(parent)) = (zone, parent) else {
+        // Offline: whether there is one is not known.
+        return delete_if(
+            ctx,
+            None,
+            "route53 record",
+            &format!("{} NS in its parent zone", fqdn(name)),
+            || Ok(()),
+        );
+    };
+    let (Some(zone), Some(parent)) = (zone, parent) else {
+        return Ok(());
+    };
+    let records = ctx
+        .read(|aws| aws.route53().records(&parent.id))?
+        .unwrap_or_default();
+    let Some(record) =
+        ns_record(&records, name).filter(|r| same_servers(&r.values, &zone.name_servers))
+    else {
+        return Ok(());
+    };
+    let label = format!("{} NS in {}", fqdn(name), parent.name);
+    delete_if(ctx, Some(true), "route53 record", &label, || {
+        let change = ctx.write(|aws| aws.route53().delete_record(&parent.id, record))?;
+        let wait = Wait::dns_change();
+        ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
+    })
 }
 
 enum Target {
@@ -227,31 +432,38 @@ fn ensure_record(
     Ok(map(vec![("status", op.name().into())]))
 }
 
-fn find_hosted_zone(ctx: &Context, name: &str) -> Result<Dynamic, Error> {
-    Ok(
-        match ctx.read(|aws| aws.route53().find_public_zone(name))? {
-            None => Dynamic::from(map(vec![
-                ("id", Dynamic::from(Unknown)),
-                ("name", fqdn(name).into()),
-            ])),
-            Some(None) => Dynamic::UNIT,
-            Some(Some(z)) => Dynamic::from(map(vec![
-                ("id", z.id.into()),
-                ("name", z.name.into()),
-                (
-                    "name_servers",
-                    z.name_servers
-                        .into_iter()
-                        .map(Dynamic::from)
-                        .collect::<Array>()
-                        .into(),
-                ),
-            ])),
-        },
-    )
+/// `name`'s zone (`closest`: the closest one that contains `name`) as a script value.
+fn find_hosted_zone(ctx: &Context, name: &str, closest: bool) -> Result<Dynamic, Error> {
+    let found = ctx.read(|aws| async move {
+        if closest {
+            aws.route53().find_closest_public_zone(name).await
+        } else {
+            aws.route53().find_public_zone(name).await
+        }
+    })?;
+    Ok(match found {
+        None => Dynamic::from(map(vec![
+            ("id", Dynamic::from(Unknown)),
+            ("name", fqdn(name).into()),
+        ])),
+        Some(None) => Dynamic::UNIT,
+        Some(Some(z)) => Dynamic::from(map(vec![
+            ("id", z.id.into()),
+            ("name", z.name.into()),
+            (
+                "name_servers",
+                z.name_servers
+                    .into_iter()
+                    .map(Dynamic::from)
+                    .collect::<Array>()
+                    .into(),
+            ),
+        ])),
+    })
 }
 
 fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Error> {
+    hold_domain(ctx, domain)?;
     let zone = text("route53_delete_records", "zone_id", zone)?;
     let records = match &zone {
         Some(z) => ctx.read(|aws| aws.route53().records(z))?,
@@ -401,6 +613,35 @@ mod tests {
             diff(&cname, &record("CNAME", &["_y.acm-validations.aws."], None)).unwrap(),
             update
         );
+    }
+
+    #[test]
+    fn delegation_diffs() {
+        let servers = vec![
+            "ns-1.awsdns-1.com.".to_string(),
+            "ns-2.awsdns-2.net".to_string(),
+        ];
+        let ns = |values: &[&str]| {
+            Observed::Present(RecordSet {
+                name: "api.example.com.".into(),
+                record_type: "NS".into(),
+                ttl: Some(172_800),
+                values: values.iter().map(|v| v.to_string()).collect(),
+                alias: None,
+            })
+        };
+        let diff = |o: &Observed<RecordSet>| {
+            diff_delegation("api.example.com", "example.com.", &servers, o)
+        };
+        assert_eq!(
+            diff(&ns(&["NS-2.awsdns-2.net.", "ns-1.awsdns-1.com"])).unwrap(),
+            Diff::Keep("delegates to this zone")
+        );
+        assert_eq!(diff(&Observed::Absent).unwrap(), Diff::Create);
+        let err = diff(&ns(&["ns1.other-dns.example"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ns1.other-dns.example"), "{err}");
     }
 
     #[test]

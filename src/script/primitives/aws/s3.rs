@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
+use super::lock::Scoped;
 use super::{aws_region, delete_if, display, map, text, unknown_or};
 use crate::aws::s3::{sha256_hex, BucketState, ObjectHead, Versioning};
 use crate::effects::{Action, Op};
@@ -49,6 +50,11 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let target = display(name);
     let name = text("s3_ensure_bucket", "name", name)?;
     let region = aws_region(ctx)?;
+    // Domains share the bucket: one run at a time finds or creates it.
+    let _lock = match &name {
+        Some(n) => Some(Scoped::take(ctx, "bucket", n, &format!("the bucket {n}"))?),
+        None => None,
+    };
     let observed = match &name {
         Some(n) => {
             Observed::from_read(ctx.read(|aws| aws.s3().find_bucket(n))?.map(Some)).and_then_state()
@@ -95,11 +101,19 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
 }
 
 /// The truststore object: kept when its latest version holds the same certificates
-/// (`sha256`: `None` until the file exists), else a new version is put.
+/// (`sha256`: `None` until the file exists) and has a version id for API Gateway to pin
+/// (a write made before versioning took effect has none), else a new version is put.
 fn diff_truststore_object(sha256: &Known<String>, observed: &Observed<ObjectHead>) -> Diff<()> {
     match observed {
         Observed::Present(h) if sha256.is_some() && h.sha256 == *sha256 => {
-            Diff::Keep("same content")
+            if h.version_id.is_some() {
+                Diff::Keep("same content")
+            } else {
+                Diff::Update(vec![Change {
+                    field: "versionId",
+                    patch: (),
+                }])
+            }
         }
         Observed::Present(_) => Diff::Update(vec![Change {
             field: "content",
@@ -136,9 +150,15 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         || {
             let body = known(&body, "the truststore")?;
             let bucket = known(&bucket, "the bucket name")?;
+            // Right after versioning is enabled S3 may store a write without a version id:
+            // written again until it has one.
             ctx.write(|aws| {
-                aws.s3()
-                    .put_object(bucket, key, body.as_bytes(), "application/x-pem-file")
+                aws.s3().put_object_versioned(
+                    bucket,
+                    key,
+                    body.as_bytes(),
+                    "application/x-pem-file",
+                )
             })
         },
     )?;
@@ -277,6 +297,17 @@ mod tests {
         assert_eq!(
             diff_truststore_object(&sha, &head(Some("bb"))).op(),
             Op::Update
+        );
+        // The same bytes written before versioning took effect: written again, for a version.
+        let unversioned = Observed::Present(ObjectHead {
+            version_id: None,
+            etag: "e".into(),
+            sha256: Some("aa".into()),
+            size: 1,
+        });
+        assert_eq!(
+            diff_truststore_object(&sha, &unversioned).changes()[0].field,
+            "versionId"
         );
         // An object without mtls's checksum (put by someone else) is replaced by a new version.
         assert_eq!(diff_truststore_object(&sha, &head(None)).op(), Op::Update);

@@ -1,0 +1,282 @@
+//! Runs that end abruptly, and runs at the same time:
+//! - `kill -9` at several points of setup.rhai (a call held by the proxy, sometimes after
+//!   AWS applied it), then a re-run: one zone, one API tagged for the domain, one imported
+//!   and one requested certificate, one domain, one mapping;
+//! - two setups of the same domain at once: the second waits for the first (a lock per
+//!   domain), and nothing is made twice;
+//! - a duplicate that exists anyway (made by hand): an error that names both and says how
+//!   to resolve it.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::cli::run_setup;
+use support::moto::Moto;
+use support::realism::*;
+
+const DOMAIN: &str = "api.example.com";
+
+fn spawn_setup(dir: &std::path::Path, env: &[(String, String)]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_mtls"))
+        .args([
+            "run",
+            "setup.rhai",
+            "--var",
+            "domain=api.example.com",
+            "--var",
+            "probe=false",
+        ])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mtls")
+}
+
+/// A point to kill setup at: the `nth` call of `operation`, held (after AWS applied it when
+/// `applied`); `fresh`: in an empty folder, so the keys are made in the same run.
+struct KillPoint {
+    operation: &'static str,
+    nth: usize,
+    applied: bool,
+    fresh: bool,
+}
+
+fn kill_and_rerun(p: &KillPoint) -> Result<String, String> {
+    let label = format!(
+        "{} #{}{}",
+        p.operation,
+        p.nth,
+        if p.applied { " (applied)" } else { "" }
+    );
+    let moto = Moto::start();
+    let dir = if p.fresh {
+        tempfile::tempdir().unwrap()
+    } else {
+        workdir_with_pki(DOMAIN)
+    };
+    let realism = Realism::start(&moto, vec![Hold::new(p.operation, p.nth, p.applied)]);
+    let mut child = spawn_setup(dir.path(), &realism.env());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !Hold::reached(&realism) {
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            return Err(format!(
+                "{label}: setup ended ({status}) before the kill point:\n{}{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                realism.report()
+            ));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(format!("{label}: never reached\n{}", realism.report()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    drop(realism);
+    let again = run_setup(dir.path(), &moto.env(), &[]);
+    if !again.status.success() {
+        return Err(format!("{label}: the re-run failed:\n{}", again.all()));
+    }
+    let problems = Inventory::of(&moto, DOMAIN).problems(DOMAIN);
+    if !problems.is_empty() {
+        return Err(format!(
+            "{label}: after the re-run: {problems:?}\n{}",
+            again.all()
+        ));
+    }
+    Ok(format!("{label}: killed ({status}); re-run converged"))
+}
+
+#[test]
+fn kill_9_during_setup_then_a_rerun_makes_one_of_each() {
+    let points = [
+        // Before any change: the keys were just made in this run.
+        KillPoint {
+            operation: "ListHostedZonesByName",
+            nth: 1,
+            applied: false,
+            fresh: true,
+        },
+        KillPoint {
+            operation: "CreateHostedZone",
+            nth: 1,
+            applied: true,
+            fresh: false,
+        },
+        KillPoint {
+            operation: "PutObject",
+            nth: 1,
+            applied: false,
+            fresh: false,
+        },
+        KillPoint {
+            operation: "ImportCertificate",
+            nth: 1,
+            applied: true,
+            fresh: false,
+        },
+        KillPoint {
+            operation: "RequestCertificate",
+            nth: 1,
+            applied: true,
+            fresh: false,
+        },
+        // During the wait for ACM's validation.
+        KillPoint {
+            operation: "DescribeCertificate",
+            nth: 3,
+            applied: false,
+            fresh: false,
+        },
+        // Between the API's creation and its definition.
+        KillPoint {
+            operation: "CreateRestApi",
+            nth: 1,
+            applied: true,
+            fresh: false,
+        },
+        KillPoint {
+            operation: "CreateDeployment",
+            nth: 1,
+            applied: true,
+            fresh: false,
+        },
+        KillPoint {
+            operation: "CreateDomainName",
+            nth: 1,
+            applied: true,
+            fresh: false,
+        },
+        // The alias record, last change of the run.
+        KillPoint {
+            operation: "ChangeResourceRecordSets",
+            nth: 2,
+            applied: true,
+            fresh: false,
+        },
+    ];
+    let results = run_parallel(&points, workers(), kill_and_rerun);
+    let mut failures = Vec::new();
+    for r in &results {
+        match r {
+            Ok(line) => println!("{line}"),
+            Err(e) => failures.push(e.clone()),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} kill points failed:\n\n{}",
+        failures.len(),
+        results.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn two_setups_at_once_for_one_domain_make_one_of_each() {
+    let moto = Moto::start();
+    // AWS answers in tens of milliseconds: the window between "not found" and "created"
+    // is wide enough for two runs to both step into it, without a lock.
+    let realism = Realism::start(&moto, vec![Latency::new(Duration::from_millis(30))]);
+    let (a, b) = (workdir_with_pki(DOMAIN), workdir_with_pki(DOMAIN));
+    let first = spawn_setup(a.path(), &realism.env());
+    let second = spawn_setup(b.path(), &realism.env());
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(
+        first.status.success(),
+        "{}\n{}",
+        text(&first),
+        realism.report()
+    );
+    assert!(
+        second.status.success(),
+        "{}\n{}",
+        text(&second),
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+    assert!(
+        text(&first).contains("waiting for it to finish")
+            || text(&second).contains("waiting for it to finish"),
+        "neither run waited:\n{}\n{}",
+        text(&first),
+        text(&second)
+    );
+}
+
+#[test]
+fn a_duplicate_made_anyway_is_an_error_that_says_how_to_resolve_it() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    run_setup(dir.path(), &moto.env(), &[]).success();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt
+        .block_on(mtls::aws::Aws::connect(&moto.settings()))
+        .unwrap();
+    let tags = |role: &str| {
+        let mut t = mtls::aws::Tags::new();
+        t.insert("mtls:domain".into(), DOMAIN.into());
+        t.insert("mtls:role".into(), role.into());
+        t
+    };
+
+    // A second ownership verification certificate, tagged as mtls tags its own.
+    let extra = rt
+        .block_on(
+            aws.acm()
+                .request_certificate(DOMAIN, &tags("ownership-verification"), None),
+        )
+        .unwrap();
+    let out = run_setup(dir.path(), &moto.env(), &[]).failure();
+    assert!(
+        out.stderr.contains("2 ACM certificates are tagged"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&extra), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("aws acm delete-certificate"),
+        "{}",
+        out.stderr
+    );
+    rt.block_on(aws.acm().delete(&extra)).unwrap();
+
+    // A second API tagged for the domain.
+    let api = rt
+        .block_on(aws.apigateway().create_rest_api("PetStore", &tags("api")))
+        .unwrap();
+    let out = run_setup(dir.path(), &moto.env(), &[]).failure();
+    assert!(
+        out.stderr.contains("2 REST APIs are tagged"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&api.id), "{}", out.stderr);
+    assert!(out.stderr.contains("delete-rest-api"), "{}", out.stderr);
+    rt.block_on(aws.apigateway().delete_rest_api(&api.id))
+        .unwrap();
+
+    // Resolved as told: the run completes.
+    run_setup(dir.path(), &moto.env(), &[]).success();
+    assert_converged(&moto, DOMAIN, DOMAIN, "");
+}

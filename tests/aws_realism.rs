@@ -1,0 +1,609 @@
+//! AWS as it behaves, not as moto forgives: each documented behaviour of tests/support/
+//! realism.rs switched on (delays of seconds instead of minutes), and the walkthrough run
+//! through it. Each test checks that the run passes and that the wait or the retry
+//! happened (the proxy's events), then that one of each resource exists.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::cli::{mtls_env, run_setup, Run};
+use support::moto::Moto;
+use support::realism::*;
+
+const DOMAIN: &str = "api.example.com";
+
+fn teardown(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
+    let mut args = vec!["run", "teardown.rhai", "--var", "domain=api.example.com"];
+    args.extend_from_slice(extra);
+    mtls_env(dir, &args, env)
+}
+
+#[track_caller]
+fn ok(run: Run, realism: &Realism) -> Run {
+    assert!(
+        run.status.success(),
+        "mtls failed:\n{}\n{}",
+        run.all(),
+        realism.report()
+    );
+    run
+}
+
+/// The events of `rule` whose text contains `needle`.
+fn events(realism: &Realism, rule: &str, needle: &str) -> Vec<Event> {
+    realism
+        .events_of(rule)
+        .into_iter()
+        .filter(|e| e.text.contains(needle))
+        .collect()
+}
+
+fn aws(moto: &Moto) -> (tokio::runtime::Runtime, mtls::aws::Aws) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt
+        .block_on(mtls::aws::Aws::connect(&moto.settings()))
+        .unwrap();
+    (rt, aws)
+}
+
+/// Rule 1: DeleteCertificate is refused as in use for a while after the domain is deleted;
+/// teardown asks again until ACM lets it go.
+#[test]
+fn teardown_waits_while_acm_counts_a_certificate_in_use() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    run_setup(dir.path(), &moto.env(), &[]).success();
+
+    let realism = Realism::start(&moto, vec![CertificateInUse::new(secs(3.0))]);
+    let down = ok(teardown(dir.path(), &realism.env(), &["-v"]), &realism);
+    let refused = events(&realism, CertificateInUse::NAME, "ResourceInUseException");
+    assert!(!refused.is_empty(), "{}", realism.report());
+    assert!(
+        down.stderr.contains("ResourceInUseException, asking again"),
+        "{}",
+        down.stderr
+    );
+    let inv = Inventory::of(&moto, DOMAIN);
+    assert!(
+        inv.imported.is_empty() && inv.requested.is_empty(),
+        "{inv:#?}\n{}",
+        realism.report()
+    );
+}
+
+/// Rule 2: right after RequestCertificate, DescribeCertificate says "not found", then
+/// shows no validation record; setup asks again, then polls, and goes on.
+#[test]
+fn a_new_certificate_unknown_then_without_its_record_is_waited_for() {
+    let moto = Moto::start();
+    let realism = Realism::start(&moto, vec![NewCertificateLag::new(secs(1.5), secs(3.0))]);
+    let dir = workdir_with_pki(DOMAIN);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(
+            &realism,
+            NewCertificateLag::NAME,
+            "ResourceNotFoundException"
+        )
+        .is_empty(),
+        "{}",
+        realism.report()
+    );
+    assert!(
+        !events(
+            &realism,
+            NewCertificateLag::NAME,
+            "no validation record yet"
+        )
+        .is_empty(),
+        "{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// Each 429 of `operation` was followed by the next attempt no sooner than its Retry-After.
+#[track_caller]
+fn assert_retry_after_honoured(realism: &Realism, operation: &str) -> usize {
+    let calls = realism.calls_of(operation);
+    let waits: Vec<u64> = events(realism, DomainRateLimit::NAME, &format!("{operation}: 429"))
+        .iter()
+        .map(|e| e.text.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let refused: Vec<usize> = (0..calls.len())
+        .filter(|&i| calls[i].status == Some(429))
+        .collect();
+    assert_eq!(refused.len(), waits.len(), "{}", realism.report());
+    for (&i, &wait) in refused.iter().zip(&waits) {
+        let next = calls
+            .get(i + 1)
+            .unwrap_or_else(|| panic!("{operation} was not asked again\n{}", realism.report()));
+        assert!(
+            next.at - calls[i].at >= Duration::from_secs(wait),
+            "asked again {:?} after a Retry-After of {wait} s\n{}",
+            next.at - calls[i].at,
+            realism.report()
+        );
+    }
+    assert_eq!(
+        calls.last().and_then(|c| c.status).map(|s| s < 300),
+        Some(true),
+        "{}",
+        realism.report()
+    );
+    refused.len()
+}
+
+/// Rule 3: about one domain change per 30 s per account, HTTP 429 with Retry-After;
+/// mtls waits at least that long, for the create and for teardown's two deletes.
+#[test]
+fn throttled_domain_calls_wait_for_retry_after() {
+    let moto = Moto::start();
+    let realism = Realism::start(
+        &moto,
+        vec![DomainRateLimit::new(secs(3.0)).after_another_caller()],
+    );
+    let dir = workdir_with_pki(DOMAIN);
+    let up = ok(run_setup(dir.path(), &realism.env(), &["-v"]), &realism);
+    assert!(
+        assert_retry_after_honoured(&realism, "CreateDomainName") >= 1,
+        "{}",
+        realism.report()
+    );
+    assert!(
+        up.stderr.contains("TooManyRequestsException, asking again")
+            && up.stderr.contains("AWS asked for"),
+        "{}",
+        up.stderr
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+
+    // Teardown deletes the domain, then at once the API: the second waits its turn.
+    ok(teardown(dir.path(), &realism.env(), &[]), &realism);
+    assert_retry_after_honoured(&realism, "DeleteDomainName");
+    assert!(
+        assert_retry_after_honoured(&realism, "DeleteRestApi") >= 1,
+        "{}",
+        realism.report()
+    );
+    assert!(Inventory::of(&moto, DOMAIN).apis.is_empty());
+}
+
+/// Rule 4: a domain is UPDATING after a create or an update, and refuses changes until
+/// AVAILABLE: mtls waits for AVAILABLE, so the mapping (and a later update) is never refused.
+#[test]
+fn a_domain_is_changed_only_once_it_is_available() {
+    let moto = Moto::start();
+    let realism = Realism::start(&moto, vec![DomainUpdating::new(secs(3.0))]);
+    let dir = workdir_with_pki(DOMAIN);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(
+            &realism,
+            DomainUpdating::NAME,
+            "GetDomainName api.example.com: UPDATING"
+        )
+        .is_empty(),
+        "{}",
+        realism.report()
+    );
+    let created = realism.calls_of("CreateDomainName")[0].at;
+    let mapped = realism.calls_of("CreateBasePathMapping")[0].at;
+    assert!(
+        mapped - created >= Duration::from_secs(3),
+        "{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+
+    // A new CA: the domain is updated (truststore version) and waited for again.
+    ok(
+        run_setup(dir.path(), &realism.env(), &["--force"]),
+        &realism,
+    );
+    assert_eq!(
+        realism.calls_of("UpdateDomainName").len(),
+        1,
+        "{}",
+        realism.report()
+    );
+    assert!(
+        events(&realism, DomainUpdating::NAME, "409").is_empty(),
+        "a change was refused: {}",
+        realism.report()
+    );
+    // Teardown right after: the domain is AVAILABLE by then, so its deletion goes through.
+    ok(teardown(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        events(&realism, DomainUpdating::NAME, "409").is_empty(),
+        "{}",
+        realism.report()
+    );
+}
+
+/// Rule 5: right after versioning is enabled, a write gets no version id; mtls writes again
+/// until it has one, so the domain is never given a truststore without a version.
+#[test]
+fn a_truststore_written_before_versioning_applies_is_written_again() {
+    let moto = Moto::start();
+    let realism = Realism::start(&moto, vec![VersioningLag::new(secs(2.0))]);
+    let dir = workdir_with_pki(DOMAIN);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(&realism, VersioningLag::NAME, "PutObject").is_empty(),
+        "{}",
+        realism.report()
+    );
+    let puts = realism.calls_of("PutObject");
+    assert!(puts.len() >= 2, "{}", realism.report());
+    let posts = moto.requests_to("POST", "/domainnames");
+    assert_eq!(posts.len(), 1);
+    let version = posts[0].body_json()["mutualTlsAuthentication"]["truststoreVersion"].clone();
+    assert!(
+        version
+            .as_str()
+            .is_some_and(|v| !v.is_empty() && v != "null"),
+        "the domain got truststore version {version}\n{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// Rule 6: deleted certificates are still listed for a while, their tags "not found":
+/// a setup right after a teardown skips them instead of failing or reusing them.
+#[test]
+fn certificates_deleted_a_moment_ago_are_skipped() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    let realism = Realism::start(&moto, vec![DeletedCertificatesListed::new(secs(60.0))]);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    ok(teardown(dir.path(), &realism.env(), &[]), &realism);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(
+            &realism,
+            DeletedCertificatesListed::NAME,
+            "still lists deleted"
+        )
+        .is_empty(),
+        "{}",
+        realism.report()
+    );
+    assert!(
+        !events(
+            &realism,
+            DeletedCertificatesListed::NAME,
+            "ResourceNotFoundException"
+        )
+        .is_empty(),
+        "{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+    // And teardown, with the ghosts of the first certificates still listed, removes the new.
+    ok(teardown(dir.path(), &realism.env(), &[]), &realism);
+    let inv = Inventory::of(&moto, DOMAIN);
+    assert!(
+        inv.imported.is_empty() && inv.requested.is_empty(),
+        "{inv:#?}"
+    );
+}
+
+/// Rule 8: disabling the default endpoint on an API whose stage exists takes effect only
+/// with a deployment: mtls redeploys the stage in the same step.
+#[test]
+fn disabling_the_default_endpoint_redeploys_existing_stages() {
+    let moto = Moto::start();
+    let realism = Realism::start(&moto, vec![EndpointNeedsDeployment::new()]);
+    let dir = workdir_with_pki(DOMAIN);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(EndpointNeedsDeployment::undeployed(&realism).is_empty());
+
+    // Someone turns the endpoint back on; the next setup turns it off and redeploys.
+    // (Straight to moto with a JSON `false`: moto 5.2.5 reads the string "false" as true.)
+    let inv = Inventory::of(&moto, DOMAIN);
+    let port: u16 = moto
+        .endpoint_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = br#"{"patchOperations": [{"op": "replace", "path": "/disableExecuteApiEndpoint", "value": false}]}"#;
+    let (status, answer) = moto_call(
+        port,
+        "PATCH",
+        &format!("/restapis/{}", inv.apis[0]),
+        "apigateway",
+        body,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(!Inventory::of(&moto, DOMAIN).endpoint_disabled);
+    let again = ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(
+            &realism,
+            EndpointNeedsDeployment::NAME,
+            EndpointNeedsDeployment::STALE
+        )
+        .is_empty(),
+        "the setting was not changed on a deployed API: {}",
+        realism.report()
+    );
+    assert_eq!(
+        EndpointNeedsDeployment::undeployed(&realism),
+        Vec::<String>::new(),
+        "{}",
+        realism.report()
+    );
+    let calls = realism.calls();
+    let patched = calls
+        .iter()
+        .rposition(|c| c.operation == "UpdateRestApi")
+        .expect("the endpoint was turned off again");
+    assert!(
+        calls[patched..]
+            .iter()
+            .any(|c| c.operation == "CreateDeployment" && c.status.is_some_and(|s| s < 300)),
+        "no deployment after the change
+{}
+{}",
+        again.all(),
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// Rule 11: a call that is sent and never answered becomes, after MTLS_AWS_TIMEOUT_SECS,
+/// an error naming the call, the step and the script line; never a silent hang.
+#[test]
+fn a_stalled_call_becomes_an_error_naming_it() {
+    let moto = Moto::start();
+    let realism = Realism::start(&moto, vec![Hold::new("ListHostedZonesByName", 1, false)]);
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let out = run_setup(
+        dir.path(),
+        &realism.env_with(&[("MTLS_AWS_TIMEOUT_SECS", "2")]),
+        &["--var", "bucket=my-trust-store"],
+    )
+    .failure();
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(Hold::reached(&realism), "{}", realism.report());
+    let err = &out.stderr;
+    assert!(err.contains("route53 ListHostedZonesByName"), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+    assert!(err.contains("MTLS_AWS_TIMEOUT_SECS"), "{err}");
+    assert!(err.contains("ensure_hosted_zone(...) called here"), "{err}");
+    assert!(err.contains("scripts/setup.rhai:"), "{err}");
+
+    // A timeout that is not a number of seconds is refused, naming the variable.
+    let out = run_setup(
+        dir.path(),
+        &realism.env_with(&[("MTLS_AWS_TIMEOUT_SECS", "soon")]),
+        &["--var", "bucket=my-trust-store"],
+    )
+    .failure();
+    assert!(
+        out.stderr
+            .contains("MTLS_AWS_TIMEOUT_SECS=\"soon\" is not a number of seconds"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Rule 12: ACM validates through public DNS. With example.com's zone in the account (and
+/// delegated by the registrar), setup puts api.example.com's records there instead of
+/// making a zone nobody delegates to, so the certificate is issued.
+#[test]
+fn records_go_into_the_closest_existing_zone() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let parent = rt
+        .block_on(aws.route53().create_zone("example.com"))
+        .unwrap();
+    let realism = Realism::start(&moto, vec![PublicDns::new(&["example.com"])]);
+    let dir = workdir_with_pki(DOMAIN);
+    let up = ok(
+        run_setup(
+            dir.path(),
+            &realism.env(),
+            &["--var", "validation_timeout=30"],
+        ),
+        &realism,
+    );
+    assert!(
+        up.stdout
+            .contains("Using the hosted zone example.com.: the closest one"),
+        "{}",
+        up.stdout
+    );
+    assert!(
+        !events(&realism, PublicDns::NAME, "resolves publicly").is_empty(),
+        "{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, "example.com", &realism.report());
+    let records = rt.block_on(aws.route53().records(&parent.id)).unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.record_type == "A" && r.name == "api.example.com."),
+        "{records:?}"
+    );
+
+    // Teardown finds the same zone, removes mtls's records, and leaves the zone.
+    ok(teardown(dir.path(), &realism.env(), &[]), &realism);
+    let left = rt.block_on(aws.route53().records(&parent.id)).unwrap();
+    assert!(
+        left.iter()
+            .all(|r| r.record_type == "NS" || r.record_type == "SOA"),
+        "{left:?}"
+    );
+    assert!(rt
+        .block_on(aws.route53().find_public_zone("example.com"))
+        .unwrap()
+        .is_some());
+}
+
+/// Rule 12: a zone named on the command line under a parent zone of the account is
+/// delegated from it (an NS record), so public DNS reaches it; teardown with delete_zone
+/// removes both.
+#[test]
+fn a_new_zone_under_a_parent_in_the_account_is_delegated_from_it() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let parent = rt
+        .block_on(aws.route53().create_zone("example.com"))
+        .unwrap();
+    let realism = Realism::start(&moto, vec![PublicDns::new(&["example.com"])]);
+    let dir = workdir_with_pki(DOMAIN);
+    let up = ok(
+        run_setup(
+            dir.path(),
+            &realism.env(),
+            &[
+                "--var",
+                "zone=api.example.com",
+                "--var",
+                "validation_timeout=30",
+            ],
+        ),
+        &realism,
+    );
+    assert!(
+        up.stdout.contains("delegated from example.com."),
+        "{}",
+        up.stdout
+    );
+    let ns = rt.block_on(aws.route53().records(&parent.id)).unwrap();
+    assert!(
+        ns.iter()
+            .any(|r| r.record_type == "NS" && r.name == "api.example.com."),
+        "{ns:?}"
+    );
+    assert!(
+        !events(&realism, PublicDns::NAME, "resolves publicly").is_empty(),
+        "{}",
+        realism.report()
+    );
+
+    ok(
+        teardown(
+            dir.path(),
+            &realism.env(),
+            &["--var", "zone=api.example.com", "--var", "delete_zone=true"],
+        ),
+        &realism,
+    );
+    let left = rt.block_on(aws.route53().records(&parent.id)).unwrap();
+    assert!(
+        left.iter().all(|r| r.name != "api.example.com."),
+        "{left:?}"
+    );
+    assert!(rt
+        .block_on(aws.route53().find_public_zone("api.example.com"))
+        .unwrap()
+        .is_none());
+}
+
+/// Rule 12: with no zone that contains the domain, setup makes one and says, before it
+/// waits, that validation waits for the registrar to delegate to the printed name servers.
+#[test]
+fn without_a_zone_setup_says_validation_waits_for_the_registrar() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    // Nobody delegates yet: the wait runs out, after the message.
+    let realism = Realism::start(&moto, vec![PublicDns::new(&[])]);
+    let out = run_setup(
+        dir.path(),
+        &realism.env(),
+        &["--var", "validation_timeout=3"],
+    )
+    .failure();
+    let said = out
+        .stdout
+        .find("only once the registrar delegates api.example.com.")
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(said > out.stdout.find("Name servers of api.example.com.").unwrap());
+    assert!(out.stderr.contains("PENDING_VALIDATION"), "{}", out.stderr);
+    drop(realism);
+
+    // The registrar now delegates to the zone: the same command completes.
+    let realism = Realism::start(&moto, vec![PublicDns::new(&["api.example.com"])]);
+    ok(
+        run_setup(
+            dir.path(),
+            &realism.env(),
+            &["--var", "validation_timeout=30"],
+        ),
+        &realism,
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// Every rule at once, on a setup, a no-op re-run, a teardown and a setup right after it.
+#[test]
+fn all_rules_at_once() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    rt.block_on(aws.route53().create_zone("example.com"))
+        .unwrap();
+    let realism = Realism::start(
+        &moto,
+        vec![
+            Latency::new(Duration::from_millis(10)),
+            CertificateInUse::new(secs(3.0)),
+            NewCertificateLag::new(secs(1.5), secs(3.0)),
+            // Shorter than the in-use time, so teardown meets both.
+            DomainRateLimit::new(secs(2.0)).after_another_caller(),
+            DomainUpdating::new(secs(3.0)),
+            VersioningLag::new(secs(2.0)),
+            DeletedCertificatesListed::new(secs(60.0)),
+            EndpointNeedsDeployment::new(),
+            PublicDns::new(&["example.com"]),
+        ],
+    );
+    let dir = workdir_with_pki(DOMAIN);
+    let env = realism.env();
+    let timeout = ["--var", "validation_timeout=60"];
+    ok(run_setup(dir.path(), &env, &timeout), &realism);
+    assert_converged(&moto, DOMAIN, "example.com", &realism.report());
+
+    moto.reset_recording();
+    let again = ok(run_setup(dir.path(), &env, &timeout), &realism);
+    let changes: Vec<String> = moto
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .map(|r| r.describe())
+        .collect();
+    assert!(changes.is_empty(), "{changes:?}\n{}", again.all());
+
+    ok(teardown(dir.path(), &env, &[]), &realism);
+    ok(run_setup(dir.path(), &env, &timeout), &realism);
+    assert_converged(&moto, DOMAIN, "example.com", &realism.report());
+    for rule in [
+        CertificateInUse::NAME,
+        NewCertificateLag::NAME,
+        DomainRateLimit::NAME,
+        DomainUpdating::NAME,
+        VersioningLag::NAME,
+        DeletedCertificatesListed::NAME,
+        PublicDns::NAME,
+    ] {
+        assert!(
+            !realism.events_of(rule).is_empty(),
+            "{rule} never acted\n{}",
+            realism.report()
+        );
+    }
+    assert!(EndpointNeedsDeployment::undeployed(&realism).is_empty());
+}
