@@ -280,3 +280,51 @@ fn a_duplicate_made_anyway_is_an_error_that_says_how_to_resolve_it() {
     run_setup(dir.path(), &moto.env(), &[]).success();
     assert_converged(&moto, DOMAIN, DOMAIN, "");
 }
+
+/// A run killed right after creating the domain leaves it UPDATING: the re-run keeps the
+/// domain, and waits for AVAILABLE before mapping it (never refused with a 409).
+#[test]
+fn a_domain_left_updating_by_a_killed_run_is_waited_for() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    // Longer than the other delays: the re-run must reach the domain while it is UPDATING.
+    let realism = Realism::start(
+        &moto,
+        vec![
+            DomainUpdating::new(secs(6.0)),
+            Hold::new("CreateDomainName", 1, true),
+        ],
+    );
+    let mut child = spawn_setup(dir.path(), &realism.env());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !Hold::reached(&realism) {
+        assert!(Instant::now() < deadline, "{}", realism.report());
+        assert!(child.try_wait().unwrap().is_none(), "{}", realism.report());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let again = run_setup(dir.path(), &realism.env(), &[]);
+    assert!(
+        again.status.success(),
+        "{}\n{}",
+        again.all(),
+        realism.report()
+    );
+    let killed_at = realism.calls_of("CreateDomainName")[0].at;
+    let kept_while_updating = realism
+        .events_of(DomainUpdating::NAME)
+        .iter()
+        .any(|e| e.text.starts_with("GetDomainName") && e.at > killed_at);
+    assert!(kept_while_updating, "{}", realism.report());
+    assert!(
+        realism
+            .events_of(DomainUpdating::NAME)
+            .iter()
+            .all(|e| !e.text.contains("409")),
+        "{}",
+        realism.report()
+    );
+    assert_eq!(realism.calls_of("CreateDomainName").len(), 1);
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}

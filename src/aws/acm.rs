@@ -173,17 +173,31 @@ impl Acm {
         import: &CertificateImport<'_>,
     ) -> Result<String, AwsError> {
         const OP: &str = "ImportCertificate";
-        let mut request = self
+        let request = self
             .client
             .import_certificate()
             .certificate(Blob::new(import.certificate_pem.as_bytes()))
             .private_key(Blob::new(import.private_key.expose_to_file_or_acm()))
             .set_certificate_chain(import.chain_pem.map(|c| Blob::new(c.as_bytes())));
-        match import.reimport_arn {
-            Some(arn) => request = request.certificate_arn(arn),
-            None => request = request.set_tags(sdk_tags(import.tags, OP)?),
+        let out = match import.reimport_arn {
+            // A re-import over the same ARN is idempotent: the SDK may retry it.
+            Some(arn) => request.certificate_arn(arn).send().await,
+            // A new import has no idempotency token: a retry after a lost answer (a
+            // timeout, a reset) would import a second certificate. Sent once; the next run
+            // finds the certificate by its tags.
+            None => {
+                request
+                    .set_tags(sdk_tags(import.tags, OP)?)
+                    .customize()
+                    .config_override(
+                        aws_sdk_acm::config::Builder::default()
+                            .retry_config(super::wait::no_retries()),
+                    )
+                    .send()
+                    .await
+            }
         }
-        let out = request.send().await.or_aws(SERVICE, OP)?;
+        .or_aws(SERVICE, OP)?;
         out.certificate_arn()
             .map(str::to_string)
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "CertificateArn"))

@@ -7,7 +7,7 @@ use aws_sdk_apigateway::types::{
     SecurityPolicy,
 };
 
-use super::wait::{is_throttled, poll, retry, Poll, Retry};
+use super::wait::{is_throttled, no_retries, poll, retry, Poll, Retry};
 use super::{local_code, AwsError, SdkResultExt, Tags, Wait};
 
 const SERVICE: &str = "apigateway";
@@ -212,7 +212,10 @@ impl ApiGateway {
     }
 
     /// `CreateRestApi`: an empty REGIONAL API with tags (ImportRestApi takes no tags; fill it
-    /// with [`ApiGateway::overwrite_rest_api`]).
+    /// with [`ApiGateway::overwrite_rest_api`]). Sent once, never retried by the SDK: the
+    /// call has no idempotency token, and a retry after an answer lost on the way (a
+    /// timeout, a reset) would make a second API. A failed call fails the run; the next run
+    /// finds the API by its tag.
     pub async fn create_rest_api(&self, name: &str, tags: &Tags) -> Result<RestApi, AwsError> {
         const OP: &str = "CreateRestApi";
         let out = self
@@ -225,6 +228,10 @@ impl ApiGateway {
                     .build(),
             )
             .set_tags(Some(tags.clone().into_iter().collect()))
+            .customize()
+            .config_override(
+                aws_sdk_apigateway::config::Builder::default().retry_config(no_retries()),
+            )
             .send()
             .await
             .or_aws(SERVICE, OP)?;

@@ -147,6 +147,12 @@ impl Route53 {
             .create_hosted_zone()
             .name(fqdn(name))
             .caller_reference(caller_reference(name))
+            // Sent once: a retry after a lost answer would be refused (the same caller
+            // reference) or, where that is not checked, make a second zone of the name.
+            .customize()
+            .config_override(
+                aws_sdk_route53::config::Builder::default().retry_config(super::wait::no_retries()),
+            )
             .send()
             .await
             .or_aws(SERVICE, OP)?;

@@ -122,7 +122,7 @@ impl S3 {
     }
 
     /// `CreateBucket` in the client's region (with a `LocationConstraint` unless that is
-    /// us-east-1, which refuses one).
+    /// us-east-1, which refuses one). `BucketAlreadyOwnedByYou` counts as made.
     pub async fn create_bucket(&self, bucket: &str) -> Result<(), AwsError> {
         let mut request = self.client.create_bucket().bucket(bucket);
         if self.region != "us-east-1" {
@@ -132,8 +132,13 @@ impl S3 {
                     .build(),
             );
         }
-        request.send().await.or_aws(SERVICE, "CreateBucket")?;
-        Ok(())
+        match request.send().await.or_aws(SERVICE, "CreateBucket") {
+            // The bucket exists and is ours: made by this very call, whose first answer was
+            // lost and which the SDK sent again.
+            Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// `GetBucketVersioning`.

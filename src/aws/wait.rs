@@ -178,6 +178,12 @@ impl Retry {
     }
 }
 
+/// The SDK's retry settings for a call that must be sent once: a create without an
+/// idempotency token, which a retry after a lost answer would make twice.
+pub(crate) fn no_retries() -> aws_smithy_types::retry::RetryConfig {
+    aws_smithy_types::retry::RetryConfig::disabled()
+}
+
 /// Whether `err` is a "too many requests" answer, for [`retry`].
 pub(crate) fn is_throttled(err: &AwsError) -> bool {
     Transient::of(err) == Some(Transient::Throttled)

@@ -2114,6 +2114,30 @@ impl Inventory {
         inv
     }
 
+    /// What exists more than once (a run that is not over yet may still lack things).
+    pub fn duplicates(&self) -> Vec<String> {
+        let mut d = Vec::new();
+        if self.zones.len() > 1 {
+            d.push(format!("zones: {:?}", self.zones));
+        }
+        for (what, list) in [
+            ("APIs tagged for the domain", &self.apis),
+            ("imported certificates", &self.imported),
+            ("requested certificates", &self.requested),
+        ] {
+            if list.len() > 1 {
+                d.push(format!("{what}: {list:?}"));
+            }
+        }
+        if self.stages.len() > 1 {
+            d.push(format!("stages: {:?}", self.stages));
+        }
+        if self.mappings > 1 {
+            d.push(format!("{} mappings", self.mappings));
+        }
+        d
+    }
+
     /// Whether setup's work is whole, and made once: one zone, one API (with the PetStore
     /// definition, its default endpoint off, its stage), one imported and one requested
     /// certificate, one domain (with a truststore version), one mapping.
