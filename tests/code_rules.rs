@@ -56,7 +56,11 @@ fn no_primitive_asks_for_the_mode() {
         .into_iter()
         .chain(lines_with("Mode::Plan"))
         .chain(lines_with("Mode::Live"))
-        .filter(|l| ["script/primitives/", "aws/", "pki/"].iter().any(|d| l.starts_with(d)))
+        .filter(|l| {
+            ["script/primitives/", "aws/", "pki/"]
+                .iter()
+                .any(|d| l.starts_with(d))
+        })
         .collect();
     asks.sort();
     let places: Vec<&str> = asks.iter().map(|c| c.split(':').next().unwrap()).collect();
