@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use rcgen::{DistinguishedName, DnType};
+use rcgen::string::PrintableString;
+use rcgen::{DistinguishedName, DnType, DnValue};
 
 /// The attributes a subject may have, in the order they are written.
 pub const ATTRIBUTES: [&str; 6] = ["C", "ST", "L", "O", "OU", "CN"];
@@ -46,9 +47,10 @@ impl Subject {
                     value.chars().count()
                 ));
             }
-            if *attr == "C" && value.len() != 2 {
+            if *attr == "C" && !(value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()))
+            {
                 return Err(format!(
-                    "C must be a two-letter country code, not {value:?}"
+                    "C must be a two-letter ISO 3166 country code in capitals (like JP), not {value:?}"
                 ));
             }
             entries.push((*attr, value));
@@ -89,7 +91,15 @@ impl Subject {
                 "OU" => DnType::OrganizationalUnitName,
                 _ => DnType::CommonName,
             };
-            dn.push(ty, value.as_str());
+            // RFC 5280 (X520countryName) makes the country a two-letter PrintableString;
+            // every other attribute is a DirectoryString, where UTF8String is the rule.
+            let encoded = match ty {
+                DnType::CountryName => PrintableString::try_from(value.as_str())
+                    .map(DnValue::PrintableString)
+                    .unwrap_or_else(|_| DnValue::Utf8String(value.clone())),
+                _ => DnValue::Utf8String(value.clone()),
+            };
+            dn.push(ty, encoded);
         }
         dn
     }
@@ -117,6 +127,11 @@ mod tests {
         assert_eq!(s.to_string(), "C=JP, CN=x");
         assert!(Subject::from_pairs([("O", "x".to_string())]).is_err());
         assert!(Subject::from_pairs([("CN", "x".into()), ("C", "Japan".into())]).is_err());
+        assert!(
+            Subject::from_pairs([("CN", "x".into()), ("C", "jp".into())])
+                .unwrap_err()
+                .contains("like JP")
+        );
         assert!(Subject::from_pairs([("XX", "x".into())])
             .unwrap_err()
             .contains("XX"));
@@ -128,5 +143,36 @@ mod tests {
         assert!(err("a\nb".into()).contains("control character"));
         assert!(err("x".repeat(65)).contains("the most RFC 5280 allows is 64"));
         assert!(Subject::from_pairs([("CN", "x".repeat(64))]).is_ok());
+    }
+
+    /// RFC 5280: countryName is a PrintableString; the other attributes UTF8String.
+    #[test]
+    fn country_is_a_printable_string_and_the_rest_utf8() {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let subject = Subject::from_pairs([
+            ("C", "JP".to_string()),
+            ("O", "Example".to_string()),
+            ("CN", "api.example.com".to_string()),
+        ])
+        .unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = subject.to_rcgen();
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let (_, parsed) = X509Certificate::from_der(cert.der()).unwrap();
+        let tags: Vec<(String, u32)> = parsed
+            .subject()
+            .iter_attributes()
+            .map(|a| (a.attr_type().to_id_string(), a.attr_value().header.tag().0))
+            .collect();
+        // 19 = PrintableString, 12 = UTF8String.
+        assert_eq!(
+            tags,
+            [
+                ("2.5.4.6".to_string(), 19),
+                ("2.5.4.10".to_string(), 12),
+                ("2.5.4.3".to_string(), 12)
+            ]
+        );
     }
 }
