@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 
 pub use action::{Action, Arg, ArgValue, Op};
-pub use plan::Plan;
+pub use plan::{Plan, Summary};
 pub use unknown::Unknown;
 
 use crate::error::Error;

@@ -23,11 +23,17 @@ pub struct Plan {
 /// How many actions of each op.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Resources or files to make.
     pub create: usize,
+    /// Resources changed in place.
     pub update: usize,
+    /// Resources made anew in place of the old.
     pub replace: usize,
+    /// What exists already as asked.
     pub keep: usize,
+    /// Resources to remove.
     pub delete: usize,
+    /// Checks that change nothing.
     pub check: usize,
 }
 

@@ -1,5 +1,5 @@
-//! The command line, as clap definitions only: parsing here, behaviour in `main.rs` and
-//! the library.
+//! The command line, as clap definitions only: parsing here, behaviour in `cli/mod.rs`
+//! and the rest of the library.
 
 use std::path::PathBuf;
 
