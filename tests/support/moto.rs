@@ -44,6 +44,8 @@ pub const ACCOUNT_ID: &str = "123456789012";
 ///   regional and the ownership verification certificate ARNs is implemented.
 /// - `GetBasePathMappings` fails with HTTP 500 for a domain that never had a mapping: every
 ///   new domain gets its empty mapping table.
+/// - ACM `ImportCertificate` over an existing ARN (a re-import) drops the certificate's
+///   tags; AWS keeps them (a re-import may not carry tags, and needs none): they are kept.
 ///
 /// Requests are still recorded as they arrived, before any of this runs.
 const SERVER_SHIM: &str = r#"
@@ -126,6 +128,21 @@ def _create_domain_name_with_mappings(self, domain_name, *args, **kwargs):
     return domain
 
 models.APIGatewayBackend.create_domain_name = _create_domain_name_with_mappings
+
+# moto 5.2.5 replaces the certificate on a re-import with a fresh one without tags; AWS
+# keeps a re-imported certificate's tags.
+import moto.acm.models as acm_models
+
+_import_certificate = acm_models.AWSCertificateManagerBackend.import_certificate
+
+def _import_certificate_keeping_tags(self, certificate, private_key, chain, arn, tags):
+    kept = dict(self._certificates[arn].tags) if arn in self._certificates else {}
+    result = _import_certificate(self, certificate, private_key, chain, arn, tags)
+    if kept:
+        self._certificates[result].tags.update(kept)
+    return result
+
+acm_models.AWSCertificateManagerBackend.import_certificate = _import_certificate_keeping_tags
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))
