@@ -98,6 +98,8 @@ pub struct Effects {
     refresh: bool,
     journal: RefCell<Vec<Action>>,
     targets: RefCell<HashSet<String>>,
+    /// What needs attention without being a change (a certificate about to expire).
+    warnings: RefCell<Vec<String>>,
 }
 
 impl Effects {
@@ -113,6 +115,7 @@ impl Effects {
             refresh,
             journal: RefCell::new(Vec::new()),
             targets: RefCell::new(HashSet::new()),
+            warnings: RefCell::new(Vec::new()),
         }
     }
 
@@ -189,9 +192,21 @@ impl Effects {
         self.targets.borrow().contains(target)
     }
 
-    /// The actions recorded so far, in order.
+    /// Records a warning for the plan (once, however often it is raised). Returns whether
+    /// it is new, so the caller shows it once too.
+    pub fn warn(&self, text: &str) -> bool {
+        let mut warnings = self.warnings.borrow_mut();
+        if warnings.iter().any(|w| w == text) {
+            return false;
+        }
+        warnings.push(text.to_string());
+        true
+    }
+
+    /// The actions and warnings recorded so far, in order.
     pub fn plan(&self) -> Plan {
         Plan::new(self.mode(), self.journal.borrow().clone())
+            .with_warnings(self.warnings.borrow().clone())
     }
 
     fn record(&self, action: Action) {

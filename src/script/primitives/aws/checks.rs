@@ -74,6 +74,9 @@ pub(crate) fn checked_truststore(ctx: &Context, path: &str) -> Result<Option<Tru
     }
     let store = Truststore::from_pem(path, &ctx.workdir.read_public(path)?)?;
     invalid("check_truststore", path, store.problems()?)?;
+    for ca in store.certs() {
+        ctx.warn_if_cert_expiring(path, ca, "put its successor into the truststore before it expires (rollover.rhai)");
+    }
     Ok(Some(store))
 }
 
@@ -141,6 +144,10 @@ pub(crate) fn checked_acm_import(
         child = ca.clone();
     }
     invalid("check_acm_import", cert, problems)?;
+    ctx.warn_if_cert_expiring(cert, &leaf, "issue a new one with --force and run setup again, which re-imports it");
+    for ca in &chain_certs {
+        ctx.warn_if_cert_expiring(chain, ca, "issue a new intermediate with --force and run setup again");
+    }
     let pem = |c: &ParsedCert| crate::pki::pem::encode_certificate(&c.der);
     Ok(Some(AcmImportFiles {
         certificate: pem(&leaf),
