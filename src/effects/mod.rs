@@ -98,6 +98,8 @@ pub struct Effects {
     refresh: bool,
     journal: RefCell<Vec<Action>>,
     targets: RefCell<HashSet<String>>,
+    /// Targets an earlier action changes but that were not changed (a plan).
+    pending: RefCell<HashSet<String>>,
 }
 
 impl Effects {
@@ -113,6 +115,7 @@ impl Effects {
             refresh,
             journal: RefCell::new(Vec::new()),
             targets: RefCell::new(HashSet::new()),
+            pending: RefCell::new(HashSet::new()),
         }
     }
 
@@ -159,6 +162,9 @@ impl Effects {
             }
             Ok(())
         })?;
+        if !ran && action.op.changes_anything() {
+            self.pending.borrow_mut().insert(action.target.clone());
+        }
         self.record(action);
         Ok(if ran { out } else { None })
     }
@@ -187,6 +193,12 @@ impl Effects {
     /// makes counts as made, even in a plan where it was never written).
     pub fn touched(&self, target: &str) -> bool {
         self.targets.borrow().contains(target)
+    }
+
+    /// Whether an earlier action of this run changes `target` without having changed it
+    /// yet (a plan): what the target will hold is known only once applied.
+    pub fn pending(&self, target: &str) -> bool {
+        self.pending.borrow().contains(target)
     }
 
     /// The actions recorded so far, in order.
@@ -222,6 +234,9 @@ mod tests {
         assert_eq!(out, None);
         assert_eq!(fx.plan().actions.len(), 1);
         assert!(fx.touched("a"));
+        assert!(fx.pending("a"));
+        fx.keep(Action::new(Op::Keep, "file", "b", "exists"));
+        assert!(fx.touched("b") && !fx.pending("b"));
     }
 
     #[test]
@@ -230,6 +245,8 @@ mod tests {
         let out = fx.apply(create("a"), || Ok(7)).unwrap();
         assert_eq!(out, Some(7));
         assert_eq!(fx.plan().actions[0].op, Op::Create);
+        // Done, so not pending: a later step reads what was written.
+        assert!(fx.touched("a") && !fx.pending("a"));
     }
 
     #[test]
