@@ -825,6 +825,56 @@ mod tests {
     }
 
     #[test]
+    fn domain_truststore_diffs() {
+        let v = |s: &str| Some(s.to_string());
+        let uri = v("s3://b/RootCA.pem");
+        let diff = |o: &Observed<DomainName>, version: &Known<String>| {
+            diff_domain_truststore("api.example.com", &uri, version, o)
+        };
+        let same = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", true));
+        assert_eq!(
+            diff(&same, &v("v1")).unwrap(),
+            Diff::Keep("exists, as asked")
+        );
+        assert_eq!(
+            fields(&diff(&same, &v("v2")).unwrap()),
+            ["truststoreVersion"]
+        );
+        // Only the truststore: certificates missing from the domain are not this step's to set.
+        let bare = Observed::Present(DomainName {
+            regional_certificate_arn: None,
+            ownership_verification_certificate_arn: None,
+            ..domain("s3://b/RootCA.pem", "v1", "", "", true)
+        });
+        assert_eq!(
+            diff(&bare, &v("v1")).unwrap(),
+            Diff::Keep("exists, as asked")
+        );
+        assert_eq!(
+            fields(&diff(&bare, &v("v2")).unwrap()),
+            ["truststoreVersion"]
+        );
+        let moved = Observed::Present(domain("s3://old/RootCA.pem", "v1", "cert", "owner", true));
+        assert_eq!(
+            fields(&diff(&moved, &v("v2")).unwrap()),
+            ["truststoreUri", "truststoreVersion"]
+        );
+        // A plan that did not look (or does not know the version yet) shows a change.
+        assert_eq!(
+            fields(&diff(&Observed::NotLookedUp, &None).unwrap()),
+            ["truststoreVersion"]
+        );
+        assert_eq!(fields(&diff(&same, &None).unwrap()), ["truststoreVersion"]);
+        // No domain (setup has not run), or someone else's: an error, nothing sent.
+        let err = diff(&Observed::Absent, &v("v2")).unwrap_err().to_string();
+        assert!(err.contains("no API Gateway custom domain"), "{err}");
+        let theirs = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
+        assert!(diff(&theirs, &v("v2")).is_err());
+        assert_eq!(from_to(Some("v1"), &None), "v1 -> (known after apply)");
+        assert_eq!(from_to(None, &v("v2")), "(none) -> v2");
+    }
+
+    #[test]
     fn unknown_patch_values_never_become_patches() {
         assert!(domain_patch(&DomainField::TruststoreVersion(None)).is_err());
         assert_eq!(
