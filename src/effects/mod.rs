@@ -100,6 +100,8 @@ pub struct Effects {
     targets: RefCell<HashSet<String>>,
     /// What needs attention without being a change (a certificate about to expire).
     warnings: RefCell<Vec<String>>,
+    /// Targets an earlier action changes but that were not changed (a plan).
+    pending: RefCell<HashSet<String>>,
 }
 
 impl Effects {
@@ -116,6 +118,7 @@ impl Effects {
             journal: RefCell::new(Vec::new()),
             targets: RefCell::new(HashSet::new()),
             warnings: RefCell::new(Vec::new()),
+            pending: RefCell::new(HashSet::new()),
         }
     }
 
@@ -162,6 +165,9 @@ impl Effects {
             }
             Ok(())
         })?;
+        if !ran && action.op.changes_anything() {
+            self.pending.borrow_mut().insert(action.target.clone());
+        }
         self.record(action);
         Ok(if ran { out } else { None })
     }
@@ -190,6 +196,12 @@ impl Effects {
     /// makes counts as made, even in a plan where it was never written).
     pub fn touched(&self, target: &str) -> bool {
         self.targets.borrow().contains(target)
+    }
+
+    /// Whether an earlier action of this run changes `target` without having changed it
+    /// yet (a plan): what the target will hold is known only once applied.
+    pub fn pending(&self, target: &str) -> bool {
+        self.pending.borrow().contains(target)
     }
 
     /// Records a warning for the plan (once, however often it is raised). Returns whether
@@ -237,6 +249,9 @@ mod tests {
         assert_eq!(out, None);
         assert_eq!(fx.plan().actions.len(), 1);
         assert!(fx.touched("a"));
+        assert!(fx.pending("a"));
+        fx.keep(Action::new(Op::Keep, "file", "b", "exists"));
+        assert!(fx.touched("b") && !fx.pending("b"));
     }
 
     #[test]
@@ -245,6 +260,8 @@ mod tests {
         let out = fx.apply(create("a"), || Ok(7)).unwrap();
         assert_eq!(out, Some(7));
         assert_eq!(fx.plan().actions[0].op, Op::Create);
+        // Done, so not pending: a later step reads what was written.
+        assert!(fx.touched("a") && !fx.pending("a"));
     }
 
     #[test]
