@@ -528,6 +528,8 @@ impl Request {
             ("apigateway", "GET", ["restapis", _, "stages", _]) => "GetStage",
             ("apigateway", "GET", ["restapis", _, "resources"]) => "GetResources",
             ("apigateway", "POST", ["domainnames"]) => "CreateDomainName",
+            ("apigateway", "PUT" | "POST", ["tags", _]) => "TagResource",
+            ("apigateway", "DELETE", ["tags", _]) => "UntagResource",
             ("apigateway", "GET", ["domainnames"]) => "GetDomainNames",
             ("apigateway", "GET", ["domainnames", _]) => "GetDomainName",
             ("apigateway", "PATCH", ["domainnames", _]) => "UpdateDomainName",
@@ -1613,6 +1615,7 @@ impl EndpointNeedsDeployment {
                 .split_whitespace()
                 .nth(1)
                 .unwrap_or_default()
+                .trim_end_matches(':')
                 .to_string();
             if e.text.contains(Self::STALE) {
                 stale.push(api);
