@@ -83,6 +83,8 @@ pub struct Event {
 pub struct Call {
     /// When it arrived, since the proxy started.
     pub at: Duration,
+    /// When its answer was ready (or withheld), since the proxy started.
+    pub done: Duration,
     /// `apigateway`, `acm`, ...
     pub service: String,
     /// `CreateDomainName`, ...
@@ -387,6 +389,7 @@ impl Shared {
         };
         self.calls.lock().unwrap().push(Call {
             at: cx.now.duration_since(self.start),
+            done: self.start.elapsed(),
             service: req.service(),
             operation: req.operation(),
             status: match &outcome {
