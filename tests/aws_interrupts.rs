@@ -287,11 +287,12 @@ fn a_duplicate_made_anyway_is_an_error_that_says_how_to_resolve_it() {
 fn a_domain_left_updating_by_a_killed_run_is_waited_for() {
     let moto = Moto::start();
     let dir = workdir_with_pki(DOMAIN);
-    // Longer than the other delays: the re-run must reach the domain while it is UPDATING.
+    // Long enough for the re-run (a process start and the lookups before the domain's)
+    // to reach the domain while it is UPDATING.
     let realism = Realism::start(
         &moto,
         vec![
-            DomainUpdating::new(secs(6.0)),
+            DomainUpdating::new(secs(3.0)),
             Hold::new("CreateDomainName", 1, true),
         ],
     );
