@@ -445,7 +445,8 @@ where
             pause.as_millis()
         );
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(policy.max_pause);
+        // Versioning takes effect at some moment: noticed soon after, as a poll would.
+        pause = super::wait::next_pause(start.elapsed(), policy.first, policy.max_pause);
     }
 }
 

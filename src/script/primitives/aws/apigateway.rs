@@ -20,7 +20,7 @@ use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map", "Find the REST API `name` that mtls made for `domain` (by its tag), or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK); one found without the sample is filled. Someone else's API of that name is left alone. Returns #{ id, name, status }.", |c, name: &str, domain: &str| -> Map { ensure_rest_api(c, name, domain) });
-    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS; stages that exist are deployed again, since the setting takes effect only with a deployment. Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
+    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS; stages that exist are deployed again, since the setting takes effect only with a deployment (as is a stage a stopped run left undeployed). Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
     bound!(
         reg,
         ctx,
@@ -93,15 +93,44 @@ fn diff_api(observed: &Observed<FoundApi>) -> Diff<()> {
     }
 }
 
-/// Deploys each existing stage of `api_id` again (a change to the API, or to its default
-/// endpoint, reaches clients only through a deployment); returns their names.
-fn redeploy_stages(ctx: &Context, api_id: &str, why: &str) -> Result<Vec<String>, Error> {
-    let stages = ctx.write(|aws| aws.apigateway().stage_names(api_id))?;
-    for stage in &stages {
-        ctx.write(|aws| aws.apigateway().create_deployment(api_id, stage, Some(why)))?;
+/// A stage tag that says a change of its API has not reached it yet: set before the
+/// change, removed once the stage is deployed again. A change to a REST API (its
+/// definition, its default endpoint) reaches clients only with a deployment, and AWS shows
+/// no way to tell whether a stage's deployment predates a setting; a run stopped between
+/// the change and the deployment leaves the tag, and the next run deploys the stage.
+const TAG_UNDEPLOYED: &str = "mtls:undeployed-change";
+
+/// Makes `change` to the API `api_id`, then deploys each of `stages` again so that it
+/// reaches them; each stage is tagged [`TAG_UNDEPLOYED`] (with `why`) before the change.
+fn change_then_redeploy<T>(
+    ctx: &Context,
+    api_id: &str,
+    stages: &[String],
+    why: &str,
+    change: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    for stage in stages {
+        ctx.write(|aws| {
+            aws.apigateway()
+                .tag_stage(api_id, stage, TAG_UNDEPLOYED, why)
+        })?;
     }
-    Ok(stages)
+    let out = change()?;
+    redeploy(ctx, api_id, stages, why)?;
+    Ok(out)
 }
+
+/// Deploys each of `stages` of `api_id` again, then removes its [`TAG_UNDEPLOYED`].
+fn redeploy(ctx: &Context, api_id: &str, stages: &[String], why: &str) -> Result<(), Error> {
+    for stage in stages {
+        ctx.write(|aws| aws.apigateway().create_deployment(api_id, stage, Some(why)))?;
+        ctx.write(|aws| aws.apigateway().untag_stage(api_id, stage, TAG_UNDEPLOYED))?;
+    }
+    Ok(())
+}
+
+/// Why mtls deploys the stages again after disabling the default endpoint.
+const ENDPOINT_DISABLED: &str = "default execute-api endpoint disabled by mtls";
 
 fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
     hold_domain(ctx, domain)?;
@@ -146,11 +175,14 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
                         .id
                 }
             };
-            let filled = ctx.write(|aws| aws.apigateway().overwrite_rest_api(&id, &body, false))?;
+            let fill = || ctx.write(|aws| aws.apigateway().overwrite_rest_api(&id, &body, false));
             if existing.is_some() {
-                redeploy_stages(ctx, &id, "the PetStore definition, restored by mtls")?;
+                let stages = ctx.write(|aws| aws.apigateway().stage_names(&id))?;
+                let why = "the PetStore definition, restored by mtls";
+                change_then_redeploy(ctx, &id, &stages, why, fill)
+            } else {
+                fill()
             }
-            Ok(filled)
         },
     )?;
     if let Some(a) = &created {
@@ -164,10 +196,15 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
     ]))
 }
 
-/// The default endpoint: off, or turned off. `observed` is whether it is disabled now.
-fn diff_endpoint(observed: &Observed<bool>) -> Diff<()> {
+/// The default endpoint: off, or turned off. `observed` is whether it is disabled now;
+/// `undeployed`, the stages tagged [`TAG_UNDEPLOYED`] (a run stopped before deploying them).
+fn diff_endpoint(observed: &Observed<bool>, undeployed: &[String]) -> Diff<()> {
     match observed {
-        Observed::Present(true) => Diff::Keep("already disabled"),
+        Observed::Present(true) if undeployed.is_empty() => Diff::Keep("already disabled"),
+        Observed::Present(true) => Diff::Update(vec![Change {
+            field: "deployment",
+            patch: (),
+        }]),
         _ => Diff::Update(vec![Change {
             field: "disableExecuteApiEndpoint",
             patch: (),
@@ -182,13 +219,25 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
             .map(|a| a.disable_execute_api_endpoint),
         None => Observed::NotLookedUp,
     };
-    let diff = diff_endpoint(&observed);
-    // The setting takes effect only with a deployment: stages that exist are deployed again.
-    let stages = match (&api_id, &diff) {
-        (Some(id), Diff::Update(_)) if observed.present().is_some() => ctx
-            .read(|aws| aws.apigateway().stage_names(id))?
+    // The setting takes effect only with a deployment: stages that exist are deployed
+    // again with it, and a stage an earlier run left undeployed is deployed now.
+    let stages: Vec<Stage> = match (&api_id, observed.present()) {
+        (Some(id), Some(_)) => ctx
+            .read(|aws| aws.apigateway().stages(id))?
             .unwrap_or_default(),
         _ => Vec::new(),
+    };
+    let undeployed: Vec<String> = stages
+        .iter()
+        .filter(|s| s.tags.contains_key(TAG_UNDEPLOYED))
+        .map(|s| s.name.clone())
+        .collect();
+    let diff = diff_endpoint(&observed, &undeployed);
+    let disabled = observed.present() == Some(&true);
+    let redeployed: Vec<String> = if disabled {
+        undeployed
+    } else {
+        stages.iter().map(|s| s.name.clone()).collect()
     };
     let target = format!("{} default endpoint", shown(&api_id));
     let (op, _) = reconcile::apply(
@@ -199,16 +248,21 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
         &diff,
         |a| {
             let a = a.arg("disableExecuteApiEndpoint", "true");
-            if stages.is_empty() {
+            if redeployed.is_empty() {
                 a
             } else {
-                a.arg("redeploy", stages.join(", "))
+                a.arg("redeploy", redeployed.join(", "))
             }
         },
         || {
             let id = known(&api_id, "the REST API id")?;
-            ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))?;
-            redeploy_stages(ctx, id, "default execute-api endpoint disabled by mtls")
+            if disabled {
+                return redeploy(ctx, id, &redeployed, ENDPOINT_DISABLED);
+            }
+            change_then_redeploy(ctx, id, &redeployed, ENDPOINT_DISABLED, || {
+                ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))
+                    .map(|_| ())
+            })
         },
     )?;
     Ok(map(vec![("status", op.name().into())]))
@@ -934,19 +988,32 @@ mod tests {
         assert_eq!(diff_api(&Observed::Absent), Diff::Create);
         assert_eq!(diff_api(&Observed::NotLookedUp), Diff::Create);
         assert_eq!(
-            diff_endpoint(&Observed::Present(true)),
+            diff_endpoint(&Observed::Present(true), &[]),
             Diff::Keep("already disabled")
+        );
+        // Disabled, but a run stopped before deploying a stage: the stage is deployed.
+        assert_eq!(
+            fields_of(&diff_endpoint(&Observed::Present(true), &["prod".into()])),
+            ["deployment"]
         );
         for o in [
             Observed::Present(false),
             Observed::Absent,
             Observed::NotLookedUp,
         ] {
-            assert_eq!(fields_of(&diff_endpoint(&o)), ["disableExecuteApiEndpoint"]);
+            assert_eq!(
+                fields_of(&diff_endpoint(&o, &[])),
+                ["disableExecuteApiEndpoint"]
+            );
+            assert_eq!(
+                fields_of(&diff_endpoint(&o, &["prod".into()])),
+                ["disableExecuteApiEndpoint"]
+            );
         }
         let stage = Stage {
             name: "prod".into(),
             deployment_id: Some("d1".into()),
+            tags: Default::default(),
         };
         assert_eq!(
             diff_stage(&Observed::Present(stage)),
