@@ -10,6 +10,7 @@
 
 pub mod alloc;
 pub mod aws;
+pub mod check;
 pub mod effects;
 pub mod error;
 pub mod gateway;

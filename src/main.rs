@@ -67,6 +67,7 @@ fn main() -> Result<ExitCode> {
         }
         Command::Init { dir, force } => init(&dir, force).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check(args),
         Command::Completions { shell } => {
             completions(shell)?;
             Ok(ExitCode::SUCCESS)
@@ -123,6 +124,29 @@ fn completions(shell: clap_complete::Shell) -> Result<()> {
         .and_then(|()| stdout.flush())
         .into_diagnostic()
         .wrap_err("could not write the completion script")
+}
+
+/// `mtls check`: the findings on stdout; exit 1 with any error, 0 otherwise.
+fn check(args: cli::CheckArgs) -> Result<ExitCode> {
+    let report = mtls::check::check(&mtls::check::CheckInput {
+        dir: args.dir,
+        truststore: args.truststore,
+        cert: args.cert,
+        key: args.key,
+        chain: args.chain,
+        domain: args.domain,
+        expiring: args.expiring,
+    })?;
+    if args.format == Format::Json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(if report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn serve(args: cli::ServeArgs) -> Result<()> {
