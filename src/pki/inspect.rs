@@ -236,9 +236,15 @@ pub(super) fn signature_name(c: &X509Certificate<'_>) -> String {
         (oids::OID_SIG_ECDSA_WITH_SHA256, "ecdsa-with-SHA256"),
         (oids::OID_SIG_ECDSA_WITH_SHA384, "ecdsa-with-SHA384"),
     ];
+    let by_id = [
+        ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+        ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512"),
+    ];
+    let id = oid.to_id_string();
     known
         .iter()
         .find(|(o, _)| o == oid)
         .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| oid.to_id_string())
+        .or_else(|| by_id.iter().find(|(i, _)| *i == id).map(|(_, n)| n.to_string()))
+        .unwrap_or(id)
 }

@@ -263,12 +263,13 @@ fn parse(cert: &ParsedCert) -> Result<X509Certificate<'_>, Error> {
         .map_err(|e| Error::crypto("parse a certificate", e))
 }
 
-const STRONG_SIGNATURES: [&str; 5] = [
+const STRONG_SIGNATURES: [&str; 6] = [
     "sha256WithRSAEncryption",
     "sha384WithRSAEncryption",
     "sha512WithRSAEncryption",
     "ecdsa-with-SHA256",
     "ecdsa-with-SHA384",
+    "ecdsa-with-SHA512",
 ];
 
 /// The rules every certificate ACM or API Gateway is given must pass: v3, key type and
@@ -670,6 +671,128 @@ fn dns_matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A certificate made by rcgen: `ca` or not, valid `days` around now (negative: in the
+    /// past), signed by `issuer` (self-signed without), with its key.
+    struct Made {
+        cert: ParsedCert,
+        params: rcgen::CertificateParams,
+        key: rcgen::KeyPair,
+    }
+
+    fn make(cn: &str, ca: bool, days: (i64, i64), issuer: Option<&Made>) -> Made {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![format!("{}.example", cn.replace(' ', "-"))]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + time::Duration::days(days.0);
+        params.not_after = now + time::Duration::days(days.1);
+        params.is_ca = if ca {
+            rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained)
+        } else {
+            rcgen::IsCa::ExplicitNoCa
+        };
+        let cert = match issuer {
+            Some(i) => params
+                .signed_by(&key, &rcgen::Issuer::from_params(&i.params, &i.key))
+                .unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        Made {
+            cert: ParsedCert { der: cert.der().to_vec() },
+            params,
+            key,
+        }
+    }
+
+    const NOW: (i64, i64) = (-1, 30);
+
+    fn ids(findings: &[Finding]) -> Vec<&'static str> {
+        findings.iter().map(|f| f.rule).collect()
+    }
+
+    fn store(certs: &[&Made]) -> Truststore {
+        let pem: String = certs
+            .iter()
+            .map(|m| crate::pki::pem::encode_certificate(&m.cert.der))
+            .collect();
+        Truststore::from_pem("ts.pem", &pem).unwrap()
+    }
+
+    #[test]
+    fn validity_rules_name_the_certificate() {
+        let good = make("good", false, NOW, None);
+        assert_eq!(ids(&certificate("c.pem", &good.cert).unwrap()), Vec::<&str>::new());
+        let old = make("old", false, (-30, -1), None);
+        let found = certificate("old.pem", &old.cert).unwrap();
+        assert_eq!(ids(&found), ["cert-expired"]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=old"));
+        assert_eq!(found[0].sha256.as_deref(), Some(&*crate::pki::sha256_fingerprint(&old.cert.der)));
+        assert!(found[0].message.starts_with("not valid now (valid from"), "{}", found[0]);
+        let new = make("new", false, (1, 30), None);
+        assert_eq!(ids(&certificate("new.pem", &new.cert).unwrap()), ["cert-not-yet-valid"]);
+        let day = std::time::Duration::from_secs(86400);
+        assert_eq!(ids(&expiring("c.pem", &good.cert, 40 * day).unwrap()), ["cert-expiring"]);
+        assert!(expiring("c.pem", &good.cert, 20 * day).unwrap().is_empty());
+        assert_eq!(ids(&expiring("old.pem", &old.cert, day).unwrap()), ["cert-expired"]);
+    }
+
+    #[test]
+    fn truststore_rules() {
+        let root = make("root", true, NOW, None);
+        let sub1 = make("sub1", true, NOW, Some(&root));
+        let sub2 = make("sub2", true, NOW, Some(&sub1));
+        let sub3 = make("sub3", true, NOW, Some(&sub2));
+        let leaf = make("leaf", false, NOW, Some(&root));
+        assert!(truststore("ts.pem", &store(&[&root, &sub1, &sub2])).unwrap().is_empty());
+        let found = truststore("ts.pem", &store(&[&root, &leaf, &root])).unwrap();
+        assert_eq!(ids(&found), ["truststore-not-ca", "truststore-duplicate"]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=leaf"));
+        assert_eq!(found[1].severity, Severity::Warning);
+        let found = truststore("ts.pem", &store(&[&sub3, &root, &sub2, &sub1])).unwrap();
+        assert_eq!(ids(&found), ["truststore-chain-length"]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=sub3"));
+        assert!(has_errors(&found));
+    }
+
+    #[test]
+    fn acm_rules() {
+        let root = make("root", true, NOW, None);
+        let inca = make("inca", true, NOW, Some(&root));
+        let server = make("server", false, NOW, Some(&inca));
+        let other = make("other", false, NOW, Some(&inca));
+        let key = |m: &Made| SecretPem::new(m.key.serialize_pem());
+        let check = |k: &Made, chain: &[ParsedCert]| {
+            let key = key(k);
+            ids(&acm_import(&AcmFiles {
+                cert_file: "server.pem",
+                cert: &server.cert,
+                key: Some(("server.key", &key)),
+                chain: Some(("chain.pem", chain)),
+            })
+            .unwrap())
+        };
+        let (r, i, s, o) = (&root.cert, &inca.cert, &server.cert, &other.cert);
+        assert!(check(&server, &[i.clone(), r.clone()]).is_empty());
+        assert_eq!(check(&other, &[i.clone()]), ["acm-key-mismatch"]);
+        assert_eq!(check(&server, &[r.clone(), i.clone()]), ["acm-chain-order", "acm-chain-order"]);
+        assert_eq!(check(&server, &[s.clone(), i.clone()]), ["acm-chain-end-entity"]);
+        assert_eq!(check(&server, &[i.clone(), o.clone()]), ["acm-chain-end-entity"]);
+        let unusable = SecretPem::new("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n".into());
+        let found = acm_import(&AcmFiles {
+            cert_file: "server.pem",
+            cert: &server.cert,
+            key: Some(("server.key", &unusable)),
+            chain: None,
+        })
+        .unwrap();
+        assert_eq!(ids(&found), ["acm-key-unusable"]);
+        assert!(found[0].message.contains("encrypted"), "{}", found[0]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=server"));
+        assert!(domain("s.pem", &server.cert, "server.example").unwrap().is_empty());
+        assert!(domain("s.pem", &server.cert, "SERVER.example.").unwrap().is_empty());
+        assert_eq!(ids(&domain("s.pem", &server.cert, "api.example").unwrap()), ["domain-not-covered"]);
+    }
 
     #[test]
     fn rule_ids_are_unique_and_findings_use_known_ids() {
