@@ -103,7 +103,10 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
     };
     let leaf = match &input.cert {
         None => None,
-        Some(path) => Some((path, ParsedCert::all_from_pem(path, &wd.read_public(path)?)?)),
+        Some(path) => Some((
+            path,
+            ParsedCert::all_from_pem(path, &wd.read_public(path)?)?,
+        )),
     };
     let key = match &input.key {
         None => None,
@@ -111,7 +114,10 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
     };
     let chain = match &input.chain {
         None => None,
-        Some(path) => Some((path, ParsedCert::all_from_pem(path, &wd.read_public(path)?)?)),
+        Some(path) => Some((
+            path,
+            ParsedCert::all_from_pem(path, &wd.read_public(path)?)?,
+        )),
     };
     let each = |file: &str, certs: &[ParsedCert], out: &mut Vec<Finding>| -> Result<(), Error> {
         for c in certs {

@@ -4,6 +4,7 @@
 //! in `--format json`; each passing case checks that the rule is not reported.
 
 mod support {
+    #[allow(dead_code)]
     pub mod cli;
     pub mod pki;
 }
@@ -33,34 +34,76 @@ fn fixtures() -> TestPki {
     ok(openssl(
         dir,
         &[
-            "req", "-x509", "-new", "-key", "server.key", "-subj", "/CN=v1 cert", "-days", "30",
-            "-config", "/dev/null", "-out", "v1.pem",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "server.key",
+            "-subj",
+            "/CN=v1 cert",
+            "-days",
+            "30",
+            "-config",
+            "/dev/null",
+            "-out",
+            "v1.pem",
         ],
     ));
     // An RSA 1024 CA.
     ok(openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", "weak.key", "-subj",
-            "/CN=weak root", "-days", "30", "-config", "/dev/null", "-addext",
-            "basicConstraints=critical,CA:TRUE", "-out", "weak.pem",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-keyout",
+            "weak.key",
+            "-subj",
+            "/CN=weak root",
+            "-days",
+            "30",
+            "-config",
+            "/dev/null",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-out",
+            "weak.pem",
         ],
     ));
     ok(openssl(
         dir,
         &[
-            "pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out",
+            "pkey",
+            "-in",
+            "server.key",
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
             "encrypted.key",
         ],
     ));
     ok(openssl(
         dir,
-        &["x509", "-in", "RootCA.pem", "-outform", "DER", "-out", "RootCA.der"],
+        &[
+            "x509",
+            "-in",
+            "RootCA.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "RootCA.der",
+        ],
     ));
     pki.concat("ts_client.pem", &["RootCA.pem", "client.pem"]);
     pki.concat("ts_twice.pem", &["RootCA.pem", "RootCA.pem"]);
     pki.concat("ts_three.pem", &["RootCA.pem", "sub1.pem", "sub2.pem"]);
-    pki.concat("ts_four.pem", &["RootCA.pem", "sub1.pem", "sub2.pem", "sub3.pem"]);
+    pki.concat(
+        "ts_four.pem",
+        &["RootCA.pem", "sub1.pem", "sub2.pem", "sub3.pem"],
+    );
     pki.concat("chain_reversed.pem", &["RootCA.pem", "inca.pem"]);
     pki.concat("chain_ok.pem", &["inca.pem", "RootCA.pem"]);
     pki.concat("chain_client.pem", &["inca.pem", "client.pem"]);
@@ -168,20 +211,55 @@ fn passes(dir: &Path, extra: &[&str], rule: &str) {
 fn certificate_rules() {
     let pki = fixtures();
     let d = pki.dir();
-    let root = "CN=mtls test root CA";
     fails(d, &["--cert", "v1.pem"], "cert-v3", Some("CN=v1 cert"));
     passes(d, &["--cert", "server.pem"], "cert-v3");
-    fails(d, &["--truststore", "weak.pem"], "cert-key", Some("CN=weak root"));
+    fails(
+        d,
+        &["--truststore", "weak.pem"],
+        "cert-key",
+        Some("CN=weak root"),
+    );
     passes(d, &["--truststore", "RootCA.pem"], "cert-key");
-    fails(d, &["--cert", "sha1.pem"], "cert-signature", Some("CN=sha1 server"));
+    fails(
+        d,
+        &["--cert", "sha1.pem"],
+        "cert-signature",
+        Some("CN=sha1 server"),
+    );
     passes(d, &["--cert", "server.pem"], "cert-signature");
-    fails(d, &["--cert", "expired_client.pem"], "cert-expired", Some("CN=expired client"));
+    fails(
+        d,
+        &["--cert", "expired_client.pem"],
+        "cert-expired",
+        Some("CN=expired client"),
+    );
     passes(d, &["--cert", "client.pem"], "cert-expired");
-    fails(d, &["--cert", "future.pem"], "cert-not-yet-valid", Some("CN=future client"));
+    fails(
+        d,
+        &["--cert", "future.pem"],
+        "cert-not-yet-valid",
+        Some("CN=future client"),
+    );
     passes(d, &["--cert", "client.pem"], "cert-not-yet-valid");
     // The certificate rules hold for a truststore's and a chain's certificates too.
-    fails(d, &["--cert", "server.pem", "--chain", "sha1.pem"], "cert-signature", Some("CN=sha1 server"));
-    passes(d, &["--truststore", "RootCA.pem", "--cert", "server.pem", "--chain", "chain_ok.pem"], "error ");
+    fails(
+        d,
+        &["--cert", "server.pem", "--chain", "sha1.pem"],
+        "cert-signature",
+        Some("CN=sha1 server"),
+    );
+    passes(
+        d,
+        &[
+            "--truststore",
+            "RootCA.pem",
+            "--cert",
+            "server.pem",
+            "--chain",
+            "chain_ok.pem",
+        ],
+        "error ",
+    );
 }
 
 #[test]
@@ -189,18 +267,49 @@ fn expiring_lists_what_expires_within_the_window() {
     let pki = fixtures();
     let d = pki.dir();
     // TestPki's certificates are valid for 30 days.
-    fails(d, &["--expiring", "40d", "--cert", "server.pem"], "cert-expiring", Some("CN=localhost"));
     fails(
         d,
-        &["--expiring", "40d", "--truststore", "RootCA.pem", "--cert", "server.pem", "--chain", "inca.pem"],
+        &["--expiring", "40d", "--cert", "server.pem"],
+        "cert-expiring",
+        Some("CN=localhost"),
+    );
+    fails(
+        d,
+        &[
+            "--expiring",
+            "40d",
+            "--truststore",
+            "RootCA.pem",
+            "--cert",
+            "server.pem",
+            "--chain",
+            "inca.pem",
+        ],
         "cert-expiring",
         Some("CN=mtls test intermediate CA"),
     );
-    passes(d, &["--expiring", "10d", "--cert", "server.pem"], "cert-expiring");
-    passes(d, &["--expiring", "240h", "--truststore", "RootCA.pem"], "cert-expiring");
-    fails(d, &["--expiring", "1d", "--cert", "expired_client.pem"], "cert-expired", Some("CN=expired client"));
+    passes(
+        d,
+        &["--expiring", "10d", "--cert", "server.pem"],
+        "cert-expiring",
+    );
+    passes(
+        d,
+        &["--expiring", "240h", "--truststore", "RootCA.pem"],
+        "cert-expiring",
+    );
+    fails(
+        d,
+        &["--expiring", "1d", "--cert", "expired_client.pem"],
+        "cert-expired",
+        Some("CN=expired client"),
+    );
     // Only expiry is listed: a SHA-1 certificate that does not expire soon passes.
-    passes(d, &["--expiring", "1d", "--cert", "sha1.pem"], "cert-signature");
+    passes(
+        d,
+        &["--expiring", "1d", "--cert", "sha1.pem"],
+        "cert-signature",
+    );
     let bad = mtls(d, &["check", "--expiring", "30", "--cert", "server.pem"]).failure();
     assert_eq!(bad.status.code(), Some(1));
     assert!(bad.stderr.contains("30d or 12h"), "{}", bad.all());
@@ -210,7 +319,14 @@ fn expiring_lists_what_expires_within_the_window() {
 fn acm_import_rules() {
     let pki = fixtures();
     let d = pki.dir();
-    let good = ["--cert", "server.pem", "--key", "server.key", "--chain", "chain_ok.pem"];
+    let good = [
+        "--cert",
+        "server.pem",
+        "--key",
+        "server.key",
+        "--chain",
+        "chain_ok.pem",
+    ];
     for rule in [
         "acm-key-unusable",
         "acm-key-mismatch",
@@ -256,8 +372,16 @@ fn acm_import_rules() {
         "domain-not-covered",
         Some("CN=localhost"),
     );
-    passes(d, &["--cert", "server.pem", "--domain", "LOCALHOST"], "domain-not-covered");
-    passes(d, &["--cert", "server.pem", "--domain", "127.0.0.1"], "domain-not-covered");
+    passes(
+        d,
+        &["--cert", "server.pem", "--domain", "LOCALHOST"],
+        "domain-not-covered",
+    );
+    passes(
+        d,
+        &["--cert", "server.pem", "--domain", "127.0.0.1"],
+        "domain-not-covered",
+    );
 }
 
 #[test]
@@ -265,15 +389,39 @@ fn truststore_rules() {
     let pki = fixtures();
     let d = pki.dir();
     let root = "CN=mtls test root CA";
-    fails(d, &["--truststore", "RootCA.der"], "truststore-pem", Some(root));
+    fails(
+        d,
+        &["--truststore", "RootCA.der"],
+        "truststore-pem",
+        Some(root),
+    );
     passes(d, &["--truststore", "RootCA.pem"], "truststore-pem");
-    fails(d, &["--truststore", "ts_client.pem"], "truststore-not-ca", Some("CN=mtls test client"));
+    fails(
+        d,
+        &["--truststore", "ts_client.pem"],
+        "truststore-not-ca",
+        Some("CN=mtls test client"),
+    );
     passes(d, &["--truststore", "ts_three.pem"], "truststore-not-ca");
-    warns(d, &["--truststore", "ts_twice.pem"], "truststore-duplicate", root);
+    warns(
+        d,
+        &["--truststore", "ts_twice.pem"],
+        "truststore-duplicate",
+        root,
+    );
     passes(d, &["--truststore", "RootCA.pem"], "truststore-duplicate");
     // A client under sub3 makes client, sub3, sub2, sub1, root: five.
-    fails(d, &["--truststore", "ts_four.pem"], "truststore-chain-length", Some("CN=sub CA 3"));
-    passes(d, &["--truststore", "ts_three.pem"], "truststore-chain-length");
+    fails(
+        d,
+        &["--truststore", "ts_four.pem"],
+        "truststore-chain-length",
+        Some("CN=sub CA 3"),
+    );
+    passes(
+        d,
+        &["--truststore", "ts_three.pem"],
+        "truststore-chain-length",
+    );
     fails(d, &["--truststore", "ts_big.pem"], "truststore-size", None);
     passes(d, &["--truststore", "ts_three.pem"], "truststore-size");
 }
@@ -281,29 +429,55 @@ fn truststore_rules() {
 #[test]
 fn json_document_is_stable() {
     let pki = fixtures();
-    let (code, doc) = json(pki.dir(), &["--truststore", "ts_client.pem", "--cert", "sha1.pem"]);
+    let (code, doc) = json(
+        pki.dir(),
+        &["--truststore", "ts_client.pem", "--cert", "sha1.pem"],
+    );
     assert_eq!(code, Some(1));
     let keys = |v: &serde_json::Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();
         k
     };
-    assert_eq!(keys(&doc), ["certificates", "errors", "findings", "warnings"]);
+    assert_eq!(
+        keys(&doc),
+        ["certificates", "errors", "findings", "warnings"]
+    );
     assert_eq!(doc["errors"], 2, "{doc}");
     assert_eq!(doc["warnings"], 0, "{doc}");
     assert_eq!(doc["certificates"], 3, "{doc}");
     let findings = doc["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2, "{doc}");
     for f in findings {
-        assert_eq!(keys(f), ["file", "fix", "message", "rule", "severity", "sha256", "subject"]);
+        assert_eq!(
+            keys(f),
+            ["file", "fix", "message", "rule", "severity", "sha256", "subject"]
+        );
         assert_eq!(f["severity"], "error");
     }
     assert_eq!(findings[0]["rule"], "truststore-not-ca");
     assert_eq!(findings[0]["file"], "ts_client.pem");
     assert_eq!(findings[1]["rule"], "cert-signature");
     // The fingerprint is openssl's.
-    let fp = openssl(pki.dir(), &["x509", "-in", "sha1.pem", "-noout", "-fingerprint", "-sha256"]).success();
-    assert!(fp.stdout.trim().ends_with(findings[1]["sha256"].as_str().unwrap()), "{}", fp.stdout);
+    let fp = openssl(
+        pki.dir(),
+        &[
+            "x509",
+            "-in",
+            "sha1.pem",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ],
+    )
+    .success();
+    assert!(
+        fp.stdout
+            .trim()
+            .ends_with(findings[1]["sha256"].as_str().unwrap()),
+        "{}",
+        fp.stdout
+    );
     // A clean check is a document too.
     let (code, doc) = json(pki.dir(), &["--truststore", "RootCA.pem"]);
     assert_eq!(code, Some(0));
@@ -320,7 +494,11 @@ fn unreadable_input_exits_1_with_a_clear_message() {
     assert!(run.stdout.is_empty(), "{}", run.all());
     // Keys others can read are refused, as everywhere else.
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(pki.path("client.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        pki.path("client.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let run = mtls(d, &["check", "--cert", "client.pem", "--key", "client.key"]).failure();
     assert!(run.stderr.contains("chmod 600 client.key"), "{}", run.all());
     // Files outside the folder are refused, as in scripts.
@@ -343,11 +521,24 @@ fn scripts_report_the_same_findings() {
     let pki = fixtures();
     let d = pki.dir();
     let cases: [(&str, &[&str]); 3] = [
-        ("check_truststore(\"ts_client.pem\");", &["--truststore", "ts_client.pem"]),
-        ("check_truststore(\"ts_four.pem\");", &["--truststore", "ts_four.pem"]),
+        (
+            "check_truststore(\"ts_client.pem\");",
+            &["--truststore", "ts_client.pem"],
+        ),
+        (
+            "check_truststore(\"ts_four.pem\");",
+            &["--truststore", "ts_four.pem"],
+        ),
         (
             "check_acm_import(\"server.pem\", \"client.key\", \"chain_reversed.pem\");",
-            &["--cert", "server.pem", "--key", "client.key", "--chain", "chain_reversed.pem"],
+            &[
+                "--cert",
+                "server.pem",
+                "--key",
+                "client.key",
+                "--chain",
+                "chain_reversed.pem",
+            ],
         ),
     ];
     for (script, check) in cases {
@@ -360,13 +551,25 @@ fn scripts_report_the_same_findings() {
             for f in findings {
                 let rule = f["rule"].as_str().unwrap();
                 let message = f["message"].as_str().unwrap();
-                assert!(run.stderr.contains(&format!("[{rule}]")), "{script}: {}", run.all());
-                assert!(run.stderr.contains(message), "{script}: {message}\n{}", run.all());
+                assert!(
+                    run.stderr.contains(&format!("[{rule}]")),
+                    "{script}: {}",
+                    run.all()
+                );
+                assert!(
+                    run.stderr.contains(message),
+                    "{script}: {message}\n{}",
+                    run.all()
+                );
             }
         }
     }
     // A warning does not stop a script.
     std::fs::write(pki.path("lint.rhai"), "check_truststore(\"ts_twice.pem\");").unwrap();
     let run = mtls(d, &["run", "lint.rhai"]).success();
-    assert!(run.stderr.contains("[truststore-duplicate]"), "{}", run.all());
+    assert!(
+        run.stderr.contains("[truststore-duplicate]"),
+        "{}",
+        run.all()
+    );
 }

@@ -3,6 +3,7 @@
 //! WARNING or worse fails the test.
 
 mod support {
+    #[allow(dead_code)]
     pub mod cli;
     pub mod pkilint;
 }
@@ -13,11 +14,18 @@ use support::pkilint::lint_pkix_cert;
 #[test]
 fn the_four_certificates_of_pki_rhai_pass_pkilint() {
     let dir = tempfile::tempdir().unwrap();
-    mtls(dir.path(), &["run", "pki.rhai", "--var", "domain=api.example.com"]).success();
+    mtls(
+        dir.path(),
+        &["run", "pki.rhai", "--var", "domain=api.example.com"],
+    )
+    .success();
     let mut problems = Vec::new();
     for name in ["RootCA.pem", "inca.pem", "server.pem", "client.pem"] {
         for f in lint_pkix_cert(&dir.path().join(name)) {
-            problems.push(format!("{name}: {} {} at {}: {}", f.severity, f.code, f.node, f.message));
+            problems.push(format!(
+                "{name}: {} {} at {}: {}",
+                f.severity, f.code, f.node, f.message
+            ));
         }
     }
     assert!(problems.is_empty(), "pkilint:\n{}", problems.join("\n"));
@@ -30,9 +38,14 @@ fn pkilint_reports_a_utf8_country_name() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, country: rcgen::DnValue| {
         let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec!["api.example.com".to_string()]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CountryName, country);
-        params.distinguished_name.push(rcgen::DnType::CommonName, "api.example.com");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["api.example.com".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CountryName, country);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "api.example.com");
         let path = dir.path().join(name);
         std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
         path
@@ -53,7 +66,9 @@ fn pkilint_reports_a_utf8_country_name() {
     );
     let findings = lint_pkix_cert(&printable);
     assert!(
-        findings.iter().all(|f| !f.message.contains("X520countryName")),
+        findings
+            .iter()
+            .all(|f| !f.message.contains("X520countryName")),
         "{findings:?}"
     );
 }

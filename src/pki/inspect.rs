@@ -245,6 +245,11 @@ pub(super) fn signature_name(c: &X509Certificate<'_>) -> String {
         .iter()
         .find(|(o, _)| o == oid)
         .map(|(_, n)| n.to_string())
-        .or_else(|| by_id.iter().find(|(i, _)| *i == id).map(|(_, n)| n.to_string()))
+        .or_else(|| {
+            by_id
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| n.to_string())
+        })
         .unwrap_or(id)
 }

@@ -300,7 +300,10 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
             "cert-key",
             file,
             Some(&n),
-            format!("EC {}-bit key; at least 256 bits is required", ec.key_size()),
+            format!(
+                "EC {}-bit key; at least 256 bits is required",
+                ec.key_size()
+            ),
         )),
         Ok(PublicKey::RSA(_)) | Ok(PublicKey::EC(_)) => {}
         _ => out.push(Finding::new(
@@ -380,7 +383,8 @@ pub fn expiring(
 
 /// Parses `--expiring`'s window: `30d` (days) or `12h` (hours).
 pub fn parse_window(text: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{text:?} is not a window: write a number of days or hours, as 30d or 12h");
+    let bad =
+        || format!("{text:?} is not a window: write a number of days or hours, as 30d or 12h");
     let text = text.trim();
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let n: u64 = number.parse().map_err(|_| bad())?;
@@ -476,7 +480,8 @@ fn depth_in(i: usize, certs: &[ParsedCert], parsed: &[X509Certificate<'_>]) -> u
     let mut at = i;
     let mut seen = vec![at];
     while parsed[at].subject() != parsed[at].issuer() {
-        let next = (0..certs.len()).find(|&j| !seen.contains(&j) && certs[at].is_issued_by(&certs[j]));
+        let next =
+            (0..certs.len()).find(|&j| !seen.contains(&j) && certs[at].is_issued_by(&certs[j]));
         match next {
             Some(j) => {
                 depth += 1;
@@ -630,7 +635,9 @@ pub fn domain(file: &str, cert: &ParsedCert, domain: &str) -> Result<Vec<Finding
                 GeneralName::IPAddress(bytes) => {
                     let theirs = match bytes.len() {
                         4 => <[u8; 4]>::try_from(*bytes).ok().map(std::net::IpAddr::from),
-                        16 => <[u8; 16]>::try_from(*bytes).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*bytes)
+                            .ok()
+                            .map(std::net::IpAddr::from),
                         _ => None,
                     };
                     covered |= ip.is_some() && theirs == ip;
@@ -682,8 +689,12 @@ mod tests {
 
     fn make(cn: &str, ca: bool, days: (i64, i64), issuer: Option<&Made>) -> Made {
         let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec![format!("{}.example", cn.replace(' ', "-"))]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        let mut params =
+            rcgen::CertificateParams::new(vec![format!("{}.example", cn.replace(' ', "-"))])
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now + time::Duration::days(days.0);
         params.not_after = now + time::Duration::days(days.1);
@@ -699,7 +710,9 @@ mod tests {
             None => params.self_signed(&key).unwrap(),
         };
         Made {
-            cert: ParsedCert { der: cert.der().to_vec() },
+            cert: ParsedCert {
+                der: cert.der().to_vec(),
+            },
             params,
             key,
         }
@@ -722,19 +735,38 @@ mod tests {
     #[test]
     fn validity_rules_name_the_certificate() {
         let good = make("good", false, NOW, None);
-        assert_eq!(ids(&certificate("c.pem", &good.cert).unwrap()), Vec::<&str>::new());
+        assert_eq!(
+            ids(&certificate("c.pem", &good.cert).unwrap()),
+            Vec::<&str>::new()
+        );
         let old = make("old", false, (-30, -1), None);
         let found = certificate("old.pem", &old.cert).unwrap();
         assert_eq!(ids(&found), ["cert-expired"]);
         assert_eq!(found[0].subject.as_deref(), Some("CN=old"));
-        assert_eq!(found[0].sha256.as_deref(), Some(&*crate::pki::sha256_fingerprint(&old.cert.der)));
-        assert!(found[0].message.starts_with("not valid now (valid from"), "{}", found[0]);
+        assert_eq!(
+            found[0].sha256.as_deref(),
+            Some(&*crate::pki::sha256_fingerprint(&old.cert.der))
+        );
+        assert!(
+            found[0].message.starts_with("not valid now (valid from"),
+            "{}",
+            found[0]
+        );
         let new = make("new", false, (1, 30), None);
-        assert_eq!(ids(&certificate("new.pem", &new.cert).unwrap()), ["cert-not-yet-valid"]);
+        assert_eq!(
+            ids(&certificate("new.pem", &new.cert).unwrap()),
+            ["cert-not-yet-valid"]
+        );
         let day = std::time::Duration::from_secs(86400);
-        assert_eq!(ids(&expiring("c.pem", &good.cert, 40 * day).unwrap()), ["cert-expiring"]);
+        assert_eq!(
+            ids(&expiring("c.pem", &good.cert, 40 * day).unwrap()),
+            ["cert-expiring"]
+        );
         assert!(expiring("c.pem", &good.cert, 20 * day).unwrap().is_empty());
-        assert_eq!(ids(&expiring("old.pem", &old.cert, day).unwrap()), ["cert-expired"]);
+        assert_eq!(
+            ids(&expiring("old.pem", &old.cert, day).unwrap()),
+            ["cert-expired"]
+        );
     }
 
     #[test]
@@ -744,7 +776,9 @@ mod tests {
         let sub2 = make("sub2", true, NOW, Some(&sub1));
         let sub3 = make("sub3", true, NOW, Some(&sub2));
         let leaf = make("leaf", false, NOW, Some(&root));
-        assert!(truststore("ts.pem", &store(&[&root, &sub1, &sub2])).unwrap().is_empty());
+        assert!(truststore("ts.pem", &store(&[&root, &sub1, &sub2]))
+            .unwrap()
+            .is_empty());
         let found = truststore("ts.pem", &store(&[&root, &leaf, &root])).unwrap();
         assert_eq!(ids(&found), ["truststore-not-ca", "truststore-duplicate"]);
         assert_eq!(found[0].subject.as_deref(), Some("CN=leaf"));
@@ -774,11 +808,23 @@ mod tests {
         };
         let (r, i, s, o) = (&root.cert, &inca.cert, &server.cert, &other.cert);
         assert!(check(&server, &[i.clone(), r.clone()]).is_empty());
-        assert_eq!(check(&other, &[i.clone()]), ["acm-key-mismatch"]);
-        assert_eq!(check(&server, &[r.clone(), i.clone()]), ["acm-chain-order", "acm-chain-order"]);
-        assert_eq!(check(&server, &[s.clone(), i.clone()]), ["acm-chain-end-entity"]);
-        assert_eq!(check(&server, &[i.clone(), o.clone()]), ["acm-chain-end-entity"]);
-        let unusable = SecretPem::new("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n".into());
+        assert_eq!(check(&other, std::slice::from_ref(i)), ["acm-key-mismatch"]);
+        assert_eq!(
+            check(&server, &[r.clone(), i.clone()]),
+            ["acm-chain-order", "acm-chain-order"]
+        );
+        assert_eq!(
+            check(&server, &[s.clone(), i.clone()]),
+            ["acm-chain-end-entity"]
+        );
+        assert_eq!(
+            check(&server, &[i.clone(), o.clone()]),
+            ["acm-chain-end-entity"]
+        );
+        let unusable = SecretPem::new(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"
+                .into(),
+        );
         let found = acm_import(&AcmFiles {
             cert_file: "server.pem",
             cert: &server.cert,
@@ -789,16 +835,26 @@ mod tests {
         assert_eq!(ids(&found), ["acm-key-unusable"]);
         assert!(found[0].message.contains("encrypted"), "{}", found[0]);
         assert_eq!(found[0].subject.as_deref(), Some("CN=server"));
-        assert!(domain("s.pem", &server.cert, "server.example").unwrap().is_empty());
-        assert!(domain("s.pem", &server.cert, "SERVER.example.").unwrap().is_empty());
-        assert_eq!(ids(&domain("s.pem", &server.cert, "api.example").unwrap()), ["domain-not-covered"]);
+        assert!(domain("s.pem", &server.cert, "server.example")
+            .unwrap()
+            .is_empty());
+        assert!(domain("s.pem", &server.cert, "SERVER.example.")
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            ids(&domain("s.pem", &server.cert, "api.example").unwrap()),
+            ["domain-not-covered"]
+        );
     }
 
     #[test]
     fn rule_ids_are_unique_and_findings_use_known_ids() {
         for (i, r) in RULES.iter().enumerate() {
             assert!(RULES[..i].iter().all(|o| o.id != r.id), "{} twice", r.id);
-            assert!(r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
+            assert!(r
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
         }
         assert_eq!(rule("cert-v3").severity, Severity::Error);
         assert_eq!(rule("truststore-duplicate").severity, Severity::Warning);
@@ -806,8 +862,14 @@ mod tests {
 
     #[test]
     fn windows_parse_days_and_hours() {
-        assert_eq!(parse_window("30d"), Ok(std::time::Duration::from_secs(30 * 86400)));
-        assert_eq!(parse_window("12h"), Ok(std::time::Duration::from_secs(12 * 3600)));
+        assert_eq!(
+            parse_window("30d"),
+            Ok(std::time::Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(
+            parse_window("12h"),
+            Ok(std::time::Duration::from_secs(12 * 3600))
+        );
         for bad in ["30", "d", "-1d", "3w", "", "1.5d", "99999999999999999d"] {
             assert!(parse_window(bad).is_err(), "{bad}");
         }

@@ -25,7 +25,15 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 /// The findings of the lint rules (`crate::pki::lint`), all at once: any error stops the
 /// run before anything is sent to AWS; warnings are shown and the run goes on.
 fn refuse(ctx: &Context, function: &str, what: &str, findings: Vec<Finding>) -> Result<(), Error> {
-    let line = |f: &Finding| format!("{}: {}: {} [{}]", f.file, f.certificate(), f.message, f.rule);
+    let line = |f: &Finding| {
+        format!(
+            "{}: {}: {} [{}]",
+            f.file,
+            f.certificate(),
+            f.message,
+            f.rule
+        )
+    };
     for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
         ctx.notice(&format!("warning: {}", line(f)));
     }
@@ -84,7 +92,12 @@ pub(crate) fn checked_truststore(ctx: &Context, path: &str) -> Result<Option<Tru
         return Ok(None);
     }
     let store = Truststore::from_pem(path, &ctx.workdir.read_public(path)?)?;
-    refuse(ctx, "check_truststore", path, lint::truststore(path, &store)?)?;
+    refuse(
+        ctx,
+        "check_truststore",
+        path,
+        lint::truststore(path, &store)?,
+    )?;
     Ok(Some(store))
 }
 
