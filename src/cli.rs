@@ -11,6 +11,8 @@ Examples:
   mtls run pki.rhai --var domain=api.example.com         make the CA and its certificates
   mtls run pki.rhai -C ./out --var domain=api.example.com
   mtls plan setup.rhai --var domain=api.example.com --format json
+  mtls check --truststore RootCA.pem --cert server.pem --key server.key --chain inca.pem
+                                                         lint them against ACM's and API Gateway's rules
   mtls functions                                         what scripts can call
   mtls init ./my-flows                                   editable copies of the bundled scripts and stdlib
   mtls completions bash > ~/.local/share/bash-completion/completions/mtls
