@@ -63,12 +63,12 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// One line per finding, then a count.
+    /// One line per finding (severity, rule, file, certificate, message, fix), then a count.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         for f in &self.findings {
             out.push_str(&format!(
-                "{:<7} {:<24} {}: {}\n        {}\n        fix: {}\n",
+                "{:<7} {:<24} {}: {}: {}; fix: {}\n",
                 f.severity,
                 f.rule,
                 f.file,
@@ -155,7 +155,7 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
             // Further certificates of the certificate's own file are checked on their own.
             each(cert_file, &certs[1..], &mut findings)?;
         }
-        if let Some(domain) = &input.domain {
+        if let (Some(domain), None) = (&input.domain, window) {
             findings.extend(lint::domain(cert_file, first, domain)?);
         }
     }

@@ -478,6 +478,26 @@ fn json_document_is_stable() {
         "{}",
         fp.stdout
     );
+    // The text output: one line per finding, then the count.
+    let text = mtls(
+        pki.dir(),
+        &[
+            "check",
+            "--truststore",
+            "ts_client.pem",
+            "--cert",
+            "sha1.pem",
+        ],
+    );
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", text.stdout);
+    assert!(
+        lines[0].starts_with("error   truststore-not-ca "),
+        "{}",
+        text.stdout
+    );
+    assert!(lines[0].contains("; fix: "), "{}", text.stdout);
+    assert_eq!(lines[2], "2 errors, 0 warnings in 3 certificates checked");
     // A clean check is a document too.
     let (code, doc) = json(pki.dir(), &["--truststore", "RootCA.pem"]);
     assert_eq!(code, Some(0));
