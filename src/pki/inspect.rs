@@ -92,6 +92,11 @@ impl ParsedCert {
         Ok(self.x509()?.public_key().raw.to_vec())
     }
 
+    /// The end of the validity period.
+    pub fn not_after(&self) -> Result<time::OffsetDateTime, Error> {
+        Ok(self.x509()?.validity().not_after.to_datetime())
+    }
+
     /// Whether `issuer`'s key signed this certificate and its issuer name is `issuer`'s subject.
     pub fn is_issued_by(&self, issuer: &ParsedCert) -> bool {
         let (Ok(me), Ok(ca)) = (self.x509(), issuer.x509()) else {

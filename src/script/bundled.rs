@@ -34,6 +34,7 @@ pub const SCRIPTS: &[BundledFile] = bundle![
     "scripts/setup.rhai",
     "scripts/teardown.rhai",
     "scripts/rehearse.rhai",
+    "scripts/rollover.rhai",
 ];
 
 /// The bundled script called `name` (`setup.rhai`, or `setup`).

@@ -30,6 +30,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         |c, api: Dynamic, stage: &str| -> Map { ensure_stage(c, &api, stage) }
     );
     bound!(reg, ctx, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map", "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS, then wait until API Gateway reports it AVAILABLE (it refuses changes while UPDATING). opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.", |c, opts: Map| -> Map { ensure_mtls_domain(c, &opts) });
+    bound!(reg, ctx, "apigw_ensure_domain_truststore", "apigw_ensure_domain_truststore(domain: string, truststore: map) -> map", "Point the existing custom domain mtls made at the truststore #{ uri, version } (as upload_truststore returns it), changing nothing else, then wait until it is AVAILABLE; kept when it already uses that version. Returns #{ name, version_before, version, domain_status, warnings, status }.", |c, domain: &str, truststore: Map| -> Map { ensure_domain_truststore(c, domain, &truststore) });
     bound!(
         reg,
         ctx,
@@ -371,21 +372,6 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let uri_shown = opts.get("truststore_uri").map(display).unwrap_or_default();
     hold_domain(ctx, &domain)?;
     let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(&domain))?);
-    // API Gateway refuses to change a domain that is still UPDATING, and reports it so for
-    // a while after each create and update: every change waits until it is AVAILABLE.
-    let wait = Wait::domain_update();
-    let busy = observed
-        .present()
-        .is_some_and(|d| matches!(d.status.as_deref(), Some("UPDATING" | "PENDING")));
-    let settle = |created: DomainName| -> Result<DomainName, Error> {
-        let mut settled =
-            ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))?;
-        // API Gateway reports truststore problems only in the answer to a change.
-        if settled.truststore_warnings.is_empty() {
-            settled.truststore_warnings = created.truststore_warnings;
-        }
-        Ok(settled)
-    };
     let diff = diff_domain(&domain, &wanted, &observed)?;
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
@@ -395,29 +381,75 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
             .arg("truststore_uri", &uri_shown)
             .arg_maybe("truststore_version", wanted.truststore_version.clone())
     };
+    let (op, changed) = converge_domain(ctx, &domain, &wanted, &observed, &diff, describe)?;
+    let info = changed.or_else(|| observed.present().cloned());
+    let warnings = domain_warnings(ctx, &domain, info.as_ref());
+    Ok(map(vec![
+        ("name", domain.clone().into()),
+        (
+            "regional_domain_name",
+            unknown_or(info.as_ref().and_then(|d| d.regional_domain_name.clone())),
+        ),
+        (
+            "regional_hosted_zone_id",
+            unknown_or(
+                info.as_ref()
+                    .and_then(|d| d.regional_hosted_zone_id.clone()),
+            ),
+        ),
+        ("warnings", warnings.into()),
+        ("status", op.name().into()),
+    ]))
+}
+
+/// Applies `diff` to the custom domain (create or PATCH), waiting for it to be AVAILABLE
+/// before and after a change. Returns the op and the domain as the change left it (`None`
+/// when kept, and in a plan).
+fn converge_domain(
+    ctx: &Context,
+    domain: &str,
+    wanted: &WantedDomain,
+    observed: &Observed<DomainName>,
+    diff: &Diff<DomainField>,
+    describe: impl FnOnce(Action) -> Action,
+) -> Result<(Op, Option<DomainName>), Error> {
+    // API Gateway refuses to change a domain that is still UPDATING, and reports it so for
+    // a while after each create and update: every change waits until it is AVAILABLE.
+    let wait = Wait::domain_update();
+    let busy = observed
+        .present()
+        .is_some_and(|d| matches!(d.status.as_deref(), Some("UPDATING" | "PENDING")));
+    let settle = |created: DomainName| -> Result<DomainName, Error> {
+        let mut settled = ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))?;
+        // API Gateway reports truststore problems only in the answer to a change.
+        if settled.truststore_warnings.is_empty() {
+            settled.truststore_warnings = created.truststore_warnings;
+        }
+        Ok(settled)
+    };
     let (op, changed) = reconcile::apply(
         &ctx.effects,
         "api custom domain",
-        &domain,
+        domain,
         observed.looked_up(),
-        &diff,
+        diff,
         describe,
-        || match &diff {
+        || match diff {
             Diff::Update(changes) => {
                 let patches = changes
                     .iter()
                     .map(|c| domain_patch(&c.patch))
                     .collect::<Result<Vec<_>, _>>()?;
                 if busy {
-                    ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))?;
+                    ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))?;
                 }
                 let updated =
-                    ctx.write(|aws| aws.apigateway().update_domain_name(&domain, &patches))?;
+                    ctx.write(|aws| aws.apigateway().update_domain_name(domain, &patches))?;
                 settle(updated)
             }
             _ => {
                 let spec = MtlsDomainSpec {
-                    domain_name: &domain,
+                    domain_name: domain,
                     regional_certificate_arn: known(
                         &wanted.certificate_arn,
                         "the server certificate ARN",
@@ -431,7 +463,7 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
                         &wanted.ownership_arn,
                         "the ownership certificate ARN",
                     )?),
-                    tags: &tags(&domain, "domain"),
+                    tags: &tags(domain, "domain"),
                 };
                 let created = ctx.write(|aws| aws.apigateway().create_domain_name(&spec))?;
                 settle(created)
@@ -442,13 +474,16 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
         // Kept, but a change is still under way (a run stopped right after making it): the
         // steps after this one may change the domain, so they wait for it here.
         ctx.effects.prepare(|| {
-            ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))
+            ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))
                 .map(|_| ())
         })?;
     }
-    let info = changed.or_else(|| observed.present().cloned());
+    Ok((op, changed))
+}
+
+/// The truststore warnings API Gateway gave for `info`, each also shown as a notice.
+fn domain_warnings(ctx: &Context, domain: &str, info: Option<&DomainName>) -> Array {
     let warnings: Array = info
-        .as_ref()
         .map(|d| {
             d.truststore_warnings
                 .iter()
@@ -462,18 +497,127 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
             "warning: API Gateway reports a truststore problem for {domain}: {w}"
         ));
     }
+    warnings
+}
+
+/// The domain's truststore only (CA rollover): the uri and version change, its
+/// certificates stay as they are. The domain must exist and be mtls's; a plan that did not
+/// read it shows the version as changing.
+fn diff_domain_truststore(
+    domain: &str,
+    uri: &Known<String>,
+    version: &Known<String>,
+    observed: &Observed<DomainName>,
+) -> Result<Diff<DomainField>, Error> {
+    let d = match observed {
+        Observed::Present(d) => d,
+        Observed::NotLookedUp => {
+            return Ok(Diff::Update(vec![Change {
+                field: "truststoreVersion",
+                patch: DomainField::TruststoreVersion(version.clone()),
+            }]))
+        }
+        Observed::Absent => {
+            return Err(Error::invalid_argument(
+                "apigw_ensure_domain_truststore",
+                "domain",
+                format!("there is no API Gateway custom domain {domain}"),
+                "run `mtls run setup.rhai --var domain=DOMAIN` first: a rollover changes the truststore of a domain setup made",
+            ))
+        }
+    };
+    let wanted = WantedDomain {
+        certificate_arn: d.regional_certificate_arn.clone(),
+        ownership_arn: d.ownership_verification_certificate_arn.clone(),
+        truststore_uri: uri.clone(),
+        truststore_version: version.clone(),
+    };
+    Ok(match diff_domain(domain, &wanted, observed)? {
+        Diff::Update(changes) => Diff::update_or_keep(
+            changes
+                .into_iter()
+                .filter(|c| {
+                    matches!(
+                        c.patch,
+                        DomainField::TruststoreUri(_) | DomainField::TruststoreVersion(_)
+                    )
+                })
+                .collect(),
+            "exists, as asked",
+        ),
+        other => other,
+    })
+}
+
+/// How a plan shows a value that changes: `before -> after`.
+fn from_to(before: Option<&str>, after: &Known<String>) -> String {
+    format!(
+        "{} -> {}",
+        before.unwrap_or("(none)"),
+        after.as_deref().unwrap_or(crate::effects::Unknown::TEXT)
+    )
+}
+
+fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Result<Map, Error> {
+    let f = "apigw_ensure_domain_truststore";
+    super::check_domain(f, domain)?;
+    let get = |k: &str| -> Result<(Known<String>, String), Error> {
+        let v = truststore.get(k).cloned().ok_or_else(|| {
+            Error::invalid_argument(
+                f,
+                "truststore",
+                format!("the map has no `{k}`"),
+                "pass the map upload_truststore returns (#{ uri, version, ... })",
+            )
+        })?;
+        Ok((text(f, k, &v)?, display(&v)))
+    };
+    let (uri, uri_shown) = get("uri")?;
+    let (version, _) = get("version")?;
+    hold_domain(ctx, domain)?;
+    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(domain))?);
+    let diff = diff_domain_truststore(domain, &uri, &version, &observed)?;
+    let before = observed.present().cloned();
+    let wanted = WantedDomain {
+        certificate_arn: before
+            .as_ref()
+            .and_then(|d| d.regional_certificate_arn.clone()),
+        ownership_arn: before
+            .as_ref()
+            .and_then(|d| d.ownership_verification_certificate_arn.clone()),
+        truststore_uri: uri.clone(),
+        truststore_version: version.clone(),
+    };
+    let old_version = before.as_ref().and_then(|d| d.truststore_version.clone());
+    let describe = |a: Action| {
+        let a = a.arg("truststore_uri", &uri_shown);
+        if observed.looked_up() {
+            a.arg(
+                "truststore_version",
+                from_to(old_version.as_deref(), &version),
+            )
+        } else {
+            a.arg_maybe("truststore_version", version.clone())
+        }
+    };
+    let (op, changed) = converge_domain(ctx, domain, &wanted, &observed, &diff, describe)?;
+    // Kept: as it was. Changed: as the change left it (unknown in a plan).
+    let info = if op == Op::Keep {
+        before.clone()
+    } else {
+        changed
+    };
+    let warnings = domain_warnings(ctx, domain, info.as_ref());
     Ok(map(vec![
-        ("name", domain.clone().into()),
+        ("name", domain.into()),
+        ("version_before", unknown_or(old_version)),
         (
-            "regional_domain_name",
-            unknown_or(info.as_ref().and_then(|d| d.regional_domain_name.clone())),
+            "version",
+            unknown_or(info.as_ref().and_then(|d| d.truststore_version.clone())),
         ),
         (
-            "regional_hosted_zone_id",
-            unknown_or(
-                info.as_ref()
-                    .and_then(|d| d.regional_hosted_zone_id.clone()),
-            ),
+            "domain_status",
+            unknown_or(info.as_ref().and_then(|d| d.status.clone())),
         ),
         ("warnings", warnings.into()),
         ("status", op.name().into()),
@@ -678,6 +822,56 @@ mod tests {
         case(present(same.clone()), wanted(None), &["truststoreVersion"]);
         let theirs = present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
         assert!(diff_domain("api.example.com", &wanted(Some("v1")), &theirs).is_err());
+    }
+
+    #[test]
+    fn domain_truststore_diffs() {
+        let v = |s: &str| Some(s.to_string());
+        let uri = v("s3://b/RootCA.pem");
+        let diff = |o: &Observed<DomainName>, version: &Known<String>| {
+            diff_domain_truststore("api.example.com", &uri, version, o)
+        };
+        let same = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", true));
+        assert_eq!(
+            diff(&same, &v("v1")).unwrap(),
+            Diff::Keep("exists, as asked")
+        );
+        assert_eq!(
+            fields(&diff(&same, &v("v2")).unwrap()),
+            ["truststoreVersion"]
+        );
+        // Only the truststore: certificates missing from the domain are not this step's to set.
+        let bare = Observed::Present(DomainName {
+            regional_certificate_arn: None,
+            ownership_verification_certificate_arn: None,
+            ..domain("s3://b/RootCA.pem", "v1", "", "", true)
+        });
+        assert_eq!(
+            diff(&bare, &v("v1")).unwrap(),
+            Diff::Keep("exists, as asked")
+        );
+        assert_eq!(
+            fields(&diff(&bare, &v("v2")).unwrap()),
+            ["truststoreVersion"]
+        );
+        let moved = Observed::Present(domain("s3://old/RootCA.pem", "v1", "cert", "owner", true));
+        assert_eq!(
+            fields(&diff(&moved, &v("v2")).unwrap()),
+            ["truststoreUri", "truststoreVersion"]
+        );
+        // A plan that did not look (or does not know the version yet) shows a change.
+        assert_eq!(
+            fields(&diff(&Observed::NotLookedUp, &None).unwrap()),
+            ["truststoreVersion"]
+        );
+        assert_eq!(fields(&diff(&same, &None).unwrap()), ["truststoreVersion"]);
+        // No domain (setup has not run), or someone else's: an error, nothing sent.
+        let err = diff(&Observed::Absent, &v("v2")).unwrap_err().to_string();
+        assert!(err.contains("no API Gateway custom domain"), "{err}");
+        let theirs = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
+        assert!(diff(&theirs, &v("v2")).is_err());
+        assert_eq!(from_to(Some("v1"), &None), "v1 -> (known after apply)");
+        assert_eq!(from_to(None, &v("v2")), "(none) -> v2");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The command line, as clap definitions only: parsing here, behaviour in `main.rs` and
-//! the library.
+//! The command line, as clap definitions only: parsing here, behaviour in `cli/mod.rs`
+//! and the rest of the library.
 
 use std::path::PathBuf;
 
@@ -229,7 +229,7 @@ pub struct CheckArgs {
     pub domain: Option<String>,
     /// Instead of the rules, list every certificate given that expires within this window
     /// (30d, 12h) or has expired; any exits 1.
-    #[arg(long, value_name = "WINDOW", value_parser = mtls::pki::lint::parse_window)]
+    #[arg(long, value_name = "WINDOW", value_parser = crate::pki::lint::parse_window)]
     pub expiring: Option<std::time::Duration>,
     /// Read the files relative to DIR.
     #[arg(short = 'C', long = "dir", value_name = "DIR", default_value = ".")]
