@@ -39,7 +39,7 @@ macro_rules! internal_modules {
     )*};
 }
 
-internal_modules!(alloc, aws, effects, gateway, inputs, petstore, pki, script, workdir);
+internal_modules!(alloc, aws, check, effects, gateway, inputs, petstore, pki, script, workdir);
 
 pub mod cli;
 pub mod error;

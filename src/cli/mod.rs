@@ -76,6 +76,7 @@ fn run_command() -> Result<ExitCode> {
         }
         Command::Init { dir, force } => init(&dir, force).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check(args),
         Command::Completions { shell } => {
             completions(shell)?;
             Ok(ExitCode::SUCCESS)
@@ -132,6 +133,29 @@ fn completions(shell: clap_complete::Shell) -> Result<()> {
         .and_then(|()| stdout.flush())
         .into_diagnostic()
         .wrap_err("could not write the completion script")
+}
+
+/// `mtls check`: the findings on stdout; exit 1 with any error, 0 otherwise.
+fn check(args: args::CheckArgs) -> Result<ExitCode> {
+    let report = crate::check::check(&crate::check::CheckInput {
+        dir: args.dir,
+        truststore: args.truststore,
+        cert: args.cert,
+        key: args.key,
+        chain: args.chain,
+        domain: args.domain,
+        expiring: args.expiring,
+    })?;
+    if args.format == Format::Json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(if report.has_errors() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn serve(args: args::ServeArgs) -> Result<()> {

@@ -5,6 +5,7 @@
 
 mod inspect;
 mod key;
+pub mod lint;
 pub(crate) mod pem;
 mod profile;
 mod secret;

@@ -157,15 +157,8 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
     }
     if !unknown {
         let store = Truststore::from_pem(path, &pem)?;
-        let problems = store.problems()?;
-        if !problems.is_empty() {
-            return Err(Error::invalid_argument(
-                f,
-                "cas",
-                problems.join("; "),
-                "API Gateway would refuse this truststore: fix the CA files (or make new ones with --force)",
-            ));
-        }
+        // The same rules, ids and messages as check_truststore and `mtls check`.
+        super::checks::refuse(ctx, f, "cas", crate::pki::lint::truststore(path, &store)?)?;
         wanted = Some(store);
     }
     let wanted_entries = wanted.as_ref().map(entries).transpose()?;
