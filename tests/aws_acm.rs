@@ -259,14 +259,15 @@ async fn requested_certificate_gives_a_validation_cname_and_becomes_issued() {
 
 #[tokio::test]
 async fn waiting_times_out_with_an_error_that_says_so() {
-    let moto = Moto::start();
+    // The certificate stays PENDING_VALIDATION for a minute, however slow the machine.
+    let moto = Moto::start_with(&[("MOTO_ACM_VALIDATION_WAIT", "60")]);
     let aws = Aws::connect(&moto.settings()).await.expect("connect");
     let arn = aws
         .acm()
         .request_certificate(DOMAIN, &Tags::new(), None)
         .await
         .expect("request");
-    // moto issues after one second; a 200 ms budget ends first.
+    // A 200 ms budget ends first.
     let err = aws
         .acm()
         .wait_until_issued(
