@@ -82,6 +82,15 @@ fn folder_with_ca(ca: &Path) -> tempfile::TempDir {
     dir
 }
 
+/// Folders kept until every figure is printed: removing tens of thousands of files is slow
+/// (minutes on a file system mounted with `discard`) and would load the disk under the
+/// next measurement.
+static KEEP: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
+
+fn keep(dir: tempfile::TempDir) {
+    KEEP.lock().unwrap().push(dir);
+}
+
 /// `mtls run issue_clients.rhai --var count=N` in a fresh folder; checked (outside the
 /// timing) by `openssl verify` of a sample and the manifest's length.
 fn mtls_fleet(ca: &Path, count: usize) -> Duration {
@@ -104,8 +113,8 @@ fn mtls_fleet(ca: &Path, count: usize) -> Duration {
     assert_eq!(out.matches(": OK").count(), sample.len(), "{out}");
     let manifest = std::fs::read_to_string(dir.path().join("device-manifest.csv")).unwrap();
     assert_eq!(manifest.lines().count(), count + 1);
-    // Removing 2 x count files is not part of the measurement.
-    drop(dir);
+    keep(dir);
+    println!("  mtls run, {count} certificates: {} ms", took.as_millis());
     took
 }
 
@@ -172,6 +181,11 @@ fn openssl_loop(ca: &Path, sample: usize) -> Duration {
         ],
     );
     assert!(out.contains(": OK"), "{out}");
+    keep(dir);
+    println!(
+        "  openssl loop, {sample} certificates: {} ms",
+        took.as_millis()
+    );
     took
 }
 
@@ -183,7 +197,7 @@ fn io_floor(top: &Path, count: usize) -> Duration {
     let wd = mtls::workdir::Workdir::new(dir.path());
     let key = mtls::pki::SecretPem::new("k".repeat(241));
     let cert = vec![b'c'; 684];
-    time(|| {
+    let took = time(|| {
         let batch = wd.batch("").unwrap();
         (1..=count).into_par_iter().for_each(|n| {
             let (k, c) = (format!("device-{n}.key"), format!("device-{n}.pem"));
@@ -195,7 +209,14 @@ fn io_floor(top: &Path, count: usize) -> Duration {
                 .unwrap();
         });
         batch.commit().unwrap();
-    })
+    });
+    keep(dir);
+    println!(
+        "  file system floor, {} files: {} ms",
+        2 * count,
+        took.as_millis()
+    );
+    took
 }
 
 /// Seconds per operation that `openssl speed` reports for the first `column` of `row`.
@@ -345,4 +366,5 @@ fn main() {
             loop_sample * big as f64 / sample as f64 / big_t
         );
     }
+    println!("(removing the folders made; not measured)");
 }
