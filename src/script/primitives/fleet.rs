@@ -651,10 +651,8 @@ fn make_fleet(
                 ));
             };
             if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(Error::internal(
-                    "issue client certificates",
-                    "interrupted (Ctrl-C)",
-                ));
+                // Ctrl-C: stop making pairs; the batch, dropped, removes what it wrote.
+                return Err(Error::Interrupted);
             }
             let name = fleet.name(*n);
             let new_key;
