@@ -16,8 +16,8 @@
 //!
 //! moto turns a requested ACM certificate ISSUED once more than MOTO_ACM_VALIDATION_WAIT
 //! (1 s in the test harness) has passed since the request. Both contenders wait for it the
-//! same way: DescribeCertificate, and while it is PENDING_VALIDATION, sleep and ask again,
-//! after 0.25 s, then doubling up to 10 s (mtls's schedule; the CLI's own `aws acm wait
+//! same way: DescribeCertificate, and while it is PENDING_VALIDATION, sleep a fifth of the
+//! time waited so far (at least 0.25 s, at most 10 s) and ask again (mtls's schedule; the CLI's own `aws acm wait
 //! certificate-validated` would sleep 60 s). The number of DescribeCertificate calls each
 //! made is printed.
 //!

@@ -173,7 +173,7 @@ struct VarRule {
     example: &'static str,
 }
 
-const VAR_RULES: [VarRule; 8] = [
+const VAR_RULES: [VarRule; 9] = [
     VarRule {
         name: "domain",
         check: |v| dns_name_problem(v, Wildcard::Refused),
@@ -205,6 +205,14 @@ const VAR_RULES: [VarRule; 8] = [
             _ => Some("it is a number of seconds from 1 to 86400".into()),
         },
         example: "1800",
+    },
+    VarRule {
+        name: "expiry_warning_days",
+        check: |v| match v.parse::<u32>() {
+            Ok(0..=36_600) => None,
+            _ => Some("it is a number of days from 0 (no warnings) to 36600".into()),
+        },
+        example: "30",
     },
     VarRule {
         name: "probe",

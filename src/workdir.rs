@@ -298,6 +298,12 @@ impl Workdir {
         }
     }
 
+    /// Reads a public file's bytes as they are, at most [`MAX_FILE_BYTES`]: only to name a
+    /// binary (DER) certificate where PEM was expected. Nothing read here is written or sent.
+    pub fn read_public_bytes(&self, name: &str) -> Result<Vec<u8>, Error> {
+        self.read_capped(name, MAX_FILE_BYTES)
+    }
+
     /// Reads a Rhai module of the folder (for `import`).
     pub fn read_module(&self, name: &str) -> Result<String, Error> {
         let bytes = self.read_capped(name, MAX_SCRIPT_BYTES)?;

@@ -287,11 +287,12 @@ fn a_duplicate_made_anyway_is_an_error_that_says_how_to_resolve_it() {
 fn a_domain_left_updating_by_a_killed_run_is_waited_for() {
     let moto = Moto::start();
     let dir = workdir_with_pki(DOMAIN);
-    // Longer than the other delays: the re-run must reach the domain while it is UPDATING.
+    // Long enough for the re-run (a process start and the lookups before the domain's)
+    // to reach the domain while it is UPDATING.
     let realism = Realism::start(
         &moto,
         vec![
-            DomainUpdating::new(secs(6.0)),
+            DomainUpdating::new(secs(3.0)),
             Hold::new("CreateDomainName", 1, true),
         ],
     );
@@ -327,4 +328,105 @@ fn a_domain_left_updating_by_a_killed_run_is_waited_for() {
     );
     assert_eq!(realism.calls_of("CreateDomainName").len(), 1);
     assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// AWS applies `disableExecuteApiEndpoint` only with a deployment. A run killed after
+/// turning the endpoint off (UpdateRestApi applied) on an API whose stage exists, before it
+/// deployed the stage again, finds on re-run the endpoint off and the stage there: it must
+/// still deploy the stage, or the default endpoint keeps serving. Then a plain re-run
+/// changes nothing.
+#[test]
+fn a_run_killed_between_disabling_the_endpoint_and_the_redeploy_is_completed() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    // UpdateRestApi #1 is the first setup's (on the new API, before its stage exists);
+    // #2 turns the endpoint off again after someone turned it on.
+    let realism = Realism::start(
+        &moto,
+        vec![
+            EndpointNeedsDeployment::new(),
+            Hold::new("UpdateRestApi", 2, true),
+        ],
+    );
+    let first = run_setup(dir.path(), &realism.env(), &[]);
+    assert!(first.status.success(), "{}", first.all());
+    assert!(EndpointNeedsDeployment::undeployed(&realism).is_empty());
+
+    // Someone turns the default endpoint back on (straight to moto, with a JSON `false`:
+    // moto 5.2.5 reads the string "false" as true).
+    let api = Inventory::of(&moto, DOMAIN).apis[0].clone();
+    let port: u16 = moto
+        .endpoint_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = br#"{"patchOperations": [{"op": "replace", "path": "/disableExecuteApiEndpoint", "value": false}]}"#;
+    let (status, answer) = moto_call(
+        port,
+        "PATCH",
+        &format!("/restapis/{api}"),
+        "apigateway",
+        body,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+
+    // Killed once AWS has applied the change, before any deployment.
+    let mut child = spawn_setup(dir.path(), &realism.env());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !Hold::reached(&realism) {
+        assert!(Instant::now() < deadline, "{}", realism.report());
+        assert!(child.try_wait().unwrap().is_none(), "{}", realism.report());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        EndpointNeedsDeployment::undeployed(&realism),
+        vec![api.clone()],
+        "the kill should leave the endpoint serving\n{}",
+        realism.report()
+    );
+    assert!(Inventory::of(&moto, DOMAIN).endpoint_disabled);
+
+    let again = run_setup(dir.path(), &realism.env(), &[]);
+    assert!(
+        again.status.success(),
+        "{}\n{}",
+        again.all(),
+        realism.report()
+    );
+    assert!(
+        EndpointNeedsDeployment::undeployed(&realism).is_empty(),
+        "the re-run left the default endpoint serving:\n{}\n{}",
+        again.all(),
+        realism.report()
+    );
+    let calls = realism.calls();
+    let held = calls
+        .iter()
+        .rposition(|c| c.operation == "UpdateRestApi")
+        .unwrap();
+    assert!(
+        calls[held..]
+            .iter()
+            .any(|c| c.operation == "CreateDeployment" && c.status.is_some_and(|s| s < 300)),
+        "no deployment after the change\n{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+
+    // Done: the next run changes nothing.
+    moto.reset_recording();
+    let noop = run_setup(dir.path(), &realism.env(), &[]);
+    assert!(noop.status.success(), "{}", noop.all());
+    let changes: Vec<String> = moto
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| r.is_mutating())
+        .map(|r| r.describe())
+        .collect();
+    assert!(changes.is_empty(), "{changes:?}\n{}", noop.all());
 }

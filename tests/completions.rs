@@ -55,6 +55,8 @@ fn every_shell_gets_a_script_naming_every_subcommand() {
             "serve",
             "init",
             "completions",
+            "check",
+            "expiring",
             // Options as each shell spells them (fish: `-l detailed-exitcode`).
             "detailed-exitcode",
             "dry-run",

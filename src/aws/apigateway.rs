@@ -42,6 +42,8 @@ pub struct Stage {
     pub name: String,
     /// The deployment it serves.
     pub deployment_id: Option<String>,
+    /// The stage's tags.
+    pub tags: Tags,
 }
 
 /// What [`ApiGateway::create_domain_name`] creates: a REGIONAL custom domain with TLS 1.2 and
@@ -423,6 +425,12 @@ impl ApiGateway {
             Ok(out) => Ok(Some(Stage {
                 name: out.stage_name().unwrap_or(stage).to_string(),
                 deployment_id: out.deployment_id().map(str::to_string),
+                tags: out
+                    .tags()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
             })),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -695,6 +703,75 @@ impl ApiGateway {
             .collect())
     }
 
+    /// `GetStages`: the API's stages, with their tags.
+    pub async fn stages(&self, api_id: &str) -> Result<Vec<Stage>, AwsError> {
+        const OP: &str = "GetStages";
+        let out = self
+            .client
+            .get_stages()
+            .rest_api_id(api_id)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(out
+            .item()
+            .iter()
+            .filter_map(|s| {
+                Some(Stage {
+                    name: s.stage_name()?.to_string(),
+                    deployment_id: s.deployment_id().map(str::to_string),
+                    tags: s.tags().cloned().unwrap_or_default().into_iter().collect(),
+                })
+            })
+            .collect())
+    }
+
+    /// The ARN of a stage, which `TagResource` and `UntagResource` take.
+    fn stage_arn(&self, api_id: &str, stage: &str) -> Result<String, AwsError> {
+        let region = self
+            .client
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| AwsError::missing(SERVICE, "TagResource", "region"))?;
+        Ok(format!(
+            "arn:{}:apigateway:{region}::/restapis/{api_id}/stages/{stage}",
+            partition(&region)
+        ))
+    }
+
+    /// `TagResource` on a stage: sets `key` to `value`.
+    pub async fn tag_stage(
+        &self,
+        api_id: &str,
+        stage: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), AwsError> {
+        const OP: &str = "TagResource";
+        self.client
+            .tag_resource()
+            .resource_arn(self.stage_arn(api_id, stage)?)
+            .tags(key, value)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(())
+    }
+
+    /// `UntagResource` on a stage: removes the tag `key`.
+    pub async fn untag_stage(&self, api_id: &str, stage: &str, key: &str) -> Result<(), AwsError> {
+        const OP: &str = "UntagResource";
+        self.client
+            .untag_resource()
+            .resource_arn(self.stage_arn(api_id, stage)?)
+            .tag_keys(key)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(())
+    }
+
     /// `GetResources` (all pages): the paths of the API's resources (`/`, `/pets`, ...).
     pub async fn resource_paths(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
         const OP: &str = "GetResources";
@@ -726,9 +803,43 @@ impl ApiGateway {
 }
 
 /// The base path as the mapping URLs spell it.
+/// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ...), as AWS names them.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if region.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else {
+        "aws"
+    }
+}
+
 fn api_base_path(base_path: Option<&str>) -> String {
     match base_path {
         None | Some("") | Some("/") | Some(ROOT_BASE_PATH) => ROOT_BASE_PATH.to_string(),
         Some(p) => p.trim_matches('/').to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition;
+
+    #[test]
+    fn stage_arns_name_the_region_s_partition() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("eu-west-3"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition("us-isob-east-1"), "aws-iso-b");
     }
 }

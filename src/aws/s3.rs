@@ -277,6 +277,55 @@ impl S3 {
         }))
     }
 
+    /// `GetObject` of the latest version, or of `version_id`: the body, up to `max_bytes`
+    /// (a larger object is an error); `None` when there is no such object or version.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        const OP: &str = "GetObject";
+        let result = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .or_aws(SERVICE, OP);
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() || (version_id.is_some() && e.status == Some(400)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let too_large = || {
+            AwsError::local(
+                SERVICE,
+                OP,
+                local_code::UNEXPECTED_RESPONSE,
+                format!("s3://{bucket}/{key} is larger than {max_bytes} bytes"),
+            )
+        };
+        if out.content_length().unwrap_or_default() > max_bytes as i64 {
+            return Err(too_large());
+        }
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|_| AwsError::missing(SERVICE, OP, "the complete body"))?
+            .into_bytes();
+        if body.len() > max_bytes {
+            return Err(too_large());
+        }
+        Ok(Some(body.to_vec()))
+    }
+
     /// `ListObjectVersions` (all pages): every version and delete marker under `prefix`
     /// (all keys when `None`), newest first within a key.
     pub async fn list_object_versions(
@@ -396,7 +445,8 @@ where
             pause.as_millis()
         );
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(policy.max_pause);
+        // Versioning takes effect at some moment: noticed soon after, as a poll would.
+        pause = super::wait::next_pause(start.elapsed(), policy.first, policy.max_pause);
     }
 }
 

@@ -52,12 +52,25 @@ pub(crate) enum Poll<T> {
     Pending(String),
 }
 
-/// The first pause between two polls; later ones double up to the wait's interval.
+/// The shortest pause between two polls.
 pub(crate) const FIRST_DELAY: Duration = Duration::from_millis(250);
 
-/// Calls `check` until it is done, fails, or `wait.timeout` passes: first after
-/// [`FIRST_DELAY`], then twice as long each time up to `wait.interval`, so a state that
-/// changes within a second is seen at once and a long wait still asks rarely.
+/// How much later than it happens a state change may be noticed, as a fraction of the
+/// time waited so far: one fifth.
+const NOTICE_WITHIN: u32 = 5;
+
+/// The pause before asking AWS again whether a state changed, after `waited`: a fifth of
+/// the time waited so far, at least `first` and at most `max`. So a change is seen at most
+/// `first`, or a fifth of the time it took, after it happens (a wait costs at most 1.2
+/// times what AWS makes it), and a long wait still asks only every `max`. Doubling pauses
+/// would notice a change up to as late again as it took (one at 2.1 s seen at 3.75 s).
+pub(crate) fn next_pause(waited: Duration, first: Duration, max: Duration) -> Duration {
+    (waited / NOTICE_WITHIN).max(first).min(max)
+}
+
+/// Calls `check` until it is done, fails, or `wait.timeout` passes, pausing
+/// [`next_pause`] between two calls (from [`FIRST_DELAY`] up to `wait.interval`), so a
+/// state that changes within a second is seen at once and a long wait still asks rarely.
 /// `what` names the thing waited for in the spinner and in the timeout error.
 pub(crate) async fn poll<T, F, Fut>(
     wait: &Wait,
@@ -73,7 +86,6 @@ where
     let start = Instant::now();
     let spinner = Spinner::new(what);
     let mut last = String::new();
-    let mut delay = FIRST_DELAY.min(wait.interval);
     loop {
         match check().await {
             Ok(Poll::Done(value)) => {
@@ -102,8 +114,8 @@ where
                 format!("{what} is still {last} after {} s", elapsed.as_secs()),
             ));
         }
-        tokio::time::sleep(delay.min(wait.timeout - elapsed)).await;
-        delay = (delay * 2).min(wait.interval);
+        let pause = next_pause(elapsed, FIRST_DELAY, wait.interval);
+        tokio::time::sleep(pause.min(wait.timeout - elapsed)).await;
     }
 }
 
@@ -140,7 +152,8 @@ impl Transient {
 pub struct Retry {
     /// Give up once this much time has passed.
     pub total: Duration,
-    /// The first pause; later ones double up to `max_pause`.
+    /// The shortest pause (the first one). After a "throttled" answer pauses double up to
+    /// `max_pause` (AWS's advice: back off); after another one they are [`next_pause`].
     pub first: Duration,
     /// The longest pause.
     pub max_pause: Duration,
@@ -192,6 +205,9 @@ pub(crate) fn is_throttled(err: &AwsError) -> bool {
 /// Calls `call` until it succeeds, fails with an answer `again` does not accept, or
 /// `policy.total` would pass; `what` names the call in the spinner and the logs. A pause
 /// is never shorter than the `Retry-After` AWS sent with the answer ([`Refusal`]).
+/// Throttled answers back off (pauses double); others ("not found yet", "in use") wait
+/// for a state AWS is changing, and are asked again after [`next_pause`], so the change
+/// is noticed soon after it happens.
 pub(crate) async fn retry<T, E, F, Fut>(
     policy: &Retry,
     what: &str,
@@ -236,7 +252,11 @@ where
         let s = spinner.get_or_insert_with(|| Spinner::new(what));
         s.show(&format!("{what}: {code}, asking again"));
         tokio::time::sleep(wait).await;
-        pause = (pause * 2).min(policy.max_pause);
+        pause = if is_throttled(&e) {
+            (pause * 2).min(policy.max_pause)
+        } else {
+            next_pause(start.elapsed(), policy.first, policy.max_pause)
+        };
     }
 }
 
@@ -372,6 +392,66 @@ mod tests {
         first: Duration::from_millis(1),
         max_pause: Duration::from_millis(4),
     };
+
+    #[test]
+    fn a_change_is_noticed_within_a_fifth_of_the_time_waited() {
+        let (first, max) = (Duration::from_millis(250), Duration::from_secs(10));
+        let pause = |waited_ms: u64| next_pause(Duration::from_millis(waited_ms), first, max);
+        assert_eq!(pause(0), first);
+        assert_eq!(pause(1_250), first);
+        assert_eq!(pause(2_000), Duration::from_millis(400));
+        assert_eq!(pause(3_000), Duration::from_millis(600));
+        assert_eq!(pause(49_000), Duration::from_millis(9_800));
+        assert_eq!(pause(30 * 60_000), max);
+        // A maximum below the minimum wins (a wait whose interval is short).
+        assert_eq!(
+            next_pause(Duration::ZERO, first, Duration::from_millis(100)),
+            Duration::from_millis(100)
+        );
+        // So the pauses of a poll never exceed a fifth of the time waited, once past the
+        // first: the state is seen at most 20 % after it changed.
+        let mut waited = Duration::ZERO;
+        while waited < Duration::from_secs(120) {
+            let p = next_pause(waited, first, max);
+            assert!(p <= first.max(waited / 5), "{p:?} after {waited:?}");
+            waited += p;
+        }
+    }
+
+    #[tokio::test]
+    async fn throttled_answers_back_off() {
+        // With pauses of 1 ms up to 64 ms, ten throttled answers take at least
+        // 1+2+4+...+64 ms (with the pauses of other answers, about 20 ms).
+        let policy = Retry {
+            total: Duration::from_secs(60),
+            first: Duration::from_millis(1),
+            max_pause: Duration::from_millis(64),
+        };
+        let run = |code: &'static str| {
+            let calls = std::sync::atomic::AtomicU32::new(0);
+            async move {
+                let start = Instant::now();
+                let again = |e: &AwsError| Transient::of(e).is_some();
+                retry(&policy, "x", again, || async {
+                    match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                        0..=9 => Err(err(code)),
+                        _ => Ok(()),
+                    }
+                })
+                .await
+                .unwrap();
+                start.elapsed()
+            }
+        };
+        let throttled = run("TooManyRequestsException").await;
+        assert!(
+            throttled >= Duration::from_millis(1 + 2 + 4 + 8 + 16 + 32 + 64 * 4),
+            "{throttled:?}"
+        );
+        // (The other answers' pauses are `next_pause`, tested above; no upper bound on time
+        // is asserted here, since a loaded machine may sleep longer.)
+        run("ResourceInUseException").await;
+    }
 
     #[test]
     fn classifies_answers() {

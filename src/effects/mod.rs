@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 
 pub use action::{Action, Arg, ArgValue, Op};
-pub use plan::Plan;
+pub use plan::{Plan, Summary};
 pub use unknown::Unknown;
 
 use crate::error::Error;
@@ -98,6 +98,10 @@ pub struct Effects {
     refresh: bool,
     journal: RefCell<Vec<Action>>,
     targets: RefCell<HashSet<String>>,
+    /// What needs attention without being a change (a certificate about to expire).
+    warnings: RefCell<Vec<String>>,
+    /// Targets an earlier action changes but that were not changed (a plan).
+    pending: RefCell<HashSet<String>>,
 }
 
 impl Effects {
@@ -113,6 +117,8 @@ impl Effects {
             refresh,
             journal: RefCell::new(Vec::new()),
             targets: RefCell::new(HashSet::new()),
+            warnings: RefCell::new(Vec::new()),
+            pending: RefCell::new(HashSet::new()),
         }
     }
 
@@ -159,6 +165,9 @@ impl Effects {
             }
             Ok(())
         })?;
+        if !ran && action.op.changes_anything() {
+            self.pending.borrow_mut().insert(action.target.clone());
+        }
         self.record(action);
         Ok(if ran { out } else { None })
     }
@@ -189,9 +198,27 @@ impl Effects {
         self.targets.borrow().contains(target)
     }
 
-    /// The actions recorded so far, in order.
+    /// Whether an earlier action of this run changes `target` without having changed it
+    /// yet (a plan): what the target will hold is known only once applied.
+    pub fn pending(&self, target: &str) -> bool {
+        self.pending.borrow().contains(target)
+    }
+
+    /// Records a warning for the plan (once, however often it is raised). Returns whether
+    /// it is new, so the caller shows it once too.
+    pub fn warn(&self, text: &str) -> bool {
+        let mut warnings = self.warnings.borrow_mut();
+        if warnings.iter().any(|w| w == text) {
+            return false;
+        }
+        warnings.push(text.to_string());
+        true
+    }
+
+    /// The actions and warnings recorded so far, in order.
     pub fn plan(&self) -> Plan {
         Plan::new(self.mode(), self.journal.borrow().clone())
+            .with_warnings(self.warnings.borrow().clone())
     }
 
     fn record(&self, action: Action) {
@@ -222,6 +249,9 @@ mod tests {
         assert_eq!(out, None);
         assert_eq!(fx.plan().actions.len(), 1);
         assert!(fx.touched("a"));
+        assert!(fx.pending("a"));
+        fx.keep(Action::new(Op::Keep, "file", "b", "exists"));
+        assert!(fx.touched("b") && !fx.pending("b"));
     }
 
     #[test]
@@ -230,6 +260,8 @@ mod tests {
         let out = fx.apply(create("a"), || Ok(7)).unwrap();
         assert_eq!(out, Some(7));
         assert_eq!(fx.plan().actions[0].op, Op::Create);
+        // Done, so not pending: a later step reads what was written.
+        assert!(fx.touched("a") && !fx.pending("a"));
     }
 
     #[test]

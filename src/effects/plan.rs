@@ -18,16 +18,26 @@ pub struct Plan {
     pub summary: Summary,
     /// Every action, in the order the script took them.
     pub actions: Vec<Action>,
+    /// What needs attention without being a change: certificates (local files, the
+    /// truststore's CAs, those in ACM) that expire within `--var expiry_warning_days`
+    /// (30 by default). Warnings do not make `--detailed-exitcode` exit 2.
+    pub warnings: Vec<String>,
 }
 
 /// How many actions of each op.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Resources or files to make.
     pub create: usize,
+    /// Resources changed in place.
     pub update: usize,
+    /// Resources made anew in place of the old.
     pub replace: usize,
+    /// What exists already as asked.
     pub keep: usize,
+    /// Resources to remove.
     pub delete: usize,
+    /// Checks that change nothing.
     pub check: usize,
 }
 
@@ -49,7 +59,13 @@ impl Plan {
             mode,
             summary,
             actions,
+            warnings: Vec::new(),
         }
+    }
+
+    pub(crate) fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
     }
 
     /// Whether applying this plan would change anything.
@@ -91,6 +107,7 @@ impl Plan {
             ),
         };
         if self.actions.is_empty() {
+            self.render_warnings(&mut out);
             return out;
         }
         out.push('\n');
@@ -129,12 +146,23 @@ impl Plan {
                 );
             }
         }
+        self.render_warnings(&mut out);
         if self.mode == Mode::Plan {
             out.push_str("\nNothing was changed: this was a plan. Run `mtls run` to apply it.\n");
         } else if !self.has_changes() {
             out.push_str("\nNo changes: everything was already as the script asks.\n");
         }
         out
+    }
+
+    fn render_warnings(&self, out: &mut String) {
+        if self.warnings.is_empty() {
+            return;
+        }
+        out.push_str("\nWarnings:\n");
+        for w in &self.warnings {
+            let _ = writeln!(out, "  ! {w}");
+        }
     }
 
     /// Whether applying this plan would change anything on AWS: an action that creates,
@@ -152,7 +180,7 @@ impl Plan {
             .filter(|a| Self::is_aws_change(a))
             .cloned()
             .collect();
-        Plan::new(self.mode, actions)
+        Plan::new(self.mode, actions).with_warnings(self.warnings.clone())
     }
 
     /// A changing action on anything but a local kind. The list names what is local, so

@@ -92,6 +92,11 @@ impl ParsedCert {
         Ok(self.x509()?.public_key().raw.to_vec())
     }
 
+    /// The end of the validity period.
+    pub fn not_after(&self) -> Result<time::OffsetDateTime, Error> {
+        Ok(self.x509()?.validity().not_after.to_datetime())
+    }
+
     /// Whether `issuer`'s key signed this certificate and its issuer name is `issuer`'s subject.
     pub fn is_issued_by(&self, issuer: &ParsedCert) -> bool {
         let (Ok(me), Ok(ca)) = (self.x509(), issuer.x509()) else {
@@ -100,48 +105,15 @@ impl ParsedCert {
         me.issuer() == ca.subject() && me.verify_signature(Some(ca.public_key())).is_ok()
     }
 
-    /// What ACM and API Gateway would refuse in this certificate: a signature weaker than
-    /// SHA-256, an RSA key under 2048 bits or an EC key under 256, a validity that does not
-    /// include now, a version before 3. Empty when it passes.
+    /// What ACM and API Gateway would refuse in this certificate: the messages of the
+    /// [`super::lint::certificate`] rules it fails (a signature weaker than SHA-256, an RSA
+    /// key under 2048 bits or an EC key under 256, a validity that does not include now, a
+    /// version before 3). Empty when it passes.
     pub fn aws_problems(&self) -> Result<Vec<String>, Error> {
-        let c = self.x509()?;
-        let mut problems = Vec::new();
-        let sig = signature_name(&c);
-        let strong = [
-            "sha256WithRSAEncryption",
-            "sha384WithRSAEncryption",
-            "sha512WithRSAEncryption",
-            "ecdsa-with-SHA256",
-            "ecdsa-with-SHA384",
-        ];
-        if !strong.contains(&sig.as_str()) {
-            problems.push(format!(
-                "signed with {sig}; SHA-256 or stronger is required"
-            ));
-        }
-        match c.public_key().parsed() {
-            Ok(PublicKey::RSA(rsa)) if rsa.key_size() < 2048 => problems.push(format!(
-                "RSA {}-bit key; at least 2048 bits is required",
-                rsa.key_size()
-            )),
-            Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => problems.push(format!(
-                "EC {}-bit key; at least 256 bits is required",
-                ec.key_size()
-            )),
-            Ok(PublicKey::RSA(_)) | Ok(PublicKey::EC(_)) => {}
-            _ => problems.push("key type not accepted; use RSA or ECDSA".to_string()),
-        }
-        if !c.validity().is_valid() {
-            problems.push(format!(
-                "not valid now (valid from {} to {})",
-                rfc3339(c.validity().not_before.to_datetime()),
-                rfc3339(c.validity().not_after.to_datetime())
-            ));
-        }
-        if c.version().0 != 2 {
-            problems.push(format!("X.509 v{}; v3 is required", c.version().0 + 1));
-        }
-        Ok(problems)
+        Ok(super::lint::certificate("", self)?
+            .into_iter()
+            .map(|f| f.message)
+            .collect())
     }
 
     /// The facts scripts see.
@@ -258,7 +230,7 @@ fn key_algorithm(c: &X509Certificate<'_>) -> String {
     }
 }
 
-fn signature_name(c: &X509Certificate<'_>) -> String {
+pub(super) fn signature_name(c: &X509Certificate<'_>) -> String {
     use x509_parser::oid_registry as oids;
     let oid = &c.signature_algorithm.algorithm;
     let known = [
@@ -269,9 +241,20 @@ fn signature_name(c: &X509Certificate<'_>) -> String {
         (oids::OID_SIG_ECDSA_WITH_SHA256, "ecdsa-with-SHA256"),
         (oids::OID_SIG_ECDSA_WITH_SHA384, "ecdsa-with-SHA384"),
     ];
+    let by_id = [
+        ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+        ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512"),
+    ];
+    let id = oid.to_id_string();
     known
         .iter()
         .find(|(o, _)| o == oid)
         .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| oid.to_id_string())
+        .or_else(|| {
+            by_id
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map(|(_, n)| n.to_string())
+        })
+        .unwrap_or(id)
 }

@@ -6,6 +6,7 @@
 mod csr;
 mod inspect;
 mod key;
+pub mod lint;
 pub(crate) mod pem;
 mod profile;
 mod secret;

@@ -62,27 +62,6 @@ impl Truststore {
         &self.certs
     }
 
-    /// What API Gateway would refuse, one line per problem, each naming its certificate.
-    pub fn problems(&self) -> Result<Vec<String>, Error> {
-        let mut problems = Vec::new();
-        for cert in &self.certs {
-            let subject = cert.info()?.subject;
-            problems.extend(
-                cert.aws_problems()?
-                    .into_iter()
-                    .map(|p| format!("{subject}: {p}")),
-            );
-        }
-        let pem = self.to_pem();
-        if pem.len() > MAX_TRUSTSTORE_BYTES {
-            problems.push(format!(
-                "{} bytes; API Gateway takes truststores up to 1 MiB",
-                pem.len()
-            ));
-        }
-        Ok(problems)
-    }
-
     /// The bytes to upload: each certificate re-encoded from its DER.
     pub fn to_pem(&self) -> String {
         self.certs

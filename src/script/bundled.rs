@@ -36,6 +36,7 @@ pub const SCRIPTS: &[BundledFile] = bundle![
     "scripts/rehearse.rhai",
     "scripts/issue_clients.rhai",
     "scripts/sign_csr.rhai",
+    "scripts/rollover.rhai",
 ];
 
 /// The bundled script called `name` (`setup.rhai`, or `setup`).

@@ -8,6 +8,9 @@ use crate::effects::Effects;
 use crate::error::Error;
 use crate::workdir::Workdir;
 
+/// How many days before a certificate expires a run starts warning about it.
+pub(crate) const DEFAULT_EXPIRY_WARNING_DAYS: i64 = 30;
+
 /// Where a run's text goes (the script's `print`, notices): any thread may call it.
 pub type Printer = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -56,6 +59,38 @@ impl Context {
             gateways: std::cell::RefCell::new(Vec::new()),
             interrupt: Default::default(),
             notices: std::sync::Arc::new(|s| eprintln!("{s}")),
+        }
+    }
+
+    /// Warns, once, in the plan and on the notice sink, when `what` expires (`not_after`)
+    /// within `--var expiry_warning_days` (30 by default; 0 turns the warnings off).
+    /// `renew` says what to do about it.
+    pub(crate) fn warn_if_expiring(&self, what: &str, not_after: time::OffsetDateTime, renew: &str) {
+        let days = self
+            .vars
+            .get("expiry_warning_days")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(DEFAULT_EXPIRY_WARNING_DAYS);
+        let left = not_after - time::OffsetDateTime::now_utc();
+        if days == 0 || left > time::Duration::days(days) {
+            return;
+        }
+        let date = not_after.date();
+        let when = if left.is_negative() {
+            format!("expired on {date}")
+        } else {
+            format!("expires in {} days, on {date}", left.whole_days())
+        };
+        let text = format!("{what} {when}: {renew}");
+        if self.effects.warn(&text) {
+            self.notice(&format!("warning: {text}"));
+        }
+    }
+
+    /// [`Context::warn_if_expiring`] for a certificate file: names it by path and subject.
+    pub(crate) fn warn_if_cert_expiring(&self, path: &str, cert: &crate::pki::ParsedCert, renew: &str) {
+        if let (Ok(not_after), Ok(info)) = (cert.not_after(), cert.info()) {
+            self.warn_if_expiring(&format!("{path} ({})", info.subject), not_after, renew);
         }
     }
 

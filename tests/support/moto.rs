@@ -32,8 +32,8 @@ pub const REGION: &str = "us-east-1";
 /// The account id moto uses by default.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Runs `moto_server` (its `main`, with the same arguments) after four fixes to moto 5.2.5's
-/// API Gateway, so that it answers as AWS does for the calls mtls makes:
+/// Runs `moto_server` (its `main`, with the same arguments) after five fixes to moto 5.2.5
+/// (four in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
 /// - `ImportRestApi` fails with HTTP 500 when an `x-amazon-apigateway-integration` has no
 ///   `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's are
 ///   MOCK): empty values are supplied.
@@ -44,6 +44,9 @@ pub const ACCOUNT_ID: &str = "123456789012";
 ///   regional and the ownership verification certificate ARNs is implemented.
 /// - `GetBasePathMappings` fails with HTTP 500 for a domain that never had a mapping: every
 ///   new domain gets its empty mapping table.
+/// - ACM `ImportCertificate` over an existing ARN (a re-import) replaces the certificate
+///   with one that has no tags; AWS keeps a re-imported certificate's tags (and refuses new
+///   ones): they are carried over.
 ///
 /// Requests are still recorded as they arrived, before any of this runs.
 const SERVER_SHIM: &str = r#"
@@ -126,6 +129,21 @@ def _create_domain_name_with_mappings(self, domain_name, *args, **kwargs):
     return domain
 
 models.APIGatewayBackend.create_domain_name = _create_domain_name_with_mappings
+
+# moto 5.2.5 replaces a re-imported certificate by a new, untagged one; AWS keeps the tags
+# of a certificate re-imported over its ARN.
+import moto.acm.models as acm_models
+
+_import_certificate = acm_models.AWSCertificateManagerBackend.import_certificate
+
+def _import_certificate_keeping_tags(self, certificate, private_key, chain, arn, tags):
+    old = self._certificates.get(arn) if arn is not None else None
+    new_arn = _import_certificate(self, certificate, private_key, chain, arn, tags)
+    if old is not None:
+        self._certificates[new_arn].tags = old.tags
+    return new_arn
+
+acm_models.AWSCertificateManagerBackend.import_certificate = _import_certificate_keeping_tags
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

@@ -83,6 +83,8 @@ pub struct Event {
 pub struct Call {
     /// When it arrived, since the proxy started.
     pub at: Duration,
+    /// When its answer was ready (or withheld), since the proxy started.
+    pub done: Duration,
     /// `apigateway`, `acm`, ...
     pub service: String,
     /// `CreateDomainName`, ...
@@ -387,6 +389,7 @@ impl Shared {
         };
         self.calls.lock().unwrap().push(Call {
             at: cx.now.duration_since(self.start),
+            done: self.start.elapsed(),
             service: req.service(),
             operation: req.operation(),
             status: match &outcome {
@@ -528,6 +531,8 @@ impl Request {
             ("apigateway", "GET", ["restapis", _, "stages", _]) => "GetStage",
             ("apigateway", "GET", ["restapis", _, "resources"]) => "GetResources",
             ("apigateway", "POST", ["domainnames"]) => "CreateDomainName",
+            ("apigateway", "PUT" | "POST", ["tags", _]) => "TagResource",
+            ("apigateway", "DELETE", ["tags", _]) => "UntagResource",
             ("apigateway", "GET", ["domainnames"]) => "GetDomainNames",
             ("apigateway", "GET", ["domainnames", _]) => "GetDomainName",
             ("apigateway", "PATCH", ["domainnames", _]) => "UpdateDomainName",
@@ -1613,6 +1618,7 @@ impl EndpointNeedsDeployment {
                 .split_whitespace()
                 .nth(1)
                 .unwrap_or_default()
+                .trim_end_matches(':')
                 .to_string();
             if e.text.contains(Self::STALE) {
                 stale.push(api);

@@ -370,6 +370,11 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
     ctx.effects.keep(kept_key_action(ctx, req, "exists")?);
     ctx.effects
         .keep(cert_action(Op::Keep, req, "exists, as asked").arg("sha256", &info.sha256));
+    ctx.warn_if_cert_expiring(
+        &req.cert_path,
+        &cert,
+        "make a new one with --force (or `force: true` in the step's options)",
+    );
     Ok(result_map(req, Op::Keep, Some(&info)))
 }
 

@@ -75,6 +75,19 @@ fn ensure_imported_cert(
         },
     };
     let diff = diff_imported(&local, &observed);
+    // What the domain serves until the re-import: warn when that expires soon too.
+    if let Observed::Present(Imported { arn, der: Some(der) }) = &observed {
+        if local.as_ref() != Some(der) {
+            let served = crate::pki::ParsedCert { der: der.clone() };
+            if let Ok(not_after) = served.not_after() {
+                ctx.warn_if_expiring(
+                    &format!("the server certificate in ACM ({arn})"),
+                    not_after,
+                    "run setup to re-import server.pem over it",
+                );
+            }
+        }
+    }
     let reimport = observed.present().map(|e| e.arn.clone());
     let target = format!("server certificate for {domain}");
     let describe = |a: Action| {
@@ -242,6 +255,13 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     let (mut cert_status, mut record) = (None, None);
     if let Some(arn) = &arn {
         if let Some(info) = ctx.read(|aws| aws.acm().describe_new(arn))? {
+            if let Some(not_after) = info.not_after {
+                ctx.warn_if_expiring(
+                    &format!("the ownership verification certificate of {domain} ({arn})"),
+                    not_after,
+                    "ACM renews it by itself while its validation CNAME record stays in the zone: check that the record is still there",
+                );
+            }
             cert_status = Some(info.status.clone());
             record = info.validation_cname.clone();
             if record.is_none() && !info.is_issued() {

@@ -20,7 +20,7 @@ use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "apigw_ensure_api", "apigw_ensure_api(name: string, domain: string) -> map", "Find the REST API `name` that mtls made for `domain` (by its tag), or create it (tagged) with the PetStore sample (GET /pets, GET /pets/{petId}, MOCK); one found without the sample is filled. Someone else's API of that name is left alone. Returns #{ id, name, status }.", |c, name: &str, domain: &str| -> Map { ensure_rest_api(c, name, domain) });
-    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS; stages that exist are deployed again, since the setting takes effect only with a deployment. Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
+    bound!(reg, ctx, "apigw_ensure_endpoint_disabled", "apigw_ensure_endpoint_disabled(api_id: string) -> map", "Turn off the API's default execute-api endpoint, so clients cannot bypass mutual TLS; stages that exist are deployed again, since the setting takes effect only with a deployment (as is a stage a stopped run left undeployed). Returns #{ status }.", |c, api: Dynamic| -> Map { ensure_default_endpoint_disabled(c, &api) });
     bound!(
         reg,
         ctx,
@@ -30,6 +30,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         |c, api: Dynamic, stage: &str| -> Map { ensure_stage(c, &api, stage) }
     );
     bound!(reg, ctx, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map", "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS, then wait until API Gateway reports it AVAILABLE (it refuses changes while UPDATING). opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.", |c, opts: Map| -> Map { ensure_mtls_domain(c, &opts) });
+    bound!(reg, ctx, "apigw_ensure_domain_truststore", "apigw_ensure_domain_truststore(domain: string, truststore: map) -> map", "Point the existing custom domain mtls made at the truststore #{ uri, version } (as upload_truststore returns it), changing nothing else, then wait until it is AVAILABLE; kept when it already uses that version. Returns #{ name, version_before, version, domain_status, warnings, status }.", |c, domain: &str, truststore: Map| -> Map { ensure_domain_truststore(c, domain, &truststore) });
     bound!(
         reg,
         ctx,
@@ -92,15 +93,44 @@ fn diff_api(observed: &Observed<FoundApi>) -> Diff<()> {
     }
 }
 
-/// Deploys each existing stage of `api_id` again (a change to the API, or to its default
-/// endpoint, reaches clients only through a deployment); returns their names.
-fn redeploy_stages(ctx: &Context, api_id: &str, why: &str) -> Result<Vec<String>, Error> {
-    let stages = ctx.write(|aws| aws.apigateway().stage_names(api_id))?;
-    for stage in &stages {
-        ctx.write(|aws| aws.apigateway().create_deployment(api_id, stage, Some(why)))?;
+/// A stage tag that says a change of its API has not reached it yet: set before the
+/// change, removed once the stage is deployed again. A change to a REST API (its
+/// definition, its default endpoint) reaches clients only with a deployment, and AWS shows
+/// no way to tell whether a stage's deployment predates a setting; a run stopped between
+/// the change and the deployment leaves the tag, and the next run deploys the stage.
+const TAG_UNDEPLOYED: &str = "mtls:undeployed-change";
+
+/// Makes `change` to the API `api_id`, then deploys each of `stages` again so that it
+/// reaches them; each stage is tagged [`TAG_UNDEPLOYED`] (with `why`) before the change.
+fn change_then_redeploy<T>(
+    ctx: &Context,
+    api_id: &str,
+    stages: &[String],
+    why: &str,
+    change: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    for stage in stages {
+        ctx.write(|aws| {
+            aws.apigateway()
+                .tag_stage(api_id, stage, TAG_UNDEPLOYED, why)
+        })?;
     }
-    Ok(stages)
+    let out = change()?;
+    redeploy(ctx, api_id, stages, why)?;
+    Ok(out)
 }
+
+/// Deploys each of `stages` of `api_id` again, then removes its [`TAG_UNDEPLOYED`].
+fn redeploy(ctx: &Context, api_id: &str, stages: &[String], why: &str) -> Result<(), Error> {
+    for stage in stages {
+        ctx.write(|aws| aws.apigateway().create_deployment(api_id, stage, Some(why)))?;
+        ctx.write(|aws| aws.apigateway().untag_stage(api_id, stage, TAG_UNDEPLOYED))?;
+    }
+    Ok(())
+}
+
+/// Why mtls deploys the stages again after disabling the default endpoint.
+const ENDPOINT_DISABLED: &str = "default execute-api endpoint disabled by mtls";
 
 fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
     hold_domain(ctx, domain)?;
@@ -145,11 +175,14 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
                         .id
                 }
             };
-            let filled = ctx.write(|aws| aws.apigateway().overwrite_rest_api(&id, &body, false))?;
+            let fill = || ctx.write(|aws| aws.apigateway().overwrite_rest_api(&id, &body, false));
             if existing.is_some() {
-                redeploy_stages(ctx, &id, "the PetStore definition, restored by mtls")?;
+                let stages = ctx.write(|aws| aws.apigateway().stage_names(&id))?;
+                let why = "the PetStore definition, restored by mtls";
+                change_then_redeploy(ctx, &id, &stages, why, fill)
+            } else {
+                fill()
             }
-            Ok(filled)
         },
     )?;
     if let Some(a) = &created {
@@ -163,10 +196,15 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
     ]))
 }
 
-/// The default endpoint: off, or turned off. `observed` is whether it is disabled now.
-fn diff_endpoint(observed: &Observed<bool>) -> Diff<()> {
+/// The default endpoint: off, or turned off. `observed` is whether it is disabled now;
+/// `undeployed`, the stages tagged [`TAG_UNDEPLOYED`] (a run stopped before deploying them).
+fn diff_endpoint(observed: &Observed<bool>, undeployed: &[String]) -> Diff<()> {
     match observed {
-        Observed::Present(true) => Diff::Keep("already disabled"),
+        Observed::Present(true) if undeployed.is_empty() => Diff::Keep("already disabled"),
+        Observed::Present(true) => Diff::Update(vec![Change {
+            field: "deployment",
+            patch: (),
+        }]),
         _ => Diff::Update(vec![Change {
             field: "disableExecuteApiEndpoint",
             patch: (),
@@ -181,13 +219,25 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
             .map(|a| a.disable_execute_api_endpoint),
         None => Observed::NotLookedUp,
     };
-    let diff = diff_endpoint(&observed);
-    // The setting takes effect only with a deployment: stages that exist are deployed again.
-    let stages = match (&api_id, &diff) {
-        (Some(id), Diff::Update(_)) if observed.present().is_some() => ctx
-            .read(|aws| aws.apigateway().stage_names(id))?
+    // The setting takes effect only with a deployment: stages that exist are deployed
+    // again with it, and a stage an earlier run left undeployed is deployed now.
+    let stages: Vec<Stage> = match (&api_id, observed.present()) {
+        (Some(id), Some(_)) => ctx
+            .read(|aws| aws.apigateway().stages(id))?
             .unwrap_or_default(),
         _ => Vec::new(),
+    };
+    let undeployed: Vec<String> = stages
+        .iter()
+        .filter(|s| s.tags.contains_key(TAG_UNDEPLOYED))
+        .map(|s| s.name.clone())
+        .collect();
+    let diff = diff_endpoint(&observed, &undeployed);
+    let disabled = observed.present() == Some(&true);
+    let redeployed: Vec<String> = if disabled {
+        undeployed
+    } else {
+        stages.iter().map(|s| s.name.clone()).collect()
     };
     let target = format!("{} default endpoint", shown(&api_id));
     let (op, _) = reconcile::apply(
@@ -198,16 +248,21 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
         &diff,
         |a| {
             let a = a.arg("disableExecuteApiEndpoint", "true");
-            if stages.is_empty() {
+            if redeployed.is_empty() {
                 a
             } else {
-                a.arg("redeploy", stages.join(", "))
+                a.arg("redeploy", redeployed.join(", "))
             }
         },
         || {
             let id = known(&api_id, "the REST API id")?;
-            ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))?;
-            redeploy_stages(ctx, id, "default execute-api endpoint disabled by mtls")
+            if disabled {
+                return redeploy(ctx, id, &redeployed, ENDPOINT_DISABLED);
+            }
+            change_then_redeploy(ctx, id, &redeployed, ENDPOINT_DISABLED, || {
+                ctx.write(|aws| aws.apigateway().set_execute_api_endpoint_disabled(id, true))
+                    .map(|_| ())
+            })
         },
     )?;
     Ok(map(vec![("status", op.name().into())]))
@@ -371,21 +426,6 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let uri_shown = opts.get("truststore_uri").map(display).unwrap_or_default();
     hold_domain(ctx, &domain)?;
     let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(&domain))?);
-    // API Gateway refuses to change a domain that is still UPDATING, and reports it so for
-    // a while after each create and update: every change waits until it is AVAILABLE.
-    let wait = Wait::domain_update();
-    let busy = observed
-        .present()
-        .is_some_and(|d| matches!(d.status.as_deref(), Some("UPDATING" | "PENDING")));
-    let settle = |created: DomainName| -> Result<DomainName, Error> {
-        let mut settled =
-            ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))?;
-        // API Gateway reports truststore problems only in the answer to a change.
-        if settled.truststore_warnings.is_empty() {
-            settled.truststore_warnings = created.truststore_warnings;
-        }
-        Ok(settled)
-    };
     let diff = diff_domain(&domain, &wanted, &observed)?;
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
@@ -395,29 +435,75 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
             .arg("truststore_uri", &uri_shown)
             .arg_maybe("truststore_version", wanted.truststore_version.clone())
     };
+    let (op, changed) = converge_domain(ctx, &domain, &wanted, &observed, &diff, describe)?;
+    let info = changed.or_else(|| observed.present().cloned());
+    let warnings = domain_warnings(ctx, &domain, info.as_ref());
+    Ok(map(vec![
+        ("name", domain.clone().into()),
+        (
+            "regional_domain_name",
+            unknown_or(info.as_ref().and_then(|d| d.regional_domain_name.clone())),
+        ),
+        (
+            "regional_hosted_zone_id",
+            unknown_or(
+                info.as_ref()
+                    .and_then(|d| d.regional_hosted_zone_id.clone()),
+            ),
+        ),
+        ("warnings", warnings.into()),
+        ("status", op.name().into()),
+    ]))
+}
+
+/// Applies `diff` to the custom domain (create or PATCH), waiting for it to be AVAILABLE
+/// before and after a change. Returns the op and the domain as the change left it (`None`
+/// when kept, and in a plan).
+fn converge_domain(
+    ctx: &Context,
+    domain: &str,
+    wanted: &WantedDomain,
+    observed: &Observed<DomainName>,
+    diff: &Diff<DomainField>,
+    describe: impl FnOnce(Action) -> Action,
+) -> Result<(Op, Option<DomainName>), Error> {
+    // API Gateway refuses to change a domain that is still UPDATING, and reports it so for
+    // a while after each create and update: every change waits until it is AVAILABLE.
+    let wait = Wait::domain_update();
+    let busy = observed
+        .present()
+        .is_some_and(|d| matches!(d.status.as_deref(), Some("UPDATING" | "PENDING")));
+    let settle = |created: DomainName| -> Result<DomainName, Error> {
+        let mut settled = ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))?;
+        // API Gateway reports truststore problems only in the answer to a change.
+        if settled.truststore_warnings.is_empty() {
+            settled.truststore_warnings = created.truststore_warnings;
+        }
+        Ok(settled)
+    };
     let (op, changed) = reconcile::apply(
         &ctx.effects,
         "api custom domain",
-        &domain,
+        domain,
         observed.looked_up(),
-        &diff,
+        diff,
         describe,
-        || match &diff {
+        || match diff {
             Diff::Update(changes) => {
                 let patches = changes
                     .iter()
                     .map(|c| domain_patch(&c.patch))
                     .collect::<Result<Vec<_>, _>>()?;
                 if busy {
-                    ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))?;
+                    ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))?;
                 }
                 let updated =
-                    ctx.write(|aws| aws.apigateway().update_domain_name(&domain, &patches))?;
+                    ctx.write(|aws| aws.apigateway().update_domain_name(domain, &patches))?;
                 settle(updated)
             }
             _ => {
                 let spec = MtlsDomainSpec {
-                    domain_name: &domain,
+                    domain_name: domain,
                     regional_certificate_arn: known(
                         &wanted.certificate_arn,
                         "the server certificate ARN",
@@ -431,7 +517,7 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
                         &wanted.ownership_arn,
                         "the ownership certificate ARN",
                     )?),
-                    tags: &tags(&domain, "domain"),
+                    tags: &tags(domain, "domain"),
                 };
                 let created = ctx.write(|aws| aws.apigateway().create_domain_name(&spec))?;
                 settle(created)
@@ -442,13 +528,16 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
         // Kept, but a change is still under way (a run stopped right after making it): the
         // steps after this one may change the domain, so they wait for it here.
         ctx.effects.prepare(|| {
-            ctx.write(|aws| aws.apigateway().wait_domain_available(&domain, &wait))
+            ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))
                 .map(|_| ())
         })?;
     }
-    let info = changed.or_else(|| observed.present().cloned());
+    Ok((op, changed))
+}
+
+/// The truststore warnings API Gateway gave for `info`, each also shown as a notice.
+fn domain_warnings(ctx: &Context, domain: &str, info: Option<&DomainName>) -> Array {
     let warnings: Array = info
-        .as_ref()
         .map(|d| {
             d.truststore_warnings
                 .iter()
@@ -462,18 +551,127 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
             "warning: API Gateway reports a truststore problem for {domain}: {w}"
         ));
     }
+    warnings
+}
+
+/// The domain's truststore only (CA rollover): the uri and version change, its
+/// certificates stay as they are. The domain must exist and be mtls's; a plan that did not
+/// read it shows the version as changing.
+fn diff_domain_truststore(
+    domain: &str,
+    uri: &Known<String>,
+    version: &Known<String>,
+    observed: &Observed<DomainName>,
+) -> Result<Diff<DomainField>, Error> {
+    let d = match observed {
+        Observed::Present(d) => d,
+        Observed::NotLookedUp => {
+            return Ok(Diff::Update(vec![Change {
+                field: "truststoreVersion",
+                patch: DomainField::TruststoreVersion(version.clone()),
+            }]))
+        }
+        Observed::Absent => {
+            return Err(Error::invalid_argument(
+                "apigw_ensure_domain_truststore",
+                "domain",
+                format!("there is no API Gateway custom domain {domain}"),
+                "run `mtls run setup.rhai --var domain=DOMAIN` first: a rollover changes the truststore of a domain setup made",
+            ))
+        }
+    };
+    let wanted = WantedDomain {
+        certificate_arn: d.regional_certificate_arn.clone(),
+        ownership_arn: d.ownership_verification_certificate_arn.clone(),
+        truststore_uri: uri.clone(),
+        truststore_version: version.clone(),
+    };
+    Ok(match diff_domain(domain, &wanted, observed)? {
+        Diff::Update(changes) => Diff::update_or_keep(
+            changes
+                .into_iter()
+                .filter(|c| {
+                    matches!(
+                        c.patch,
+                        DomainField::TruststoreUri(_) | DomainField::TruststoreVersion(_)
+                    )
+                })
+                .collect(),
+            "exists, as asked",
+        ),
+        other => other,
+    })
+}
+
+/// How a plan shows a value that changes: `before -> after`.
+fn from_to(before: Option<&str>, after: &Known<String>) -> String {
+    format!(
+        "{} -> {}",
+        before.unwrap_or("(none)"),
+        after.as_deref().unwrap_or(crate::effects::Unknown::TEXT)
+    )
+}
+
+fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Result<Map, Error> {
+    let f = "apigw_ensure_domain_truststore";
+    super::check_domain(f, domain)?;
+    let get = |k: &str| -> Result<(Known<String>, String), Error> {
+        let v = truststore.get(k).cloned().ok_or_else(|| {
+            Error::invalid_argument(
+                f,
+                "truststore",
+                format!("the map has no `{k}`"),
+                "pass the map upload_truststore returns (#{ uri, version, ... })",
+            )
+        })?;
+        Ok((text(f, k, &v)?, display(&v)))
+    };
+    let (uri, uri_shown) = get("uri")?;
+    let (version, _) = get("version")?;
+    hold_domain(ctx, domain)?;
+    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(domain))?);
+    let diff = diff_domain_truststore(domain, &uri, &version, &observed)?;
+    let before = observed.present().cloned();
+    let wanted = WantedDomain {
+        certificate_arn: before
+            .as_ref()
+            .and_then(|d| d.regional_certificate_arn.clone()),
+        ownership_arn: before
+            .as_ref()
+            .and_then(|d| d.ownership_verification_certificate_arn.clone()),
+        truststore_uri: uri.clone(),
+        truststore_version: version.clone(),
+    };
+    let old_version = before.as_ref().and_then(|d| d.truststore_version.clone());
+    let describe = |a: Action| {
+        let a = a.arg("truststore_uri", &uri_shown);
+        if observed.looked_up() {
+            a.arg(
+                "truststore_version",
+                from_to(old_version.as_deref(), &version),
+            )
+        } else {
+            a.arg_maybe("truststore_version", version.clone())
+        }
+    };
+    let (op, changed) = converge_domain(ctx, domain, &wanted, &observed, &diff, describe)?;
+    // Kept: as it was. Changed: as the change left it (unknown in a plan).
+    let info = if op == Op::Keep {
+        before.clone()
+    } else {
+        changed
+    };
+    let warnings = domain_warnings(ctx, domain, info.as_ref());
     Ok(map(vec![
-        ("name", domain.clone().into()),
+        ("name", domain.into()),
+        ("version_before", unknown_or(old_version)),
         (
-            "regional_domain_name",
-            unknown_or(info.as_ref().and_then(|d| d.regional_domain_name.clone())),
+            "version",
+            unknown_or(info.as_ref().and_then(|d| d.truststore_version.clone())),
         ),
         (
-            "regional_hosted_zone_id",
-            unknown_or(
-                info.as_ref()
-                    .and_then(|d| d.regional_hosted_zone_id.clone()),
-            ),
+            "domain_status",
+            unknown_or(info.as_ref().and_then(|d| d.status.clone())),
         ),
         ("warnings", warnings.into()),
         ("status", op.name().into()),
@@ -681,6 +879,56 @@ mod tests {
     }
 
     #[test]
+    fn domain_truststore_diffs() {
+        let v = |s: &str| Some(s.to_string());
+        let uri = v("s3://b/RootCA.pem");
+        let diff = |o: &Observed<DomainName>, version: &Known<String>| {
+            diff_domain_truststore("api.example.com", &uri, version, o)
+        };
+        let same = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", true));
+        assert_eq!(
+            diff(&same, &v("v1")).unwrap(),
+            Diff::Keep("exists, as asked")
+        );
+        assert_eq!(
+            fields(&diff(&same, &v("v2")).unwrap()),
+            ["truststoreVersion"]
+        );
+        // Only the truststore: certificates missing from the domain are not this step's to set.
+        let bare = Observed::Present(DomainName {
+            regional_certificate_arn: None,
+            ownership_verification_certificate_arn: None,
+            ..domain("s3://b/RootCA.pem", "v1", "", "", true)
+        });
+        assert_eq!(
+            diff(&bare, &v("v1")).unwrap(),
+            Diff::Keep("exists, as asked")
+        );
+        assert_eq!(
+            fields(&diff(&bare, &v("v2")).unwrap()),
+            ["truststoreVersion"]
+        );
+        let moved = Observed::Present(domain("s3://old/RootCA.pem", "v1", "cert", "owner", true));
+        assert_eq!(
+            fields(&diff(&moved, &v("v2")).unwrap()),
+            ["truststoreUri", "truststoreVersion"]
+        );
+        // A plan that did not look (or does not know the version yet) shows a change.
+        assert_eq!(
+            fields(&diff(&Observed::NotLookedUp, &None).unwrap()),
+            ["truststoreVersion"]
+        );
+        assert_eq!(fields(&diff(&same, &None).unwrap()), ["truststoreVersion"]);
+        // No domain (setup has not run), or someone else's: an error, nothing sent.
+        let err = diff(&Observed::Absent, &v("v2")).unwrap_err().to_string();
+        assert!(err.contains("no API Gateway custom domain"), "{err}");
+        let theirs = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
+        assert!(diff(&theirs, &v("v2")).is_err());
+        assert_eq!(from_to(Some("v1"), &None), "v1 -> (known after apply)");
+        assert_eq!(from_to(None, &v("v2")), "(none) -> v2");
+    }
+
+    #[test]
     fn unknown_patch_values_never_become_patches() {
         assert!(domain_patch(&DomainField::TruststoreVersion(None)).is_err());
         assert_eq!(
@@ -740,19 +988,32 @@ mod tests {
         assert_eq!(diff_api(&Observed::Absent), Diff::Create);
         assert_eq!(diff_api(&Observed::NotLookedUp), Diff::Create);
         assert_eq!(
-            diff_endpoint(&Observed::Present(true)),
+            diff_endpoint(&Observed::Present(true), &[]),
             Diff::Keep("already disabled")
+        );
+        // Disabled, but a run stopped before deploying a stage: the stage is deployed.
+        assert_eq!(
+            fields_of(&diff_endpoint(&Observed::Present(true), &["prod".into()])),
+            ["deployment"]
         );
         for o in [
             Observed::Present(false),
             Observed::Absent,
             Observed::NotLookedUp,
         ] {
-            assert_eq!(fields_of(&diff_endpoint(&o)), ["disableExecuteApiEndpoint"]);
+            assert_eq!(
+                fields_of(&diff_endpoint(&o, &[])),
+                ["disableExecuteApiEndpoint"]
+            );
+            assert_eq!(
+                fields_of(&diff_endpoint(&o, &["prod".into()])),
+                ["disableExecuteApiEndpoint"]
+            );
         }
         let stage = Stage {
             name: "prod".into(),
             deployment_id: Some("d1".into()),
+            tags: Default::default(),
         };
         assert_eq!(
             diff_stage(&Observed::Present(stage)),

@@ -8,6 +8,7 @@ use rhai::{Array, Dynamic};
 use super::{text, RhaiResult};
 use crate::error::Error;
 use crate::inputs::bucket_name_problem;
+use crate::pki::lint::{self, Finding, Severity};
 use crate::pki::{ParsedCert, SecretPem, Truststore};
 use crate::script::error::fail;
 use crate::script::primitives::{bound, primitive, Registrar};
@@ -21,16 +22,34 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "check_acm_import", "check_acm_import(cert: string, key: string, chain: string)", "ACM's import rules on local files (v3, key type and size, valid now, chain order, no leaf in chain); errors list every problem.", |c, cert: &str, key: &str, chain: &str| -> () { check_acm_import(c, cert, key, chain) });
 }
 
-/// Problems found in local inputs, all at once.
-fn invalid(function: &str, what: &str, problems: Vec<String>) -> Result<(), Error> {
-    if problems.is_empty() {
+/// The findings of the lint rules (`crate::pki::lint`), all at once: any error stops the
+/// run before anything is sent to AWS; warnings are shown and the run goes on.
+pub(super) fn refuse(ctx: &Context, function: &str, what: &str, findings: Vec<Finding>) -> Result<(), Error> {
+    let line = |f: &Finding| {
+        format!(
+            "{}: {}: {} [{}]",
+            f.file,
+            f.certificate(),
+            f.message,
+            f.rule
+        )
+    };
+    for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
+        ctx.notice(&format!("warning: {}", line(f)));
+    }
+    if !lint::has_errors(&findings) {
         return Ok(());
     }
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(line)
+        .collect();
     Err(Error::invalid_argument(
         function,
         what,
-        problems.join("; "),
-        "fix the files (or make new ones with --force) before anything is sent to AWS",
+        errors.join("; "),
+        "fix the files (or make new ones with --force) before anything is sent to AWS; `mtls check` lists the same findings with what to do",
     ))
 }
 
@@ -73,7 +92,15 @@ pub(crate) fn checked_truststore(ctx: &Context, path: &str) -> Result<Option<Tru
         return Ok(None);
     }
     let store = Truststore::from_pem(path, &ctx.workdir.read_public(path)?)?;
-    invalid("check_truststore", path, store.problems()?)?;
+    refuse(
+        ctx,
+        "check_truststore",
+        path,
+        lint::truststore(path, &store)?,
+    )?;
+    for ca in store.certs() {
+        ctx.warn_if_cert_expiring(path, ca, "put its successor into the truststore before it expires (rollover.rhai)");
+    }
     Ok(Some(store))
 }
 
@@ -105,42 +132,17 @@ pub(crate) fn checked_acm_import(
     let leaf = ParsedCert::from_pem(cert, &ctx.workdir.read_public(cert)?)?;
     let private_key = ctx.workdir.read_secret(key)?;
     let chain_certs = ParsedCert::all_from_pem(chain, &ctx.workdir.read_public(chain)?)?;
-    let mut problems = Vec::new();
-    problems.extend(
-        leaf.aws_problems()?
-            .into_iter()
-            .map(|p| format!("{cert}: {p}")),
-    );
-    if private_key.len() > 5120 {
-        problems.push(format!(
-            "{key} is {} bytes; ACM accepts keys up to 5120 bytes",
-            private_key.len()
-        ));
+    let findings = lint::acm_import(&lint::AcmFiles {
+        cert_file: cert,
+        cert: &leaf,
+        key: Some((key, &private_key)),
+        chain: Some((chain, &chain_certs)),
+    })?;
+    refuse(ctx, "check_acm_import", cert, findings)?;
+    ctx.warn_if_cert_expiring(cert, &leaf, "issue a new one with --force and run setup again, which re-imports it");
+    for ca in &chain_certs {
+        ctx.warn_if_cert_expiring(chain, ca, "issue a new intermediate with --force and run setup again");
     }
-    match crate::pki::parse_key_pem(key, &private_key) {
-        Ok(k) => {
-            use rcgen::PublicKeyData;
-            if leaf.spki_der()? != k.subject_public_key_info() {
-                problems.push(format!("{key} does not belong to {cert}"));
-            }
-        }
-        Err(e) => problems.push(e.to_string()),
-    }
-    let mut child = leaf.clone();
-    for (i, ca) in chain_certs.iter().enumerate() {
-        if ca.der == leaf.der {
-            problems.push(format!(
-                "{chain} contains the end-entity certificate {cert}; ACM wants only its issuers"
-            ));
-        } else if !child.is_issued_by(ca) {
-            problems.push(format!(
-                "certificate {} of {chain} did not issue the one before it: the chain must go from the issuer of {cert} up towards the root, in that order",
-                i + 1
-            ));
-        }
-        child = ca.clone();
-    }
-    invalid("check_acm_import", cert, problems)?;
     let pem = |c: &ParsedCert| crate::pki::pem::encode_certificate(&c.der);
     Ok(Some(AcmImportFiles {
         certificate: pem(&leaf),

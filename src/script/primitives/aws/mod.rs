@@ -10,6 +10,7 @@ mod acm;
 mod apigateway;
 mod checks;
 mod lock;
+mod rollover;
 mod route53;
 mod s3;
 
@@ -154,6 +155,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     s3::register(reg, ctx);
     acm::register(reg, ctx);
     apigateway::register(reg, ctx);
+    rollover::register(reg, ctx);
 }
 
 fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {

@@ -15,7 +15,7 @@ use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "s3_ensure_bucket", "s3_ensure_bucket(name: string) -> map", "Find or create the S3 bucket `name` (in the run's region) with versioning enabled. Returns #{ name, status }.", |c, name: Dynamic| -> Map { ensure_bucket(c, &name) });
-    bound!(reg, ctx, "s3_ensure_truststore", "s3_ensure_truststore(bucket: string, key: string, path: string) -> map", "Check the truststore `path` against API Gateway's rules and upload its certificates (rebuilt from the parsed certificates: nothing else in the file is sent) as s3://bucket/key, unless the latest version already holds them. Returns #{ uri, version, sha256, status }.", |c, bucket: Dynamic, key: &str, path: &str| -> Map { ensure_truststore(c, &bucket, key, path) });
+    bound!(reg, ctx, "s3_ensure_truststore", "s3_ensure_truststore(bucket: string, key: string, path: string) -> map", "Check the truststore `path` against API Gateway's rules and upload its certificates (rebuilt from the parsed certificates: nothing else in the file is sent) as s3://bucket/key, unless the latest version already holds them. Returns #{ uri, version, sha256, added, removed, status } (added, removed: the certificates a new version adds to and removes from the one it replaces).", |c, bucket: Dynamic, key: &str, path: &str| -> Map { ensure_truststore(c, &bucket, key, path) });
     bound!(reg, ctx, "s3_delete_truststore", "s3_delete_truststore(bucket: string, key: string)", "Delete every version of the truststore object, then the bucket unless it holds other objects.", |c, bucket: Dynamic, key: &str| -> () { delete_truststore(c, &bucket, key) });
 }
 
@@ -128,17 +128,53 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     let bucket = text("s3_ensure_truststore", "bucket", bucket)?;
     // The truststore rules run here whatever the script checked before; `None` in a plan
     // where an earlier step makes the file.
-    let body = super::checks::checked_truststore(ctx, path)?.map(|store| store.to_pem());
+    // A file an earlier step of a plan rewrites is known only once applied.
+    let store = if ctx.effects.pending(path) {
+        None
+    } else {
+        super::checks::checked_truststore(ctx, path)?
+    };
+    let body = store.as_ref().map(|store| store.to_pem());
     let sha = body.as_ref().map(|b| sha256_hex(b.as_bytes()));
     let observed = match &bucket {
         Some(b) => Observed::from_read(ctx.read(|aws| aws.s3().head_object(b, key, None))?),
         None => Observed::NotLookedUp,
     };
     let diff = diff_truststore_object(&sha, &observed);
+    // A new version of a truststore that exists: the plan names the certificates it adds
+    // and removes, read back from the version it replaces (a failed read only leaves
+    // them out: it is information, and the upload does not depend on it).
+    let change = match (&bucket, observed.present(), &store, &diff) {
+        (Some(b), Some(head), Some(store), Diff::Update(_)) => {
+            let before =
+                super::rollover::read_truststore_object(ctx, b, key, head.version_id.as_deref())
+                    .ok()
+                    .flatten()
+                    .flatten();
+            match before {
+                Some(before) => Some(super::rollover::bundle_change(
+                    &super::rollover::entries(&before)?,
+                    &super::rollover::entries(store)?,
+                )),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let old_version = observed.present().and_then(|h| h.version_id.clone());
     let describe = |a: Action| {
-        a.arg("file", path)
-            .arg_maybe("sha256", sha.clone())
-            .arg_maybe("version", None::<String>)
+        let a = a.arg("file", path).arg_maybe("sha256", sha.clone());
+        let a = match &change {
+            Some(c) => super::rollover::describe_change(a, c),
+            None => a,
+        };
+        match &old_version {
+            Some(v) if diff.op() == Op::Update => a.arg(
+                "version",
+                format!("{v} -> {}", crate::effects::Unknown::TEXT),
+            ),
+            _ => a.arg_maybe("version", None::<String>),
+        }
     };
     let (op, put) = reconcile::apply(
         &ctx.effects,
@@ -169,15 +205,29 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
             }
             p.version_id
         }
-        None => observed.present().and_then(|h| h.version_id.clone()),
+        // Kept: the version there. A change in a plan: a new version, not known yet (the
+        // old one would make the domain step look kept).
+        None if op == Op::Keep => observed.present().and_then(|h| h.version_id.clone()),
+        None => None,
     };
     Ok(map(vec![
         // Reads "s3://trust-store-(known after apply)/..." in an offline plan.
         ("uri", uri.clone().into()),
         ("version", unknown_or(version)),
         ("sha256", unknown_or(sha)),
+        ("added", labels(change.as_ref().map(|c| &c.added))),
+        ("removed", labels(change.as_ref().map(|c| &c.removed))),
         ("status", op.name().into()),
     ]))
+}
+
+/// The certificates of a bundle change as a script list (empty when nothing was compared).
+fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
+    list.into_iter()
+        .flatten()
+        .map(|e| Dynamic::from(e.label()))
+        .collect::<rhai::Array>()
+        .into()
 }
 
 /// Removes the truststore object (every version of `key`), then the bucket if nothing

@@ -1,5 +1,5 @@
-//! The command line, as clap definitions only: parsing here, behaviour in `main.rs` and
-//! the library.
+//! The command line, as clap definitions only: parsing here, behaviour in `cli/mod.rs`
+//! and the rest of the library.
 
 use std::path::PathBuf;
 
@@ -11,6 +11,8 @@ Examples:
   mtls run pki.rhai --var domain=api.example.com         make the CA and its certificates
   mtls run pki.rhai -C ./out --var domain=api.example.com
   mtls plan setup.rhai --var domain=api.example.com --format json
+  mtls check --truststore RootCA.pem --cert server.pem --key server.key --chain inca.pem
+                                                         lint them against ACM's and API Gateway's rules
   mtls functions                                         what scripts can call
   mtls init ./my-flows                                   editable copies of the bundled scripts and stdlib
   mtls completions bash > ~/.local/share/bash-completion/completions/mtls
@@ -83,6 +85,18 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+
+    /// Lint certificates, keys and a truststore against ACM's and API Gateway's rules, before
+    /// AWS sees them. Errors exit 1; warnings only, or nothing found, exit 0.
+    #[command(after_help = "Examples:
+  mtls check --truststore RootCA.pem
+  mtls check --cert server.pem --key server.key --chain inca.pem --domain api.example.com
+  mtls check --truststore RootCA.pem --cert server.pem --format json
+  mtls check --expiring 30d --truststore RootCA.pem --cert server.pem --chain inca.pem
+      exits 1 when one of them expires within 30 days (or has expired)
+
+Files are relative to the current folder, or to --dir; the rules are listed in the README.")]
+    Check(CheckArgs),
 
     /// Print a shell completion script for mtls on standard output.
     #[command(after_help = "Examples:
@@ -192,6 +206,37 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8443")]
     pub listen: std::net::SocketAddr,
+}
+
+/// `mtls check`: what to lint.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).multiple(true).args(["truststore", "cert"]))]
+pub struct CheckArgs {
+    /// A truststore for API Gateway (PEM, CA certificates), e.g. RootCA.pem.
+    #[arg(long, value_name = "FILE")]
+    pub truststore: Option<String>,
+    /// A certificate for ACM (PEM; the first certificate of the file), e.g. server.pem.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<String>,
+    /// The certificate's private key (PEM, unencrypted, mode 0600), e.g. server.key.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<String>,
+    /// The certificate's chain: its issuer first, up towards the root, e.g. inca.pem.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub chain: Option<String>,
+    /// A domain one of the certificate's subjectAltNames must cover.
+    #[arg(long, value_name = "NAME", requires = "cert")]
+    pub domain: Option<String>,
+    /// Instead of the rules, list every certificate given that expires within this window
+    /// (30d, 12h) or has expired; any exits 1.
+    #[arg(long, value_name = "WINDOW", value_parser = crate::pki::lint::parse_window)]
+    pub expiring: Option<std::time::Duration>,
+    /// Read the files relative to DIR.
+    #[arg(short = 'C', long = "dir", value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// text for people, json for programs (on stdout).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

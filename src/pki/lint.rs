@@ -1,0 +1,886 @@
+//! The certificate rules AWS applies, as data: one table of [`Rule`]s, and the functions
+//! that apply them and return [`Finding`]s.
+//!
+//! `mtls check`, the `check_truststore` / `check_acm_import` primitives that `setup.rhai`
+//! runs before its first AWS call (and so `mtls plan`), and the reuse checks of the PKI
+//! steps all report through these functions, so one problem has one id and one message
+//! wherever it is found.
+
+use std::fmt;
+
+use rcgen::PublicKeyData;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::public_key::PublicKey;
+
+use super::{ParsedCert, SecretPem, Truststore, MAX_TRUSTSTORE_BYTES};
+use crate::error::Error;
+
+/// How bad a finding is: an error stops `setup` before AWS and makes `mtls check` exit 1;
+/// a warning is reported and does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// AWS would refuse it.
+    Error,
+    /// AWS takes it, but it is likely a mistake.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One rule: a stable id, its severity, what it checks and what fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Rule {
+    /// Stable: scripts and CI match on it.
+    pub id: &'static str,
+    /// Error or warning, the same wherever the rule is applied.
+    pub severity: Severity,
+    /// Where AWS applies it: `certificate` (ACM and API Gateway), `acm`, `truststore`.
+    pub scope: &'static str,
+    /// What it checks, in a few words.
+    pub summary: &'static str,
+    /// What to do about a finding.
+    pub fix: &'static str,
+}
+
+/// Every rule, in the order findings are reported.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: "cert-v3",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "X.509 v3",
+        fix: "reissue it as X.509 v3 (`mtls run pki.rhai --force` makes v3 certificates)",
+    },
+    Rule {
+        id: "cert-key",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "an RSA key of 2048 bits or more, or an ECDSA key of 256 bits or more",
+        fix: "reissue it with an RSA 2048+ or ECDSA P-256/P-384 key",
+    },
+    Rule {
+        id: "cert-signature",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "signed with SHA-256 or stronger",
+        fix: "reissue it signed with SHA-256 or stronger",
+    },
+    Rule {
+        id: "cert-expired",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "not expired",
+        fix: "renew it (`--force` replaces it)",
+    },
+    Rule {
+        id: "cert-not-yet-valid",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "already valid (notBefore in the past)",
+        fix: "check the clock of the machine that issued it, or wait until it is valid",
+    },
+    Rule {
+        id: "cert-expiring",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "not expiring within the window of `mtls check --expiring`",
+        fix: "renew it before it expires",
+    },
+    Rule {
+        id: "acm-key-unusable",
+        severity: Severity::Error,
+        scope: "acm",
+        summary: "the private key is unencrypted PEM of a type and size ACM imports (5120 bytes at most)",
+        fix: "give the unencrypted key (`openssl pkey -in KEY -out KEY.plain`), RSA 2048+ or ECDSA P-256/P-384",
+    },
+    Rule {
+        id: "acm-key-mismatch",
+        severity: Severity::Error,
+        scope: "acm",
+        summary: "the private key belongs to the certificate",
+        fix: "give the key the certificate was issued for",
+    },
+    Rule {
+        id: "acm-chain-order",
+        severity: Severity::Error,
+        scope: "acm",
+        summary: "each certificate of the chain issued the one before it",
+        fix: "order the chain from the certificate's issuer up towards the root",
+    },
+    Rule {
+        id: "acm-chain-end-entity",
+        severity: Severity::Error,
+        scope: "acm",
+        summary: "the chain holds CA certificates only, not the end-entity",
+        fix: "remove the end-entity certificate from the chain: ACM wants only its issuers",
+    },
+    Rule {
+        id: "domain-not-covered",
+        severity: Severity::Error,
+        scope: "acm",
+        summary: "a subjectAltName of the certificate covers the domain",
+        fix: "reissue the certificate with the domain among its DNS names",
+    },
+    Rule {
+        id: "truststore-pem",
+        severity: Severity::Error,
+        scope: "truststore",
+        summary: "PEM text holding CERTIFICATE blocks only",
+        fix: "convert it to PEM (`openssl x509 -inform DER -in FILE -out FILE.pem`) and keep only the CERTIFICATE blocks",
+    },
+    Rule {
+        id: "truststore-not-ca",
+        severity: Severity::Error,
+        scope: "truststore",
+        summary: "every certificate is a CA (basicConstraints cA=TRUE)",
+        fix: "put only CA certificates (root and intermediates) in the truststore",
+    },
+    Rule {
+        id: "truststore-duplicate",
+        severity: Severity::Warning,
+        scope: "truststore",
+        summary: "no certificate appears twice",
+        fix: "remove the second copy",
+    },
+    Rule {
+        id: "truststore-chain-length",
+        severity: Severity::Error,
+        scope: "truststore",
+        summary: "a client chain through the truststore's CAs is at most 4 certificates long",
+        fix: "issue client certificates from a CA at most two levels below the root",
+    },
+    Rule {
+        id: "truststore-size",
+        severity: Severity::Error,
+        scope: "truststore",
+        summary: "the truststore is at most 1 MiB",
+        fix: "remove certificates API Gateway does not need",
+    },
+];
+
+/// The rule with this id.
+///
+/// # Panics
+/// On an id not in [`RULES`] (a typo in this module, caught by its tests).
+pub fn rule(id: &str) -> &'static Rule {
+    RULES
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no lint rule {id}"))
+}
+
+/// One problem found: the rule, the file, the certificate (by subject and SHA-256
+/// fingerprint, when one can be named) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The rule's id.
+    pub rule: &'static str,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The file, as given.
+    pub file: String,
+    /// The certificate's subject, `C=JP, ST=Tokyo, O=Example, CN=...`; `None` for a finding
+    /// about a whole file that could not be read as certificates.
+    pub subject: Option<String>,
+    /// SHA-256 of the certificate's DER, colon-separated upper-case hex.
+    pub sha256: Option<String>,
+    /// What is wrong, naming the value found.
+    pub message: String,
+    /// The rule's advice.
+    pub fix: &'static str,
+}
+
+impl Finding {
+    fn new(id: &str, file: &str, cert: Option<&Named>, message: impl Into<String>) -> Finding {
+        let rule = rule(id);
+        Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            file: file.to_string(),
+            subject: cert.map(|c| c.subject.clone()),
+            sha256: cert.map(|c| c.sha256.clone()),
+            message: message.into(),
+            fix: rule.fix,
+        }
+    }
+
+    /// The certificate, as `subject (SHA-256 AB:CD:EF:01...)`, or `-`.
+    pub fn certificate(&self) -> String {
+        match (&self.subject, &self.sha256) {
+            (Some(s), Some(h)) => format!("{s} (SHA-256 {}...)", &h[..h.len().min(11)]),
+            (Some(s), None) => s.clone(),
+            _ => "-".to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    /// `error[cert-expired] server.pem: CN=... (SHA-256 AB:CD:EF:01...): message; fix`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}[{}] {}: {}: {}; {}",
+            self.severity,
+            self.rule,
+            self.file,
+            self.certificate(),
+            self.message,
+            self.fix
+        )
+    }
+}
+
+/// Whether any finding is an error.
+pub fn has_errors(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity == Severity::Error)
+}
+
+/// A certificate's name in findings.
+struct Named {
+    subject: String,
+    sha256: String,
+}
+
+fn named(c: &X509Certificate<'_>, der: &[u8]) -> Named {
+    Named {
+        subject: c.subject().to_string(),
+        sha256: super::sha256_fingerprint(der),
+    }
+}
+
+fn parse(cert: &ParsedCert) -> Result<X509Certificate<'_>, Error> {
+    x509_parser::parse_x509_certificate(&cert.der)
+        .map(|(_, c)| c)
+        .map_err(|e| Error::crypto("parse a certificate", e))
+}
+
+const STRONG_SIGNATURES: [&str; 6] = [
+    "sha256WithRSAEncryption",
+    "sha384WithRSAEncryption",
+    "sha512WithRSAEncryption",
+    "ecdsa-with-SHA256",
+    "ecdsa-with-SHA384",
+    "ecdsa-with-SHA512",
+];
+
+/// The rules every certificate ACM or API Gateway is given must pass: v3, key type and
+/// size, signature, valid now.
+pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error> {
+    let c = parse(cert)?;
+    let n = named(&c, &cert.der);
+    let mut out = Vec::new();
+    if c.version().0 != 2 {
+        out.push(Finding::new(
+            "cert-v3",
+            file,
+            Some(&n),
+            format!("X.509 v{}; v3 is required", c.version().0 + 1),
+        ));
+    }
+    match c.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) if rsa.key_size() < 2048 => out.push(Finding::new(
+            "cert-key",
+            file,
+            Some(&n),
+            format!(
+                "RSA {}-bit key; at least 2048 bits is required",
+                rsa.key_size()
+            ),
+        )),
+        Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => out.push(Finding::new(
+            "cert-key",
+            file,
+            Some(&n),
+            format!(
+                "EC {}-bit key; at least 256 bits is required",
+                ec.key_size()
+            ),
+        )),
+        Ok(PublicKey::RSA(_)) | Ok(PublicKey::EC(_)) => {}
+        _ => out.push(Finding::new(
+            "cert-key",
+            file,
+            Some(&n),
+            "key type not accepted; use RSA or ECDSA",
+        )),
+    }
+    let sig = super::inspect::signature_name(&c);
+    if !STRONG_SIGNATURES.contains(&sig.as_str()) {
+        out.push(Finding::new(
+            "cert-signature",
+            file,
+            Some(&n),
+            format!("signed with {sig}; SHA-256 or stronger is required"),
+        ));
+    }
+    let validity = c.validity();
+    let now = x509_parser::time::ASN1Time::now();
+    let span = format!(
+        "valid from {} to {}",
+        super::inspect::rfc3339(validity.not_before.to_datetime()),
+        super::inspect::rfc3339(validity.not_after.to_datetime())
+    );
+    if validity.not_after < now {
+        out.push(Finding::new(
+            "cert-expired",
+            file,
+            Some(&n),
+            format!("not valid now ({span}): it has expired"),
+        ));
+    } else if validity.not_before > now {
+        out.push(Finding::new(
+            "cert-not-yet-valid",
+            file,
+            Some(&n),
+            format!("not valid now ({span}): it is not valid yet"),
+        ));
+    }
+    Ok(out)
+}
+
+/// `mtls check --expiring`: the certificate expires within `window` (or has expired).
+pub fn expiring(
+    file: &str,
+    cert: &ParsedCert,
+    window: std::time::Duration,
+) -> Result<Vec<Finding>, Error> {
+    let c = parse(cert)?;
+    let n = named(&c, &cert.der);
+    let not_after = c.validity().not_after.to_datetime();
+    let now = time::OffsetDateTime::now_utc();
+    let at = super::inspect::rfc3339(not_after);
+    if not_after < now {
+        return Ok(vec![Finding::new(
+            "cert-expired",
+            file,
+            Some(&n),
+            format!("it expired on {at}"),
+        )]);
+    }
+    if not_after - now <= window {
+        let days = (not_after - now).whole_days();
+        return Ok(vec![Finding::new(
+            "cert-expiring",
+            file,
+            Some(&n),
+            format!(
+                "it expires on {at}, in {days} day(s), within the {} asked",
+                describe_window(window)
+            ),
+        )]);
+    }
+    Ok(Vec::new())
+}
+
+/// Parses `--expiring`'s window: `30d` (days) or `12h` (hours).
+pub fn parse_window(text: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        || format!("{text:?} is not a window: write a number of days or hours, as 30d or 12h");
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let hours = match unit {
+        "d" => n.checked_mul(24).ok_or_else(bad)?,
+        "h" => n,
+        _ => return Err(bad()),
+    };
+    if hours > 24 * 365 * 1000 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(hours * 3600))
+}
+
+fn describe_window(window: std::time::Duration) -> String {
+    let hours = window.as_secs() / 3600;
+    if hours % 24 == 0 {
+        format!("{} days", hours / 24)
+    } else {
+        format!("{hours} hours")
+    }
+}
+
+/// API Gateway's truststore rules: every certificate passes [`certificate`], is a CA and
+/// appears once; no client chain through them is longer than API Gateway accepts; the
+/// file is at most 1 MiB.
+pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error> {
+    let mut out = Vec::new();
+    let certs = store.certs();
+    let parsed: Vec<X509Certificate<'_>> = certs.iter().map(parse).collect::<Result<_, _>>()?;
+    for (i, (cert, c)) in certs.iter().zip(&parsed).enumerate() {
+        out.extend(certificate(file, cert)?);
+        let n = named(c, &cert.der);
+        let is_ca = matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+        if !is_ca {
+            out.push(Finding::new(
+                "truststore-not-ca",
+                file,
+                Some(&n),
+                format!(
+                    "certificate {} is not a CA (no basicConstraints cA=TRUE); a truststore holds the CAs client certificates chain to",
+                    i + 1
+                ),
+            ));
+        }
+        if let Some(first) = certs[..i].iter().position(|o| o.der == cert.der) {
+            out.push(Finding::new(
+                "truststore-duplicate",
+                file,
+                Some(&n),
+                format!(
+                    "certificate {} is the same as certificate {}",
+                    i + 1,
+                    first + 1
+                ),
+            ));
+            continue;
+        }
+        let depth = depth_in(i, certs, &parsed);
+        let max = crate::gateway::MAX_CLIENT_CHAIN_LEN;
+        if is_ca && depth + 1 > max {
+            out.push(Finding::new(
+                "truststore-chain-length",
+                file,
+                Some(&n),
+                format!(
+                    "a client certificate it issues makes a chain of {} certificates up to the root; API Gateway accepts at most {max}",
+                    depth + 1
+                ),
+            ));
+        }
+    }
+    let size = store.to_pem().len();
+    if size > MAX_TRUSTSTORE_BYTES {
+        out.push(size_finding(file, size));
+    }
+    Ok(out)
+}
+
+fn size_finding(file: &str, size: usize) -> Finding {
+    Finding::new(
+        "truststore-size",
+        file,
+        None,
+        format!("{size} bytes; API Gateway takes truststores up to 1 MiB"),
+    )
+}
+
+/// How many certificates long the path is from certificate `i` up to a self-issued one,
+/// through the store's certificates (by name and signature), `i` included.
+fn depth_in(i: usize, certs: &[ParsedCert], parsed: &[X509Certificate<'_>]) -> usize {
+    let mut depth = 1;
+    let mut at = i;
+    let mut seen = vec![at];
+    while parsed[at].subject() != parsed[at].issuer() {
+        let next =
+            (0..certs.len()).find(|&j| !seen.contains(&j) && certs[at].is_issued_by(&certs[j]));
+        match next {
+            Some(j) => {
+                depth += 1;
+                seen.push(j);
+                at = j;
+            }
+            None => break,
+        }
+    }
+    depth
+}
+
+/// A truststore file that could not be read as one (not PEM, other blocks, too large),
+/// as a finding; `None` for any other error (a missing file, a private key in it).
+/// `der` is the file's bytes when it is binary, to name a DER certificate.
+pub fn truststore_unreadable(file: &str, error: &Error, der: Option<&[u8]>) -> Option<Finding> {
+    match error {
+        Error::BadTruststore { message, .. } => Some(Finding::new(
+            "truststore-pem",
+            file,
+            None,
+            format!("not a PEM truststore: {message}"),
+        )),
+        Error::NotText { problem, .. } => {
+            let named = der.and_then(|d| {
+                x509_parser::parse_x509_certificate(d)
+                    .ok()
+                    .map(|(_, c)| named(&c, d))
+            });
+            Some(Finding::new(
+                "truststore-pem",
+                file,
+                named.as_ref(),
+                format!("not a PEM truststore: {problem}"),
+            ))
+        }
+        Error::FileTooLarge { limit, .. } => Some(Finding::new(
+            "truststore-size",
+            file,
+            None,
+            format!("larger than {limit} bytes; API Gateway takes truststores up to 1 MiB"),
+        )),
+        _ => None,
+    }
+}
+
+/// The files of an ACM import: the certificate (first block of its file), its key and
+/// chain when given.
+pub struct AcmFiles<'a> {
+    /// The certificate's file, as given.
+    pub cert_file: &'a str,
+    /// The certificate.
+    pub cert: &'a ParsedCert,
+    /// The key's file and text.
+    pub key: Option<(&'a str, &'a SecretPem)>,
+    /// The chain's file and certificates, issuer first.
+    pub chain: Option<(&'a str, &'a [ParsedCert])>,
+}
+
+/// ACM's import rules: the certificate passes [`certificate`]; the key is unencrypted,
+/// of a type and size ACM takes, and the certificate's; the chain goes up from the
+/// certificate's issuer, each certificate certifying the one before, CAs only.
+pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
+    let AcmFiles {
+        cert_file, cert, ..
+    } = *files;
+    let leaf = parse(cert)?;
+    let leaf_name = named(&leaf, &cert.der);
+    let mut out = certificate(cert_file, cert)?;
+    if let Some((key_file, key)) = files.key {
+        if key.len() > 5120 {
+            out.push(Finding::new(
+                "acm-key-unusable",
+                key_file,
+                Some(&leaf_name),
+                format!(
+                    "{key_file} is {} bytes; ACM accepts keys up to 5120 bytes",
+                    key.len()
+                ),
+            ));
+        }
+        match super::parse_key_pem(key_file, key) {
+            Ok(k) => {
+                if cert.spki_der()? != k.subject_public_key_info() {
+                    out.push(Finding::new(
+                        "acm-key-mismatch",
+                        key_file,
+                        Some(&leaf_name),
+                        format!("{key_file} does not belong to {cert_file}"),
+                    ));
+                }
+            }
+            Err(e) => out.push(Finding::new(
+                "acm-key-unusable",
+                key_file,
+                Some(&leaf_name),
+                e.to_string(),
+            )),
+        }
+    }
+    if let Some((chain_file, chain)) = files.chain {
+        let mut child = cert;
+        for (i, ca) in chain.iter().enumerate() {
+            let c = parse(ca)?;
+            let n = named(&c, &ca.der);
+            let is_ca = matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+            if ca.der == cert.der {
+                out.push(Finding::new(
+                    "acm-chain-end-entity",
+                    chain_file,
+                    Some(&n),
+                    format!("{chain_file} contains the end-entity certificate {cert_file}; ACM wants only its issuers"),
+                ));
+            } else if !is_ca {
+                out.push(Finding::new(
+                    "acm-chain-end-entity",
+                    chain_file,
+                    Some(&n),
+                    format!("certificate {} of {chain_file} is an end-entity certificate (not a CA); ACM wants only the issuers of {cert_file}", i + 1),
+                ));
+            } else if !child.is_issued_by(ca) {
+                out.push(Finding::new(
+                    "acm-chain-order",
+                    chain_file,
+                    Some(&n),
+                    format!("certificate {} of {chain_file} did not issue the one before it: the chain must go from the issuer of {cert_file} up towards the root, in that order", i + 1),
+                ));
+            }
+            child = ca;
+        }
+    }
+    Ok(out)
+}
+
+/// The certificate's subjectAltNames cover `domain` (a DNS name, `*.` wildcards matching
+/// one label, or an IP address).
+pub fn domain(file: &str, cert: &ParsedCert, domain: &str) -> Result<Vec<Finding>, Error> {
+    let c = parse(cert)?;
+    let wanted = domain.trim_end_matches('.').to_ascii_lowercase();
+    let ip: Option<std::net::IpAddr> = wanted.parse().ok();
+    let mut names = Vec::new();
+    let mut covered = false;
+    if let Ok(Some(san)) = c.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(d) => {
+                    let d = d.trim_end_matches('.').to_ascii_lowercase();
+                    covered |= dns_matches(&d, &wanted);
+                    names.push(format!("DNS:{d}"));
+                }
+                GeneralName::IPAddress(bytes) => {
+                    let theirs = match bytes.len() {
+                        4 => <[u8; 4]>::try_from(*bytes).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*bytes)
+                            .ok()
+                            .map(std::net::IpAddr::from),
+                        _ => None,
+                    };
+                    covered |= ip.is_some() && theirs == ip;
+                    if let Some(t) = theirs {
+                        names.push(format!("IP:{t}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if covered {
+        return Ok(Vec::new());
+    }
+    let names = if names.is_empty() {
+        "it has no DNS or IP subjectAltName".to_string()
+    } else {
+        format!("its names are {}", names.join(", "))
+    };
+    Ok(vec![Finding::new(
+        "domain-not-covered",
+        file,
+        Some(&named(&c, &cert.der)),
+        format!("no subjectAltName covers {wanted}: {names}"),
+    )])
+}
+
+fn dns_matches(pattern: &str, name: &str) -> bool {
+    if pattern == name {
+        return true;
+    }
+    match (pattern.strip_prefix("*."), name.split_once('.')) {
+        (Some(base), Some((label, rest))) => !label.is_empty() && base == rest,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate made by rcgen: `ca` or not, valid `days` around now (negative: in the
+    /// past), signed by `issuer` (self-signed without), with its key.
+    struct Made {
+        cert: ParsedCert,
+        params: rcgen::CertificateParams,
+        key: rcgen::KeyPair,
+    }
+
+    fn make(cn: &str, ca: bool, days: (i64, i64), issuer: Option<&Made>) -> Made {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(vec![format!("{}.example", cn.replace(' ', "-"))])
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + time::Duration::days(days.0);
+        params.not_after = now + time::Duration::days(days.1);
+        params.is_ca = if ca {
+            rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained)
+        } else {
+            rcgen::IsCa::ExplicitNoCa
+        };
+        let cert = match issuer {
+            Some(i) => params
+                .signed_by(&key, &rcgen::Issuer::from_params(&i.params, &i.key))
+                .unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        Made {
+            cert: ParsedCert {
+                der: cert.der().to_vec(),
+            },
+            params,
+            key,
+        }
+    }
+
+    const NOW: (i64, i64) = (-1, 30);
+
+    fn ids(findings: &[Finding]) -> Vec<&'static str> {
+        findings.iter().map(|f| f.rule).collect()
+    }
+
+    fn store(certs: &[&Made]) -> Truststore {
+        let pem: String = certs
+            .iter()
+            .map(|m| crate::pki::pem::encode_certificate(&m.cert.der))
+            .collect();
+        Truststore::from_pem("ts.pem", &pem).unwrap()
+    }
+
+    #[test]
+    fn validity_rules_name_the_certificate() {
+        let good = make("good", false, NOW, None);
+        assert_eq!(
+            ids(&certificate("c.pem", &good.cert).unwrap()),
+            Vec::<&str>::new()
+        );
+        let old = make("old", false, (-30, -1), None);
+        let found = certificate("old.pem", &old.cert).unwrap();
+        assert_eq!(ids(&found), ["cert-expired"]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=old"));
+        assert_eq!(
+            found[0].sha256.as_deref(),
+            Some(&*crate::pki::sha256_fingerprint(&old.cert.der))
+        );
+        assert!(
+            found[0].message.starts_with("not valid now (valid from"),
+            "{}",
+            found[0]
+        );
+        let new = make("new", false, (1, 30), None);
+        assert_eq!(
+            ids(&certificate("new.pem", &new.cert).unwrap()),
+            ["cert-not-yet-valid"]
+        );
+        let day = std::time::Duration::from_secs(86400);
+        assert_eq!(
+            ids(&expiring("c.pem", &good.cert, 40 * day).unwrap()),
+            ["cert-expiring"]
+        );
+        assert!(expiring("c.pem", &good.cert, 20 * day).unwrap().is_empty());
+        assert_eq!(
+            ids(&expiring("old.pem", &old.cert, day).unwrap()),
+            ["cert-expired"]
+        );
+    }
+
+    #[test]
+    fn truststore_rules() {
+        let root = make("root", true, NOW, None);
+        let sub1 = make("sub1", true, NOW, Some(&root));
+        let sub2 = make("sub2", true, NOW, Some(&sub1));
+        let sub3 = make("sub3", true, NOW, Some(&sub2));
+        let leaf = make("leaf", false, NOW, Some(&root));
+        assert!(truststore("ts.pem", &store(&[&root, &sub1, &sub2]))
+            .unwrap()
+            .is_empty());
+        let found = truststore("ts.pem", &store(&[&root, &leaf, &root])).unwrap();
+        assert_eq!(ids(&found), ["truststore-not-ca", "truststore-duplicate"]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=leaf"));
+        assert_eq!(found[1].severity, Severity::Warning);
+        let found = truststore("ts.pem", &store(&[&sub3, &root, &sub2, &sub1])).unwrap();
+        assert_eq!(ids(&found), ["truststore-chain-length"]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=sub3"));
+        assert!(has_errors(&found));
+    }
+
+    #[test]
+    fn acm_rules() {
+        let root = make("root", true, NOW, None);
+        let inca = make("inca", true, NOW, Some(&root));
+        let server = make("server", false, NOW, Some(&inca));
+        let other = make("other", false, NOW, Some(&inca));
+        let key = |m: &Made| SecretPem::new(m.key.serialize_pem());
+        let check = |k: &Made, chain: &[ParsedCert]| {
+            let key = key(k);
+            ids(&acm_import(&AcmFiles {
+                cert_file: "server.pem",
+                cert: &server.cert,
+                key: Some(("server.key", &key)),
+                chain: Some(("chain.pem", chain)),
+            })
+            .unwrap())
+        };
+        let (r, i, s, o) = (&root.cert, &inca.cert, &server.cert, &other.cert);
+        assert!(check(&server, &[i.clone(), r.clone()]).is_empty());
+        assert_eq!(check(&other, std::slice::from_ref(i)), ["acm-key-mismatch"]);
+        assert_eq!(
+            check(&server, &[r.clone(), i.clone()]),
+            ["acm-chain-order", "acm-chain-order"]
+        );
+        assert_eq!(
+            check(&server, &[s.clone(), i.clone()]),
+            ["acm-chain-end-entity"]
+        );
+        assert_eq!(
+            check(&server, &[i.clone(), o.clone()]),
+            ["acm-chain-end-entity"]
+        );
+        let unusable = SecretPem::new(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"
+                .into(),
+        );
+        let found = acm_import(&AcmFiles {
+            cert_file: "server.pem",
+            cert: &server.cert,
+            key: Some(("server.key", &unusable)),
+            chain: None,
+        })
+        .unwrap();
+        assert_eq!(ids(&found), ["acm-key-unusable"]);
+        assert!(found[0].message.contains("encrypted"), "{}", found[0]);
+        assert_eq!(found[0].subject.as_deref(), Some("CN=server"));
+        assert!(domain("s.pem", &server.cert, "server.example")
+            .unwrap()
+            .is_empty());
+        assert!(domain("s.pem", &server.cert, "SERVER.example.")
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            ids(&domain("s.pem", &server.cert, "api.example").unwrap()),
+            ["domain-not-covered"]
+        );
+    }
+
+    #[test]
+    fn rule_ids_are_unique_and_findings_use_known_ids() {
+        for (i, r) in RULES.iter().enumerate() {
+            assert!(RULES[..i].iter().all(|o| o.id != r.id), "{} twice", r.id);
+            assert!(r
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
+        }
+        assert_eq!(rule("cert-v3").severity, Severity::Error);
+        assert_eq!(rule("truststore-duplicate").severity, Severity::Warning);
+    }
+
+    #[test]
+    fn windows_parse_days_and_hours() {
+        assert_eq!(
+            parse_window("30d"),
+            Ok(std::time::Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(
+            parse_window("12h"),
+            Ok(std::time::Duration::from_secs(12 * 3600))
+        );
+        for bad in ["30", "d", "-1d", "3w", "", "1.5d", "99999999999999999d"] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wildcards_match_one_label() {
+        assert!(dns_matches("api.example.com", "api.example.com"));
+        assert!(dns_matches("*.example.com", "api.example.com"));
+        assert!(!dns_matches("*.example.com", "a.b.example.com"));
+        assert!(!dns_matches("*.example.com", "example.com"));
+        assert!(!dns_matches("api.example.com", "www.example.com"));
+    }
+}
