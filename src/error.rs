@@ -242,6 +242,14 @@ pub enum Error {
     #[diagnostic(code(mtls::crypto))]
     Crypto { action: String, message: String },
 
+    #[error("{path}: the certificate signing request is refused: {problem}")]
+    #[diagnostic(code(mtls::csr_refused), help("{help}"))]
+    CsrRefused {
+        path: String,
+        problem: String,
+        help: String,
+    },
+
     #[error("internal error: could not {action}: {message}")]
     #[diagnostic(
         code(mtls::internal),

@@ -200,7 +200,7 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
     hex(digest.as_ref(), ":")
 }
 
-fn hex(bytes: &[u8], sep: &str) -> String {
+pub(crate) fn hex(bytes: &[u8], sep: &str) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -208,7 +208,7 @@ fn hex(bytes: &[u8], sep: &str) -> String {
         .join(sep)
 }
 
-pub(super) fn rfc3339(t: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }

@@ -3,6 +3,7 @@
 //! Generation is rcgen on aws-lc-rs; reading back is x509-parser. Nothing here touches the
 //! file system: files go through [`crate::workdir`] and the effects boundary.
 
+mod csr;
 mod inspect;
 mod key;
 pub mod lint;
@@ -12,9 +13,11 @@ mod secret;
 mod subject;
 mod truststore;
 
+pub use csr::CsrRequest;
+pub(crate) use inspect::{hex, rfc3339};
 pub use inspect::{sha256_fingerprint, CertInfo, ParsedCert};
 pub use key::{parse_key_pem, KeyAlgorithm};
-pub use profile::{CertSpec, IssuerMaterial, Profile};
+pub use profile::{new_serial, prepare_issuer, CertSpec, IssuerMaterial, Profile, Signed};
 pub use rcgen::KeyPair;
 pub use secret::SecretPem;
 pub use subject::{Subject, ATTRIBUTES};

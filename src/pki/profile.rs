@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType, SerialNumber,
+    KeyUsagePurpose, PublicKeyData, SanType, SerialNumber, SigningKey,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -111,7 +111,10 @@ impl CertSpec {
         params.serial_number = Some(random_serial()?);
         // A minute of slack: a certificate made now is valid now even on a machine whose
         // clock is slightly ahead of the verifier's (ACM refuses not-yet-valid imports).
+        // Whole seconds: what the certificate encodes, so a manifest made from these
+        // parameters says what a reader of the certificate finds.
         let now = OffsetDateTime::now_utc();
+        let now = now.replace_nanosecond(0).unwrap_or(now);
         params.not_before = now - Duration::minutes(1);
         params.not_after = now + Duration::days(i64::from(self.days));
         params.use_authority_key_identifier_extension = !self.profile.is_self_signed();
@@ -176,6 +179,53 @@ impl CertSpec {
     }
 }
 
+/// A certificate just signed, with the facts a fleet's manifest lists.
+pub struct Signed {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// The serial number's bytes (a positive DER integer's content).
+    pub serial: Vec<u8>,
+    /// End of validity, as encoded (whole seconds).
+    pub not_after: OffsetDateTime,
+}
+
+impl CertSpec {
+    /// Signs a certificate for `public_key` with an issuer prepared once
+    /// ([`prepare_issuer`]) and a serial drawn by [`new_serial`] (callers that sign many
+    /// draw them first, to make sure they are distinct): a client fleet, a CSR.
+    pub fn sign(
+        &self,
+        public_key: &impl PublicKeyData,
+        key_alg: KeyAlgorithm,
+        issuer: &Issuer<'_, impl SigningKey>,
+        serial: &[u8],
+    ) -> Result<Signed, Error> {
+        let mut params = self.params(key_alg)?;
+        params.serial_number = Some(SerialNumber::from_slice(serial));
+        let serial = serial.to_vec();
+        let not_after = params.not_after;
+        let cert = params
+            .signed_by(public_key, issuer)
+            .map_err(|e| Error::crypto(format!("issue the {} certificate", self.profile), e))?;
+        Ok(Signed {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            serial,
+            not_after,
+        })
+    }
+}
+
+/// The issuer for [`CertSpec::sign`]: the CA certificate (PEM) with its key, parsed once.
+pub fn prepare_issuer<'k>(
+    cert_pem: &str,
+    key: &'k KeyPair,
+) -> Result<Issuer<'static, &'k KeyPair>, Error> {
+    Issuer::from_ca_cert_pem(cert_pem, key).map_err(|e| Error::crypto("read the issuing CA", e))
+}
+
 fn san(name: &str) -> Result<SanType, Error> {
     if let Ok(ip) = name.parse::<IpAddr>() {
         return Ok(SanType::IpAddress(ip));
@@ -189,6 +239,11 @@ fn san(name: &str) -> Result<SanType, Error> {
         )
     })?;
     Ok(SanType::DnsName(dns))
+}
+
+/// A new serial number's bytes, as [`CertSpec::sign`] takes them.
+pub fn new_serial() -> Result<Vec<u8>, Error> {
+    Ok(random_serial()?.to_bytes())
 }
 
 /// 16 random bytes, first bit cleared so the DER integer is positive: 127 bits of

@@ -34,6 +34,8 @@ pub const SCRIPTS: &[BundledFile] = bundle![
     "scripts/setup.rhai",
     "scripts/teardown.rhai",
     "scripts/rehearse.rhai",
+    "scripts/issue_clients.rhai",
+    "scripts/sign_csr.rhai",
     "scripts/rollover.rhai",
 ];
 

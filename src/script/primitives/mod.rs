@@ -4,6 +4,7 @@
 pub(crate) mod args;
 mod aws;
 mod core;
+mod fleet;
 mod gateway;
 mod pki;
 
@@ -86,6 +87,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     core::register(&mut reg, ctx);
     reg.group = "pki";
     pki::register(&mut reg, ctx);
+    fleet::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";

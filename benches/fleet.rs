@@ -1,0 +1,370 @@
+//! Benchmark: a fleet of ECDSA P-256 client certificates. In one run:
+//!
+//! 1. `mtls run issue_clients.rhai --var count=COUNT` in a fresh folder holding an ECDSA
+//!    P-256 root CA (made once by mtls, copied into every folder), ROUNDS times;
+//! 2. the openssl loop a user would write, per certificate `openssl genpkey -algorithm EC
+//!    -pkeyopt ec_paramgen_curve:P-256`, `openssl req -new` and `openssl x509 -req -CA`,
+//!    timed on SAMPLE certificates and scaled to COUNT (all of them take minutes);
+//! 3. the machine's compute limit for the same work: COUNT x (one P-256 key generation +
+//!    one P-256 signature) / cores, from `openssl speed -seconds SECONDS ecdsap256` (sign)
+//!    and `ecdhp256` (as the key generation's cost; see below), times the cores;
+//! 4. the file system's floor for the same files: 2 x COUNT files of a key's and a
+//!    certificate's size written with mtls's own batch writer (temporary name, one
+//!    `syncfs`, rename, folder sync) on every core, with no cryptography;
+//! 5. `mtls run issue_clients.rhai --var count=BIG` once, against the limit for BIG.
+//!
+//!     cargo bench --bench fleet     # COUNT=10000 SAMPLE=300 ROUNDS=3 SECONDS=3 BIG=100000 MTLS_BIN=
+//!
+//! Key generation is not a test of `openssl speed` in OpenSSL 3.0. Two stand-ins are
+//! printed: an ECDH P-256 operation (one variable-base scalar multiplication, more than a
+//! key generation's fixed-base one: the generous limit) and an ECDSA P-256 signature (one
+//! fixed-base scalar multiplication and an inversion: the closest in work, and the limit
+//! the target is judged against).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The binary timed: cargo's release build, or `MTLS_BIN` (a copy, when other builds share
+/// the target folder and may replace `target/release/mtls` during the run).
+fn mtls_bin() -> String {
+    std::env::var("MTLS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mtls").to_string())
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run(cwd: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// A fresh folder holding the CA.
+fn folder_with_ca(ca: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in(ca.parent().unwrap()).unwrap();
+    for f in ["RootCA.pem", "RootCA.key"] {
+        std::fs::copy(ca.join(f), dir.path().join(f)).unwrap();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("RootCA.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// Folders kept until every figure is printed: removing tens of thousands of files is slow
+/// (minutes on a file system mounted with `discard`) and would load the disk under the
+/// next measurement.
+static KEEP: std::sync::Mutex<Vec<tempfile::TempDir>> = std::sync::Mutex::new(Vec::new());
+
+fn keep(dir: tempfile::TempDir) {
+    KEEP.lock().unwrap().push(dir);
+}
+
+/// `mtls run issue_clients.rhai --var count=N` in a fresh folder; checked (outside the
+/// timing) by `openssl verify` of a sample and the manifest's length.
+fn mtls_fleet(ca: &Path, count: usize) -> Duration {
+    let dir = folder_with_ca(ca);
+    let arg = format!("count={count}");
+    let took = time(|| {
+        run(
+            dir.path(),
+            &mtls_bin(),
+            &["run", "issue_clients.rhai", "--var", &arg],
+        );
+    });
+    let sample: Vec<String> = (1..=count)
+        .step_by((count / 50).max(1))
+        .map(|n| format!("device-{n}.pem"))
+        .collect();
+    let mut args = vec!["verify", "-x509_strict", "-CAfile", "RootCA.pem"];
+    args.extend(sample.iter().map(String::as_str));
+    let out = run(dir.path(), "openssl", &args);
+    assert_eq!(out.matches(": OK").count(), sample.len(), "{out}");
+    let manifest = std::fs::read_to_string(dir.path().join("device-manifest.csv")).unwrap();
+    assert_eq!(manifest.lines().count(), count + 1);
+    keep(dir);
+    println!("  mtls run, {count} certificates: {} ms", took.as_millis());
+    took
+}
+
+/// The openssl loop for `sample` certificates, in a fresh folder.
+fn openssl_loop(ca: &Path, sample: usize) -> Duration {
+    let dir = folder_with_ca(ca);
+    let d = dir.path();
+    let took = time(|| {
+        for n in 1..=sample {
+            let (key, csr, pem, subj) = (
+                format!("device-{n}.key"),
+                format!("device-{n}.csr"),
+                format!("device-{n}.pem"),
+                format!("/CN=device-{n}"),
+            );
+            run(
+                d,
+                "openssl",
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-out",
+                    &key,
+                ],
+            );
+            run(
+                d,
+                "openssl",
+                &["req", "-new", "-key", &key, "-subj", &subj, "-out", &csr],
+            );
+            run(
+                d,
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "RootCA.pem",
+                    "-CAkey",
+                    "RootCA.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "365",
+                    "-sha256",
+                    "-out",
+                    &pem,
+                ],
+            );
+        }
+    });
+    let out = run(
+        d,
+        "openssl",
+        &[
+            "verify",
+            "-CAfile",
+            "RootCA.pem",
+            &format!("device-{sample}.pem"),
+        ],
+    );
+    assert!(out.contains(": OK"), "{out}");
+    keep(dir);
+    println!(
+        "  openssl loop, {sample} certificates: {} ms",
+        took.as_millis()
+    );
+    took
+}
+
+/// The file system's part: `count` pairs of files of a P-256 key's and a certificate's
+/// size (241 and 684 bytes) through `mtls::workdir::Batch`, on every core, in a fresh folder.
+fn io_floor(top: &Path, count: usize) -> Duration {
+    use rayon::prelude::*;
+    let dir = tempfile::tempdir_in(top).unwrap();
+    let wd = mtls::workdir::Workdir::new(dir.path());
+    let key = mtls::pki::SecretPem::new("k".repeat(241));
+    let cert = vec![b'c'; 684];
+    let took = time(|| {
+        let batch = wd.batch("").unwrap();
+        (1..=count).into_par_iter().for_each(|n| {
+            let (k, c) = (format!("device-{n}.key"), format!("device-{n}.pem"));
+            batch
+                .stage(&[
+                    (&k, mtls::workdir::BatchFile::Secret(&key), false),
+                    (&c, mtls::workdir::BatchFile::Public(&cert), false),
+                ])
+                .unwrap();
+        });
+        batch.commit().unwrap();
+    });
+    keep(dir);
+    println!(
+        "  file system floor, {} files: {} ms",
+        2 * count,
+        took.as_millis()
+    );
+    took
+}
+
+/// Seconds per operation that `openssl speed` reports for the first `column` of `row`.
+fn speed(args: &[&str], row: &str, column: usize) -> f64 {
+    let out = run(Path::new("."), "openssl", args);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(row))
+        .unwrap_or_else(|| panic!("no {row:?} line in:\n{out}"));
+    // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  41000.0  12000.0": the times, then ops/s.
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let times: Vec<f64> = fields
+        .iter()
+        .filter_map(|f| f.strip_suffix('s').and_then(|t| t.parse().ok()))
+        .collect();
+    let rates: Vec<f64> = fields
+        .iter()
+        .rev()
+        .take_while(|f| f.parse::<f64>().is_ok())
+        .filter_map(|f| f.parse().ok())
+        .collect::<Vec<f64>>()
+        .into_iter()
+        .rev()
+        .collect();
+    // Rates are more precise than the rounded times.
+    rates
+        .get(column)
+        .map(|r| 1.0 / r)
+        .or_else(|| times.get(column).copied())
+        .unwrap_or_else(|| panic!("cannot read {line:?}"))
+}
+
+fn main() {
+    let count = env_num("COUNT", 10_000);
+    let sample = env_num("SAMPLE", 300);
+    let rounds = env_num("ROUNDS", 3);
+    let seconds = env_num("SECONDS", 3).to_string();
+    let big = env_num("BIG", 100_000);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    // The CA, made by mtls once (ECDSA P-256: the compute limit counts P-256 signatures).
+    let top = tempfile::tempdir().unwrap();
+    let ca = top.path().join("ca");
+    std::fs::create_dir(&ca).unwrap();
+    std::fs::write(
+        ca.join("ca.rhai"),
+        "gen_root_ca(#{ algorithm: \"ecdsa-p256\" });\n",
+    )
+    .unwrap();
+    run(&ca, &mtls_bin(), &["run", "ca.rhai"]);
+
+    println!("fleet bench: COUNT={count} SAMPLE={sample} ROUNDS={rounds} SECONDS={seconds} BIG={big}, {cores} cores");
+    println!("  mtls:    {} run issue_clients.rhai --var count={count}  (fresh folder, ECDSA P-256 CA and clients)", mtls_bin());
+    println!("  openssl: per certificate genpkey EC P-256 + req -new + x509 -req -CA  ({sample} timed, scaled to {count})");
+
+    // mtls and the openssl sample alternate, so neither gets a quieter machine.
+    let mut mtls_times = Vec::new();
+    let mut loop_times = Vec::new();
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            mtls_times.push(mtls_fleet(&ca, count));
+            loop_times.push(openssl_loop(&ca, sample));
+        } else {
+            loop_times.push(openssl_loop(&ca, sample));
+            mtls_times.push(mtls_fleet(&ca, count));
+        }
+    }
+    let io = median((0..rounds).map(|_| io_floor(top.path(), count)).collect()).as_secs_f64();
+    let mtls_t = median(mtls_times.clone()).as_secs_f64();
+    let loop_sample = median(loop_times).as_secs_f64();
+    let loop_t = loop_sample * count as f64 / sample as f64;
+
+    let sign = speed(
+        &["speed", "-seconds", &seconds, "ecdsap256"],
+        "256 bits ecdsa",
+        0,
+    );
+    let ecdh = speed(
+        &["speed", "-seconds", &seconds, "ecdhp256"],
+        "256 bits ecdh",
+        0,
+    );
+    // One key generation + one signature per certificate, on every core.
+    let limit = |n: usize, keygen: f64| n as f64 * (keygen + sign) / cores as f64;
+    let limit_sign = limit(count, sign);
+    let limit_ecdh = limit(count, ecdh);
+
+    let ms = |s: f64| s * 1e3;
+    println!();
+    println!(
+        "openssl speed (one core): ECDSA P-256 sign {:.1} us, ECDH P-256 {:.1} us",
+        sign * 1e6,
+        ecdh * 1e6
+    );
+    println!(
+        "compute limit for {count}: {:.0} ms (keygen as a signature), {:.0} ms (keygen as an ECDH)",
+        ms(limit_sign),
+        ms(limit_ecdh)
+    );
+    println!(
+        "mtls run, {count} certificates: median {:.0} ms (rounds: {:?} ms)",
+        ms(mtls_t),
+        mtls_times.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+    );
+    println!(
+        "openssl loop: {:.0} ms for {sample}, {:.1} ms per certificate, {:.0} s scaled to {count}",
+        ms(loop_sample),
+        ms(loop_sample) / sample as f64,
+        loop_t
+    );
+    println!(
+        "mtls / openssl loop = 1/{:.0}  (target: 1/200 or less: {})",
+        loop_t / mtls_t,
+        if loop_t / mtls_t >= 200.0 {
+            "met"
+        } else {
+            "missed"
+        }
+    );
+    println!(
+        "mtls / compute limit = {:.2} (keygen as a signature; target <= 2: {}), {:.2} (keygen as an ECDH)",
+        mtls_t / limit_sign,
+        if mtls_t / limit_sign <= 2.0 { "met" } else { "missed" },
+        mtls_t / limit_ecdh
+    );
+    println!(
+        "file system floor: {} files through mtls's batch writer (no crypto): median {:.0} ms = {:.2} x the compute limit",
+        2 * count,
+        ms(io),
+        io / limit_sign
+    );
+    println!(
+        "mtls / (compute limit + file system floor) = {:.2}",
+        mtls_t / (limit_sign + io)
+    );
+
+    if big > 0 {
+        let big_t = mtls_fleet(&ca, big).as_secs_f64();
+        println!(
+            "mtls run, {big} certificates: {:.0} ms; compute limit {:.0} ms (signature) / {:.0} ms (ECDH); ratio {:.2} / {:.2}; openssl loop scaled {:.0} s, 1/{:.0}",
+            ms(big_t),
+            ms(limit(big, sign)),
+            ms(limit(big, ecdh)),
+            big_t / limit(big, sign),
+            big_t / limit(big, ecdh),
+            loop_sample * big as f64 / sample as f64,
+            loop_sample * big as f64 / sample as f64 / big_t
+        );
+    }
+    println!("(removing the folders made; not measured)");
+}
