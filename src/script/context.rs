@@ -94,9 +94,10 @@ impl Context {
         }
     }
 
-    /// A warning about the run, through the run's notice sink.
+    /// A warning about the run, through the run's notice sink (standard error for the CLI).
+    /// The log gets it at debug level only: at the default level it would print it twice.
     pub(crate) fn notice(&self, text: &str) {
-        tracing::warn!("{text}");
+        tracing::debug!("{text}");
         (self.notices)(text)
     }
 
