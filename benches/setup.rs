@@ -30,6 +30,8 @@
 mod key_scan;
 #[path = "../tests/support/moto.rs"]
 mod moto;
+#[path = "../tests/support/venv.rs"]
+mod venv;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

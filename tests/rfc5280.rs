@@ -6,6 +6,7 @@ mod support {
     #[allow(dead_code)]
     pub mod cli;
     pub mod pkilint;
+    pub mod venv;
 }
 
 use support::cli::mtls;

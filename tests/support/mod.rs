@@ -5,3 +5,4 @@ pub mod cli;
 pub mod key_scan;
 pub mod moto;
 pub mod realism;
+pub mod venv;

@@ -18,12 +18,13 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
 use super::key_scan::find_key_material;
+use super::venv;
 
 /// Dummy credentials and region that moto accepts.
 pub const ACCESS_KEY: &str = "testing";
@@ -595,117 +596,21 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+/// moto, pinned in `.ci/moto-requirements.txt`, in `$MTLS_MOTO_VENV` or `target/moto-venv`.
+const MOTO: venv::PinnedTool = venv::PinnedTool {
+    name: "moto",
+    venv_var: "MTLS_MOTO_VENV",
+    default_venv: "moto-venv",
+    requirements: "moto-requirements.txt",
+    program: "moto_server",
+};
 
 /// The venv holding moto, from `MTLS_MOTO_VENV` or `target/moto-venv` under the crate.
 pub fn venv_dir() -> PathBuf {
-    match std::env::var_os("MTLS_MOTO_VENV") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => crate_dir().join("target").join("moto-venv"),
-    }
+    MOTO.venv_dir()
 }
 
 /// Installs the pinned moto into the venv unless it is there; returns `moto_server`'s path.
 fn ensure_installed() -> PathBuf {
-    static IN_PROCESS: Mutex<()> = Mutex::new(());
-    let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = venv_dir();
-    let requirements = crate_dir().join(".ci").join("moto-requirements.txt");
-    let wanted = fs::read_to_string(&requirements)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", requirements.display()));
-    let server = venv.join("bin").join("moto_server");
-    let marker = venv.join(".mtls-requirements");
-    let ready = || server.exists() && fs::read_to_string(&marker).ok().as_deref() == Some(&*wanted);
-    if ready() {
-        return server;
-    }
-    let lock = venv.with_extension("lock");
-    let _lock = DirLock::acquire(&lock);
-    if ready() {
-        return server;
-    }
-    let python = std::env::var("MTLS_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    if let Some(parent) = venv.parent() {
-        let _ = fs::create_dir_all(parent);
-    }
-    run(
-        Command::new(&python).args(["-m", "venv"]).arg(&venv),
-        "create the moto venv",
-    );
-    run(
-        Command::new(venv.join("bin").join("python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-        "install moto with pip",
-    );
-    fs::write(&marker, &wanted)
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
-    server
-}
-
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot {what}: {e} (is python3 with venv installed?)"));
-    if !output.status.success() {
-        panic!(
-            "cannot {what}: {}\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-}
-
-/// A lock across processes: a directory that only one can create. A lock older than 15
-/// minutes is taken to be left by a killed process.
-struct DirLock(PathBuf);
-
-impl DirLock {
-    fn acquire(path: &Path) -> DirLock {
-        let start = Instant::now();
-        loop {
-            match fs::create_dir(path) {
-                Ok(()) => return DirLock(path.to_path_buf()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = fs::metadata(path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(15 * 60));
-                    if stale {
-                        let _ = fs::remove_dir(path);
-                    } else if start.elapsed() > Duration::from_secs(20 * 60) {
-                        panic!("waited 20 minutes for {}", path.display());
-                    } else {
-                        std::thread::sleep(Duration::from_millis(500));
-                    }
-                }
-                Err(e) => {
-                    if let Some(parent) = path.parent() {
-                        fs::create_dir_all(parent).unwrap_or_else(|e2| {
-                            panic!("cannot create {}: {e2} ({e})", parent.display())
-                        });
-                    } else {
-                        panic!("cannot create {}: {e}", path.display());
-                    }
-                }
-            }
-        }
-    }
-}
-
-impl Drop for DirLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.0);
-    }
+    MOTO.ensure_installed()
 }
