@@ -658,15 +658,12 @@ impl ApiGateway {
         const OP: &str = "DeleteDomainName";
         let what = format!("deleting custom domain {name}");
         retry(&Retry::throttled(), &what, is_throttled, || async {
-            self.client
-                .delete_domain_name()
-                .domain_name(name)
-                .send()
-                .await
+            let sent = self.client.delete_domain_name().domain_name(name).send();
+            sent.await
+                .map(drop)
                 .map_err(|e| AwsError::refusal_from_sdk(SERVICE, OP, e))
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// `DeleteRestApi` (its stages and deployments go with it), asked again while API
@@ -675,15 +672,12 @@ impl ApiGateway {
         const OP: &str = "DeleteRestApi";
         let what = format!("deleting REST API {api_id}");
         retry(&Retry::throttled(), &what, is_throttled, || async {
-            self.client
-                .delete_rest_api()
-                .rest_api_id(api_id)
-                .send()
-                .await
+            let sent = self.client.delete_rest_api().rest_api_id(api_id).send();
+            sent.await
+                .map(drop)
                 .map_err(|e| AwsError::refusal_from_sdk(SERVICE, OP, e))
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// `GetStages`: the names of the API's stages.

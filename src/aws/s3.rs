@@ -257,10 +257,7 @@ impl S3 {
             .or_aws(SERVICE, OP);
         let out = match result {
             Ok(out) => out,
-            // A version id of another key, or a malformed one, is a 400 rather than a 404.
-            Err(e) if e.is_not_found() || (version_id.is_some() && e.status == Some(400)) => {
-                return Ok(None)
-            }
+            Err(e) if no_such_object(&e, version_id) => return Ok(None),
             Err(e) => return Err(e),
         };
         Ok(Some(ObjectHead {
@@ -298,9 +295,7 @@ impl S3 {
             .or_aws(SERVICE, OP);
         let out = match result {
             Ok(out) => out,
-            Err(e) if e.is_not_found() || (version_id.is_some() && e.status == Some(400)) => {
-                return Ok(None)
-            }
+            Err(e) if no_such_object(&e, version_id) => return Ok(None),
             Err(e) => return Err(e),
         };
         let too_large = || {
@@ -448,6 +443,12 @@ where
         // Versioning takes effect at some moment: noticed soon after, as a poll would.
         pause = super::wait::next_pause(start.elapsed(), policy.first, policy.max_pause);
     }
+}
+
+/// Whether S3's answer means "no such object or version": a 404, or, when a version id was
+/// asked for, a 400 (a version id of another key, or a malformed one).
+fn no_such_object(e: &AwsError, version_id: Option<&str>) -> bool {
+    e.is_not_found() || (version_id.is_some() && e.status == Some(400))
 }
 
 /// Hex SHA-256 of `bytes`, as stored in the metadata `sha256` by [`S3::put_object`].
