@@ -682,18 +682,11 @@ impl ApiGateway {
 
     /// `GetStages`: the names of the API's stages.
     pub async fn stage_names(&self, api_id: &str) -> Result<Vec<String>, AwsError> {
-        const OP: &str = "GetStages";
-        let out = self
-            .client
-            .get_stages()
-            .rest_api_id(api_id)
-            .send()
-            .await
-            .or_aws(SERVICE, OP)?;
-        Ok(out
-            .item()
-            .iter()
-            .filter_map(|s| s.stage_name().map(str::to_string))
+        Ok(self
+            .stages(api_id)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
             .collect())
     }
 

@@ -356,19 +356,17 @@ pub fn expiring(
     let c = parse(cert)?;
     let n = named(&c, &cert.der);
     let not_after = c.validity().not_after.to_datetime();
-    let now = time::OffsetDateTime::now_utc();
     let at = super::inspect::rfc3339(not_after);
-    if not_after < now {
-        return Ok(vec![Finding::new(
+    let span = time::Duration::try_from(window).unwrap_or(time::Duration::MAX);
+    Ok(match expiry_within(not_after, span) {
+        None => Vec::new(),
+        Some(Expiry::Expired) => vec![Finding::new(
             "cert-expired",
             file,
             Some(&n),
             format!("it expired on {at}"),
-        )]);
-    }
-    if not_after - now <= window {
-        let days = (not_after - now).whole_days();
-        return Ok(vec![Finding::new(
+        )],
+        Some(Expiry::InDays(days)) => vec![Finding::new(
             "cert-expiring",
             file,
             Some(&n),
@@ -376,9 +374,31 @@ pub fn expiring(
                 "it expires on {at}, in {days} day(s), within the {} asked",
                 describe_window(window)
             ),
-        )]);
+        )],
+    })
+}
+
+/// Where an end of validity stands against a window from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// It has passed.
+    Expired,
+    /// It comes within the window, in this many whole days.
+    InDays(i64),
+}
+
+/// The `cert-expiring` / `cert-expired` rule on an end of validity (a file's, or one AWS
+/// reports): `None` when it lies beyond `window` from now. `mtls check --expiring` and the
+/// expiry warnings of plans and runs both ask this.
+pub fn expiry_within(not_after: time::OffsetDateTime, window: time::Duration) -> Option<Expiry> {
+    let left = not_after - time::OffsetDateTime::now_utc();
+    if left.is_negative() {
+        Some(Expiry::Expired)
+    } else if left <= window {
+        Some(Expiry::InDays(left.whole_days()))
+    } else {
+        None
     }
-    Ok(Vec::new())
 }
 
 /// Parses `--expiring`'s window: `30d` (days) or `12h` (hours).

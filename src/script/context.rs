@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::KeyPool;
 use crate::effects::Effects;
+use crate::pki::lint::Expiry;
 use crate::error::Error;
 use crate::workdir::Workdir;
 
@@ -71,15 +72,14 @@ impl Context {
             .get("expiry_warning_days")
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(DEFAULT_EXPIRY_WARNING_DAYS);
-        let left = not_after - time::OffsetDateTime::now_utc();
-        if days == 0 || left > time::Duration::days(days) {
+        if days == 0 {
             return;
         }
         let date = not_after.date();
-        let when = if left.is_negative() {
-            format!("expired on {date}")
-        } else {
-            format!("expires in {} days, on {date}", left.whole_days())
+        let when = match crate::pki::lint::expiry_within(not_after, time::Duration::days(days)) {
+            None => return,
+            Some(Expiry::Expired) => format!("expired on {date}"),
+            Some(Expiry::InDays(left)) => format!("expires in {left} days, on {date}"),
         };
         let text = format!("{what} {when}: {renew}");
         if self.effects.warn(&text) {
