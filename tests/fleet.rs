@@ -702,3 +702,55 @@ fn weak_tampered_ca_and_odd_key_requests_are_refused_and_write_nothing() {
     mtls(dir, &["run", "sign_csr.rhai", "--var", "csr=good.csr"]).success();
     verify(dir, &["good.pem".into()]);
 }
+
+/// Two runs for the same fleet at once: the second waits for the first (a lock per folder
+/// and prefix; without it both failed, each finding the other's files), then keeps what it
+/// made. Both succeed, and exactly the asked pairs exist, every one a key and its
+/// certificate, with no temporary file.
+#[cfg(unix)]
+#[test]
+fn two_runs_at_once_both_succeed_the_second_after_the_first() {
+    const N: usize = 3000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fleet(dir, &["--var", "count=1"]).success();
+    let count = format!("count={N}");
+    let start = || {
+        Command::new(mtls_bin())
+            .args(["run", "issue_clients.rhai", "--var", &count])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+    }
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.ends_with(".tmp")),
+        "temporary files left: {names:?}"
+    );
+    assert_eq!(names.len(), 2 * N + 4, "{names:?}");
+    assert_eq!(manifest_csv(&dir.join("device-manifest.csv")).len(), N);
+    let sample: Vec<String> = (1..=N)
+        .step_by(61)
+        .map(|n| format!("device-{n}.pem"))
+        .collect();
+    verify(dir, &sample);
+    // Every key belongs to its certificate (a re-run checks each pair and changes nothing).
+    let again = mtls(dir, &["run", "issue_clients.rhai", "--var", &count]).success();
+    assert!(again.all().contains("No changes"), "{}", again.all());
+}

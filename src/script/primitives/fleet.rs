@@ -349,6 +349,21 @@ enum Slot {
 fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let fleet = parse_fleet(ctx, map)?;
     let wd = &ctx.workdir;
+    // Two runs for the same fleet at once would each find pairs missing and both write
+    // them: the second waits for the first (live runs only), then finds them made. The
+    // lock is named by a digest of the real folder and prefix (a path can be long).
+    let folder = std::fs::canonicalize(wd.root())
+        .unwrap_or_else(|_| wd.root().to_path_buf())
+        .join(&fleet.folder);
+    let fleet_id = format!("{}\0{}", folder.display(), fleet.file_prefix);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, fleet_id.as_bytes());
+    let digest: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let _lock = super::aws::StepLock::take(
+        ctx,
+        "fleet",
+        &digest,
+        &format!("the client certificates {}* in {}", fleet.file_prefix, folder.display()),
+    )?;
     let ca = load_ca(ctx, &fleet.ca)?;
 
     // What exists: one listing of the folder, then each present pair checked, in parallel.

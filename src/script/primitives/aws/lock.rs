@@ -13,7 +13,8 @@
 //!   reads or changes something of the domain, and held until the process exits: a second
 //!   run for the same domain waits for the first to finish, then finds what it made.
 //! - [`Scoped`]: a resource that several domains share (a hosted zone named on the command
-//!   line, the truststore bucket), held only while one step finds and creates it.
+//!   line, the truststore bucket), held only while one step finds and creates it; also a
+//!   fleet of client certificates in a folder (`issue_clients`), held while it is issued.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -78,7 +79,7 @@ pub(super) fn hold_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
 }
 
 /// A lock held until it is dropped (the end of a step).
-pub(super) struct Scoped(Option<Held>);
+pub(in crate::script::primitives) struct Scoped(Option<Held>);
 
 impl Drop for Scoped {
     fn drop(&mut self) {
@@ -90,7 +91,12 @@ impl Drop for Scoped {
 
 impl Scoped {
     /// Takes the lock `kind`-`name` (in a live run); `what` names it in messages.
-    pub(super) fn take(ctx: &Context, kind: &str, name: &str, what: &str) -> Result<Self, Error> {
+    pub(in crate::script::primitives) fn take(
+        ctx: &Context,
+        kind: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Self, Error> {
         let key = key_of(ctx, kind, name);
         let mut file = None;
         ctx.effects.prepare(|| {

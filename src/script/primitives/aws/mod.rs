@@ -10,6 +10,10 @@ mod acm;
 mod apigateway;
 mod checks;
 mod lock;
+
+/// The cross-process lock of one step, for steps outside AWS too (a fleet of client
+/// certificates).
+pub(super) use lock::Scoped as StepLock;
 mod rollover;
 mod route53;
 mod s3;
