@@ -11,9 +11,13 @@
 //! 4. the file system's floor for the same files: 2 x COUNT files of a key's and a
 //!    certificate's size written with mtls's own batch writer (temporary name, one
 //!    `syncfs`, rename, folder sync) on every core, with no cryptography;
-//! 5. `mtls run issue_clients.rhai --var count=BIG` once, against the limit for BIG.
+//! 5. the least any writer of two named files per device pays: 2 x COUNT empty files
+//!    created on every core (no data, no rename, no sync), in CPU time, added to the limit;
+//! 6. mtls again in a memory file system (`SHM`, default /dev/shm, when it exists): what
+//!    mtls itself adds to the cryptography, without the disk;
+//! 7. `mtls run issue_clients.rhai --var count=BIG` once, against the limit for BIG.
 //!
-//!     cargo bench --bench fleet     # COUNT=10000 SAMPLE=300 ROUNDS=3 SECONDS=3 BIG=100000 MTLS_BIN=
+//!     cargo bench --bench fleet     # COUNT=10000 SAMPLE=300 ROUNDS=3 SECONDS=3 BIG=100000 MTLS_BIN= SHM=/dev/shm
 //!
 //! Key generation is not a test of `openssl speed` in OpenSSL 3.0. Two stand-ins are
 //! printed: an ECDH P-256 operation (one variable-base scalar multiplication, more than a
@@ -219,6 +223,45 @@ fn io_floor(top: &Path, count: usize) -> Duration {
     took
 }
 
+/// The least any writer of two named files per device pays here: 2 x `count` empty files
+/// created in a fresh folder on every core, with no data, no rename and no sync. Returns
+/// the wall time and the CPU time (user + system) the process spent on them.
+fn names_floor(top: &Path, count: usize) -> (Duration, Duration) {
+    use rayon::prelude::*;
+    let dir = tempfile::tempdir_in(top).unwrap();
+    let d = dir.path();
+    let cpu_before = cpu_time();
+    let took = time(|| {
+        (1..=count).into_par_iter().for_each(|n| {
+            for ext in ["key", "pem"] {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(d.join(format!("device-{n}.{ext}")))
+                    .unwrap();
+            }
+        });
+    });
+    let cpu = cpu_time() - cpu_before;
+    keep(dir);
+    println!(
+        "  names alone, {} empty files: {} ms wall, {} ms CPU",
+        2 * count,
+        took.as_millis(),
+        cpu.as_millis()
+    );
+    (took, cpu)
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 /// Seconds per operation that `openssl speed` reports for the first `column` of `row`.
 fn speed(args: &[&str], row: &str, column: usize) -> f64 {
     let out = run(Path::new("."), "openssl", args);
@@ -285,6 +328,24 @@ fn main() {
         }
     }
     let io = median((0..rounds).map(|_| io_floor(top.path(), count)).collect()).as_secs_f64();
+    let names: Vec<(Duration, Duration)> = (0..rounds)
+        .map(|_| names_floor(top.path(), count))
+        .collect();
+    let names_cpu = median(names.iter().map(|n| n.1).collect()).as_secs_f64();
+    let names_wall = median(names.iter().map(|n| n.0).collect()).as_secs_f64();
+    // mtls in a memory file system (no disk), when there is one: what mtls itself adds.
+    let shm = Path::new(&std::env::var("SHM").unwrap_or_else(|_| "/dev/shm".into())).to_path_buf();
+    let in_memory = shm.is_dir().then(|| {
+        let top = tempfile::tempdir_in(&shm).unwrap();
+        let ca_copy = top.path().join("ca");
+        std::fs::create_dir(&ca_copy).unwrap();
+        for f in ["RootCA.pem", "RootCA.key"] {
+            std::fs::copy(ca.join(f), ca_copy.join(f)).unwrap();
+        }
+        let t = median((0..rounds).map(|_| mtls_fleet(&ca_copy, count)).collect()).as_secs_f64();
+        keep(top);
+        t
+    });
     let mtls_t = median(mtls_times.clone()).as_secs_f64();
     let loop_sample = median(loop_times).as_secs_f64();
     let loop_t = loop_sample * count as f64 / sample as f64;
@@ -352,6 +413,27 @@ fn main() {
         "mtls / (compute limit + file system floor) = {:.2}",
         mtls_t / (limit_sign + io)
     );
+    println!(
+        "names alone: {} empty files, no data, no sync: median {:.0} ms wall, {:.0} ms CPU",
+        2 * count,
+        ms(names_wall),
+        ms(names_cpu)
+    );
+    // The cores do both the cryptography and the kernel's work of making the names.
+    let bound = (limit_sign * cores as f64 + names_cpu) / cores as f64;
+    println!(
+        "least any writer of two files per device takes here: (limit x cores + names CPU) / cores = {:.0} ms = {:.2} x the compute limit",
+        ms(bound),
+        bound / limit_sign
+    );
+    if let Some(t) = in_memory {
+        println!(
+            "mtls run, {count} certificates in a memory file system ({}): median {:.0} ms = {:.2} x the compute limit",
+            shm.display(),
+            ms(t),
+            t / limit_sign
+        );
+    }
 
     if big > 0 {
         let big_t = mtls_fleet(&ca, big).as_secs_f64();

@@ -754,3 +754,219 @@ fn two_runs_at_once_both_succeed_the_second_after_the_first() {
     let again = mtls(dir, &["run", "issue_clients.rhai", "--var", &count]).success();
     assert!(again.all().contains("No changes"), "{}", again.all());
 }
+
+/// Ctrl-C while the batch writes: the run stops with the interrupted error, removes every
+/// temporary file it made, names no pair it did not finish (the manifest is untouched), and
+/// the next run makes the rest.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_in_the_middle_leaves_no_temporary_file_and_a_rerun_converges() {
+    const N: usize = 6000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fleet(dir, &["--var", "count=1"]).success();
+    let before = snapshot(dir);
+    let child = Command::new(mtls_bin())
+        .args(["run", "issue_clients.rhai", "--var", &format!("count={N}")])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let writing = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        if writing > 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never started writing");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: kill(2) with the pid of a child not yet waited for.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "the run finished before Ctrl-C: {text}"
+    );
+    assert!(text.contains("interrupted"), "{text}");
+    assert!(
+        snapshot(dir) == before,
+        "an interrupted batch changed the folder (temporary files or pairs left)"
+    );
+
+    let run = fleet(dir, &["--var", &format!("count={N}")]).success();
+    assert!(
+        run.all().contains(&format!("create {}", N - 1)),
+        "{}",
+        run.all()
+    );
+    assert_eq!(manifest_csv(&dir.join("device-manifest.csv")).len(), N);
+    let sample: Vec<String> = (1..=N)
+        .step_by(149)
+        .map(|n| format!("device-{n}.pem"))
+        .collect();
+    verify(dir, &sample);
+}
+
+/// `--var ca=inca`: the fleet is signed by an existing intermediate CA, whose chain openssl
+/// accepts up to the root; the root's key is never needed.
+#[cfg(unix)]
+#[test]
+fn a_fleet_signed_by_an_intermediate_named_with_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("cas.rhai"),
+        "let root = gen_root_ca(#{ algorithm: \"ecdsa-p256\" });\n\
+         gen_intermediate_ca(root, #{ algorithm: \"ecdsa-p256\" });\n",
+    )
+    .unwrap();
+    mtls(dir, &["run", "cas.rhai"]).success();
+    // The fleet must not read the root's key: it is not even there.
+    std::fs::rename(dir.join("RootCA.key"), dir.join("elsewhere.key")).unwrap();
+
+    let run = mtls(
+        dir,
+        &[
+            "run",
+            "issue_clients.rhai",
+            "--var",
+            "count=5",
+            "--var",
+            "ca=inca",
+        ],
+    )
+    .success();
+    assert!(run.all().contains("create 5"), "{}", run.all());
+    let certs: Vec<String> = (1..=5).map(|n| format!("device-{n}.pem")).collect();
+    let mut args = vec![
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslclient",
+        "-CAfile",
+        "RootCA.pem",
+        "-untrusted",
+        "inca.pem",
+    ];
+    args.extend(certs.iter().map(String::as_str));
+    let out = openssl(dir, &args).success();
+    assert_eq!(out.stdout.matches(": OK").count(), 5, "{}", out.all());
+    // Without the intermediate, the root alone does not verify them: inca signed them.
+    let alone = openssl(dir, &["verify", "-CAfile", "RootCA.pem", "device-1.pem"]);
+    assert!(!alone.status.success(), "{}", alone.all());
+    let issuer = openssl(dir, &["x509", "-in", "device-1.pem", "-noout", "-issuer"])
+        .success()
+        .stdout;
+    assert!(issuer.contains("mtls intermediate CA"), "{issuer}");
+    // A CA that does not exist is an error naming it, before anything is written.
+    let before = snapshot(dir);
+    let run = mtls(
+        dir,
+        &[
+            "run",
+            "issue_clients.rhai",
+            "--var",
+            "count=5",
+            "--var",
+            "prefix=other-",
+            "--var",
+            "ca=nosuch",
+        ],
+    )
+    .failure();
+    assert!(run.all().contains("nosuch"), "{}", run.all());
+    assert!(snapshot(dir) == before);
+}
+
+/// `sign_csr --force` re-signs: a new serial for the same device key, and a certificate
+/// from another CA at the path, refused without --force, is replaced with it.
+#[test]
+fn sign_csr_force_re_signs_and_replaces_a_certificate_of_another_ca() {
+    let tmp = ca_folder();
+    let dir = tmp.path();
+    request(dir, "device-b", &P256, &[]);
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["run", "sign_csr.rhai", "--var", "csr=device-b.csr"];
+        args.extend_from_slice(extra);
+        mtls(dir, &args)
+    };
+    let serial = || {
+        openssl(dir, &["x509", "-in", "device-b.pem", "-noout", "-serial"])
+            .success()
+            .stdout
+    };
+    sign(&[]).success();
+    let first = serial();
+
+    let run = sign(&["--force"]).success();
+    assert!(run.all().contains("device-b.pem"), "{}", run.all());
+    let second = serial();
+    assert_ne!(first, second, "--force kept the old certificate");
+    verify(dir, &["device-b.pem".into()]);
+    let cert_pub = openssl(dir, &["x509", "-in", "device-b.pem", "-noout", "-pubkey"]).stdout;
+    let key_pub = openssl(dir, &["pkey", "-in", "device-b.key", "-pubout"]).stdout;
+    assert_eq!(cert_pub, key_pub, "the device's key is no longer certified");
+
+    // A certificate for the same key from another CA (openssl's own self-made root).
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.pem",
+            "-subj",
+            "/CN=other CA",
+            "-days",
+            "30",
+        ],
+    )
+    .success();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "device-b.csr",
+            "-CA",
+            "other.pem",
+            "-CAkey",
+            "other.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-out",
+            "device-b.pem",
+        ],
+    )
+    .success();
+    let before = snapshot(dir);
+    let run = sign(&[]).failure();
+    assert!(run.all().contains("device-b.pem"), "{}", run.all());
+    assert!(snapshot(dir) == before, "a refused run changed files");
+    sign(&["--force"]).success();
+    verify(dir, &["device-b.pem".into()]);
+}

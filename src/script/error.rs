@@ -183,6 +183,11 @@ fn describe(err: &EvalAltResult) -> (String, Option<String>) {
             format!("the script's data grew past {} MiB and the script was stopped", super::limits::MAX_MEMORY_BYTES >> 20),
             Some("is a loop adding to a map, array or string without end? The limit protects this machine".to_string()),
         ),
+        // Rhai knows no position when the stop came inside an index or property access.
+        E::ErrorTerminated(_, pos) if pos.is_none() => (
+            "interrupted (Ctrl-C)".to_string(),
+            Some(crate::error::INTERRUPTED_HELP.to_string()),
+        ),
         E::ErrorTerminated(..) => (
             "interrupted (Ctrl-C) while running this line".to_string(),
             Some(crate::error::INTERRUPTED_HELP.to_string()),
@@ -220,4 +225,26 @@ fn offset(text: &str, pos: Position) -> Option<usize> {
         start += l.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stop with a position names its line; one without (inside an index or property
+    /// access) does not claim a line it cannot show.
+    #[test]
+    fn an_interruption_names_a_line_only_when_rhai_gives_one() {
+        let mut sources = Sources::default();
+        sources.add_file("flow.rhai", "let a = 1;\nloop { a += 1; }\n");
+        let at_line = EvalAltResult::ErrorTerminated("interrupted".into(), Position::new(2, 8));
+        let e = sources.runtime_error("flow.rhai", &at_line);
+        assert_eq!(e.location, "flow.rhai:2:8");
+        assert!(e.message.contains("while running this line"), "{}", e.message);
+        let nowhere = EvalAltResult::ErrorTerminated("interrupted".into(), Position::NONE);
+        let e = sources.runtime_error("flow.rhai", &nowhere);
+        assert_eq!(e.location, "flow.rhai");
+        assert!(e.message.ends_with("interrupted (Ctrl-C)"), "{}", e.message);
+        assert!(e.help.is_some());
+    }
 }
