@@ -431,6 +431,29 @@ fn rsa_clients_in_a_folder_of_their_own() {
     assert_eq!(manifest_csv(&dir.join("clients/dev-manifest.csv")).len(), 3);
 }
 
+/// Returns as soon as the batch of `child` has written its first temporary files (more than
+/// 20), so that an interruption lands in the middle of it.
+#[cfg(unix)]
+fn wait_until_the_batch_writes(dir: &Path, child: &mut std::process::Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let writing = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        if writing > 20 {
+            return;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be interrupted"
+        );
+        assert!(Instant::now() < deadline, "the run never started writing");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn kill_9_in_the_middle_then_a_rerun_converges() {
@@ -445,24 +468,7 @@ fn kill_9_in_the_middle_then_a_rerun_converges() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it as soon as the batch has started writing.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let writing = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-            .count();
-        if writing > 20 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the kill"
-        );
-        assert!(Instant::now() < deadline, "the run never started writing");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until_the_batch_writes(dir, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let pems = |dir: &Path| {
@@ -766,7 +772,7 @@ fn ctrl_c_in_the_middle_leaves_no_temporary_file_and_a_rerun_converges() {
     let dir = tmp.path();
     fleet(dir, &["--var", "count=1"]).success();
     let before = snapshot(dir);
-    let child = Command::new(mtls_bin())
+    let mut child = Command::new(mtls_bin())
         .args(["run", "issue_clients.rhai", "--var", &format!("count={N}")])
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -774,19 +780,7 @@ fn ctrl_c_in_the_middle_leaves_no_temporary_file_and_a_rerun_converges() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let writing = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-            .count();
-        if writing > 20 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the run never started writing");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_until_the_batch_writes(dir, &mut child);
     // SAFETY: kill(2) with the pid of a child not yet waited for.
     assert_eq!(
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
