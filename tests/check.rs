@@ -384,6 +384,57 @@ fn acm_import_rules() {
     );
 }
 
+/// `--domain` is taken as certificates carry names: a Unicode name matches its punycode
+/// SAN; a value that is no domain is refused before any file is read.
+#[test]
+fn check_domain_is_compared_in_ascii_and_nonsense_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    support::cli::openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "idn.key",
+            "-out",
+            "idn.pem",
+            "-subj",
+            "/CN=xn--bcher-kva.example",
+            "-addext",
+            "subjectAltName=DNS:xn--bcher-kva.example",
+            "-days",
+            "30",
+        ],
+    )
+    .success();
+    for domain in ["bücher.example", "BÜCHER.example.", "xn--bcher-kva.example"] {
+        passes(
+            d,
+            &["--cert", "idn.pem", "--domain", domain],
+            "domain-not-covered",
+        );
+    }
+    fails(
+        d,
+        &["--cert", "idn.pem", "--domain", "bucher.example"],
+        "domain-not-covered",
+        Some("CN=xn--bcher-kva.example"),
+    );
+    for bad in ["", "a..example", "two words.example"] {
+        let run = support::cli::mtls(d, &["check", "--cert", "idn.pem", "--domain", bad]);
+        // A usage error exits 1 like any error (2 means "changes" for plans).
+        assert_eq!(run.status.code(), Some(1), "{bad:?}: {}", run.all());
+        assert!(run.all().contains("--domain"), "{bad:?}: {}", run.all());
+        assert!(!run.all().contains("domain-not-covered"), "{}", run.all());
+    }
+}
+
 #[test]
 fn truststore_rules() {
     let pki = fixtures();

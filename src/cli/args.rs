@@ -224,8 +224,9 @@ pub struct CheckArgs {
     /// The certificate's chain: its issuer first, up towards the root, e.g. inca.pem.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub chain: Option<String>,
-    /// A domain one of the certificate's subjectAltNames must cover.
-    #[arg(long, value_name = "NAME", requires = "cert")]
+    /// A domain (or IP address) one of the certificate's subjectAltNames must cover; a
+    /// Unicode name is checked in its ASCII (punycode) form, as certificates carry it.
+    #[arg(long, value_name = "NAME", requires = "cert", value_parser = parse_domain)]
     pub domain: Option<String>,
     /// Instead of the rules, list every certificate given that expires within this window
     /// (30d, 12h) or has expired; any exits 1.
@@ -243,4 +244,52 @@ pub struct CheckArgs {
 pub enum Format {
     Text,
     Json,
+}
+
+/// `check --domain`: an IP address, or a DNS name in the form certificates carry it
+/// (lowercase ASCII, Unicode labels as punycode, no trailing dot); anything else is refused
+/// before a file is read.
+fn parse_domain(text: &str) -> Result<String, String> {
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let name = text.strip_suffix('.').unwrap_or(text);
+    let ascii = idna::domain_to_ascii(name)
+        .map_err(|_| "it has characters that are not allowed in a domain name".to_string())?;
+    match crate::inputs::dns_name_problem(&ascii, crate::inputs::Wildcard::Allowed) {
+        None => Ok(ascii),
+        Some(problem) => Err(problem),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_domain;
+
+    #[test]
+    fn check_domains_are_taken_in_the_form_certificates_carry() {
+        for (typed, taken) in [
+            ("api.example.com", "api.example.com"),
+            ("API.Example.com.", "api.example.com"),
+            ("bücher.example", "xn--bcher-kva.example"),
+            ("BÜCHER.example", "xn--bcher-kva.example"),
+            ("*.example.com", "*.example.com"),
+            ("localhost", "localhost"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("::1", "::1"),
+        ] {
+            assert_eq!(parse_domain(typed).as_deref(), Ok(taken), "{typed}");
+        }
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "-a.example",
+            "a_b.example",
+            "example.123",
+            "a b",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad:?} was taken");
+        }
+    }
 }
