@@ -433,6 +433,11 @@ fn check_domain_is_compared_in_ascii_and_nonsense_is_refused() {
         assert!(run.all().contains("--domain"), "{bad:?}: {}", run.all());
         assert!(!run.all().contains("domain-not-covered"), "{}", run.all());
     }
+    // Refused before any file is read: a missing certificate is not even mentioned.
+    let run = support::cli::mtls(d, &["check", "--cert", "missing.pem", "--domain", "a..b"]);
+    assert_eq!(run.status.code(), Some(1), "{}", run.all());
+    assert!(run.all().contains("--domain"), "{}", run.all());
+    assert!(!run.all().contains("missing.pem"), "{}", run.all());
 }
 
 #[test]
