@@ -225,6 +225,7 @@ fn io_floor(top: &Path, count: usize) -> Duration {
 }
 
 /// How the least file work is measured: names alone, or names that appear whole.
+#[cfg(target_os = "linux")]
 #[derive(Clone, Copy, PartialEq)]
 enum FileWork {
     /// An empty file per name: no data, no rename, no sync.

@@ -106,6 +106,23 @@ fn fleet(dir: &Path, extra: &[&str]) -> support::cli::Run {
     mtls(dir, &args)
 }
 
+/// Asserts that `STEM.pem` certifies the key in `STEM.key` (openssl reads both).
+fn assert_certifies(dir: &Path, stem: &str) {
+    let cert_pub = openssl(
+        dir,
+        &["x509", "-in", &format!("{stem}.pem"), "-noout", "-pubkey"],
+    )
+    .success()
+    .stdout;
+    let key_pub = openssl(dir, &["pkey", "-in", &format!("{stem}.key"), "-pubout"])
+        .success()
+        .stdout;
+    assert_eq!(
+        cert_pub, key_pub,
+        "{stem}.pem is not for the key in {stem}.key"
+    );
+}
+
 /// Verifies `certs` (paths relative to `dir`) against RootCA.pem as client certificates.
 fn verify(dir: &Path, certs: &[String]) {
     let mut args = vec![
@@ -213,16 +230,7 @@ fn ten_thousand_clients_verify_with_distinct_serials_and_rerun_keeps_them() {
         .stdout;
         assert!(out.contains(&format!("serial={}", csv[&name].0)), "{out}");
         assert!(out.contains(&csv[&name].1), "{out}");
-        let cert_pub = openssl(
-            dir,
-            &["x509", "-in", &format!("{name}.pem"), "-noout", "-pubkey"],
-        )
-        .success()
-        .stdout;
-        let key_pub = openssl(dir, &["pkey", "-in", &format!("{name}.key"), "-pubout"])
-            .success()
-            .stdout;
-        assert_eq!(cert_pub, key_pub, "{name}");
+        assert_certifies(dir, &name);
     }
 
     // The same run again keeps every file as it is (contents and modification times).
@@ -374,12 +382,7 @@ fn damaged_or_mismatched_pairs_are_named_and_force_replaces_only_those() {
     verify(dir, &["device-5.pem".into(), "device-7.pem".into()]);
     // The repaired pairs match, and the run after that keeps everything.
     for name in ["device-5", "device-7"] {
-        let cert_pub = openssl(
-            dir,
-            &["x509", "-in", &format!("{name}.pem"), "-noout", "-pubkey"],
-        );
-        let key_pub = openssl(dir, &["pkey", "-in", &format!("{name}.key"), "-pubout"]);
-        assert_eq!(cert_pub.stdout, key_pub.stdout);
+        assert_certifies(dir, name);
         assert_eq!(mode(&dir.join(format!("{name}.key"))), 0o600);
     }
     assert!(fleet(dir, &["--var", "count=12"])
@@ -598,12 +601,7 @@ fn a_good_request_is_signed_with_the_client_profile_only() {
     assert!(text.contains("CA:FALSE"), "{text}");
     assert!(text.contains("DNS:device-a.example.com"), "{text}");
     assert!(text.contains("Subject: CN = device-a"), "{text}");
-    let cert_pub = openssl(dir, &["x509", "-in", "device-a.pem", "-noout", "-pubkey"]).stdout;
-    let key_pub = openssl(dir, &["pkey", "-in", "device-a.key", "-pubout"]).stdout;
-    assert_eq!(
-        cert_pub, key_pub,
-        "the certificate is not for the device's key"
-    );
+    assert_certifies(dir, "device-a");
     // 30 days: openssl says it expires within 31 days, not within 29.
     for (secs, expires) in [(31 * 86400, true), (29 * 86400, false)] {
         let run = openssl(
@@ -912,32 +910,10 @@ fn sign_csr_force_re_signs_and_replaces_a_certificate_of_another_ca() {
     let second = serial();
     assert_ne!(first, second, "--force kept the old certificate");
     verify(dir, &["device-b.pem".into()]);
-    let cert_pub = openssl(dir, &["x509", "-in", "device-b.pem", "-noout", "-pubkey"]).stdout;
-    let key_pub = openssl(dir, &["pkey", "-in", "device-b.key", "-pubout"]).stdout;
-    assert_eq!(cert_pub, key_pub, "the device's key is no longer certified");
+    assert_certifies(dir, "device-b");
 
     // A certificate for the same key from another CA (openssl's own self-made root).
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "other.key",
-            "-out",
-            "other.pem",
-            "-subj",
-            "/CN=other CA",
-            "-days",
-            "30",
-        ],
-    )
-    .success();
+    support::cli::self_signed_p256(dir, "other", "/CN=other CA", &[]);
     openssl(
         dir,
         &[

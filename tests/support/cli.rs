@@ -91,6 +91,31 @@ pub fn openssl(cwd: &Path, args: &[&str]) -> Run {
     Run::from(out)
 }
 
+/// A self-signed ECDSA P-256 certificate `STEM.pem` with its key `STEM.key`, made by openssl
+/// (30 days), with `extra` arguments for `openssl req` (such as `-addext`).
+pub fn self_signed_p256(cwd: &Path, stem: &str, subject: &str, extra: &[&str]) {
+    let (key, pem) = (format!("{stem}.key"), format!("{stem}.pem"));
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &pem,
+        "-subj",
+        subject,
+        "-days",
+        "30",
+    ];
+    args.extend_from_slice(extra);
+    openssl(cwd, &args).success();
+}
+
 /// The eight files the walkthrough's PKI makes.
 pub const PKI_FILES: [&str; 8] = [
     "RootCA.key",
