@@ -5,7 +5,7 @@
 //! The terminal cases run the binary under util-linux `script`, which gives it a
 //! pseudo-terminal as standard input, output and error and types what the test feeds it.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

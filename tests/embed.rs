@@ -1,6 +1,6 @@
 //! The engine embedded without the CLI: the library API drives a run and returns its plan.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,5 @@
 //! Ctrl-C during a run: the run stops where it is, says where, and what it had done.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

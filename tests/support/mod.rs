@@ -4,5 +4,7 @@
 pub mod cli;
 pub mod key_scan;
 pub mod moto;
+pub mod pki;
+pub mod pkilint;
 pub mod realism;
 pub mod venv;
