@@ -38,3 +38,4 @@ mod rehearse_cli;
 mod rfc5280;
 mod rollover;
 mod script_errors;
+mod unknowns;

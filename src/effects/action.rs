@@ -75,6 +75,18 @@ pub enum ArgValue {
     Sensitive,
 }
 
+impl ArgValue {
+    /// A value as a script gave it: the placeholder alone is unknown; text built from it
+    /// (`s3://trust-store-(known after apply)/...`) is shown as people read it.
+    fn of(text: String) -> Self {
+        if text == super::Unknown.to_string() {
+            ArgValue::Unknown
+        } else {
+            ArgValue::Known(super::readable(&text).into_owned())
+        }
+    }
+}
+
 impl std::fmt::Display for ArgValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -147,7 +159,7 @@ impl Action {
         Action {
             op,
             kind: kind.into(),
-            target: target.into(),
+            target: super::readable(&target.into()).into_owned(),
             args: Vec::new(),
             reason: reason.into(),
         }
@@ -157,7 +169,7 @@ impl Action {
     pub fn arg(mut self, name: &str, value: impl ToString) -> Self {
         self.args.push(Arg {
             name: name.to_string(),
-            value: ArgValue::Known(value.to_string()),
+            value: ArgValue::of(value.to_string()),
         });
         self
     }
@@ -165,7 +177,7 @@ impl Action {
     /// Adds an argument that is known, or not yet (`None`).
     pub fn arg_maybe(mut self, name: &str, value: Option<impl ToString>) -> Self {
         let value = match value {
-            Some(v) => ArgValue::Known(v.to_string()),
+            Some(v) => ArgValue::of(v.to_string()),
             None => ArgValue::Unknown,
         };
         self.args.push(Arg {

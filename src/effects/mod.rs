@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 pub use action::{Action, Arg, ArgValue, Op};
 pub use plan::{Plan, Summary};
-pub use unknown::Unknown;
+pub use unknown::{is_unknown, readable, Unknown};
 
 use crate::error::Error;
 

@@ -238,7 +238,7 @@ mod tests {
         );
         assert!(text.contains("algorithm = \"rsa4096\""), "{text}");
         assert!(text.contains("pem       = (sensitive)"), "{text}");
-        assert!(text.contains("sha256 = (known after apply)"), "{text}");
+        assert!(text.contains(&format!("sha256 = {}", crate::effects::Unknown::TEXT)), "{text}");
     }
 
     #[test]

@@ -299,10 +299,10 @@ fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynam
     )
     .arg("timeout", format!("{}s", timeout.as_secs()));
     let status = ctx.effects.apply(action, || {
-        let arn = arn.clone().unwrap_or_default();
+        let arn = crate::reconcile::known(&arn, "the certificate ARN to wait for")?;
         let wait = Wait::new(timeout, std::time::Duration::from_secs(10).min(timeout));
         Ok(ctx
-            .write(|aws| aws.acm().wait_until_issued(&arn, &wait))?
+            .write(|aws| aws.acm().wait_until_issued(arn, &wait))?
             .status)
     })?;
     Ok(unknown_or(status))

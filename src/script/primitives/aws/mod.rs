@@ -24,7 +24,7 @@ use rhai::{Dynamic, Map};
 
 use super::{bound, primitive, Registrar};
 use crate::aws::{Aws, Tags};
-use crate::effects::{Action, Op, Unknown};
+use crate::effects::{is_unknown, readable, Action, Op, Unknown};
 use crate::error::Error;
 use crate::script::error::fail;
 use crate::script::Context;
@@ -54,8 +54,8 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
     }
     if v.is_string() {
         let s = v.to_string();
-        // "trust-store-(known after apply)": built from a placeholder, so not known either.
-        return Ok(if s.contains(Unknown::TEXT) {
+        // "trust-store-" + unknown: built from a placeholder, so not known either.
+        return Ok(if is_unknown(&s) {
             None
         } else {
             Some(s)
@@ -75,7 +75,7 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
 /// How a script value reads in a plan: strings as they are (placeholders inside included).
 fn display(v: &Dynamic) -> String {
     if v.is_string() {
-        v.to_string()
+        readable(&v.to_string()).into_owned()
     } else {
         Unknown::TEXT.to_string()
     }

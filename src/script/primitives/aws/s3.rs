@@ -211,7 +211,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         None => None,
     };
     Ok(map(vec![
-        // Reads "s3://trust-store-(known after apply)/..." in an offline plan.
+        // In an offline plan the bucket, and so the URI, is not known yet.
         ("uri", uri.clone().into()),
         ("version", unknown_or(version)),
         ("sha256", unknown_or(sha)),
