@@ -24,6 +24,9 @@
 //! println!("{}", outcome.plan.render_text());
 //! # Ok::<(), mtls::Error>(())
 //! ```
+//!
+//! `examples/embed.rs` is a complete program built on it: it plans the walkthrough against AWS,
+//! shows the plan and applies it (`cargo run --example embed -- api.example.com ./pki --apply`).
 
 #![warn(missing_docs)]
 

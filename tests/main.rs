@@ -22,6 +22,7 @@ mod code_rules;
 mod completions;
 mod drift;
 mod embed;
+mod example_embed;
 mod expiry;
 mod fleet;
 mod gateway_chain_length;
