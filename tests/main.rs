@@ -20,6 +20,7 @@ mod cli_commands;
 mod cli_conventions;
 mod code_rules;
 mod completions;
+mod doc_examples;
 mod drift;
 mod embed;
 mod example_embed;
