@@ -230,7 +230,7 @@ async fn two_in_process_runs_for_one_domain_serialise() {
     assert!(
         notices
             .iter()
-            .any(|n| n.contains("waiting for it to finish") && n.contains(domain)),
+            .any(|n| n.contains(&format!("is changing the resources of {domain}; waiting"))),
         "neither run waited for the other: {notices:?}"
     );
     assert!(!support::locks::is_locked(&lock_file_of(&moto, domain)));
