@@ -182,7 +182,12 @@ fn an_embedded_run_waits_for_another_process_then_proceeds_and_frees_its_lock() 
             .run_source("zone.rhai", ZONE_SCRIPT, None)
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !notices.lock().unwrap().iter().any(|n| n.contains("waiting")) {
+    while !notices
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| n.contains("waiting"))
+    {
         assert!(std::time::Instant::now() < deadline, "the run never waited");
         assert!(!run.is_finished(), "the run did not wait for the lock");
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -197,7 +202,10 @@ fn an_embedded_run_waits_for_another_process_then_proceeds_and_frees_its_lock() 
     let outcome = run.join().unwrap().unwrap();
     assert_eq!(outcome.plan.summary.create, 1);
     assert_eq!(zones_made(&moto), 1);
-    assert!(!support::locks::is_locked(&path), "the run returned holding its lock");
+    assert!(
+        !support::locks::is_locked(&path),
+        "the run returned holding its lock"
+    );
 }
 
 /// Two runs for one domain in one process exclude each other as two processes do: one
@@ -224,7 +232,10 @@ async fn two_in_process_runs_for_one_domain_serialise() {
         .iter()
         .map(|o| o.plan.actions[0].op)
         .collect();
-    assert!(ops.contains(&Op::Create) && ops.contains(&Op::Keep), "{ops:?}");
+    assert!(
+        ops.contains(&Op::Create) && ops.contains(&Op::Keep),
+        "{ops:?}"
+    );
     assert_eq!(zones_made(&moto), 1);
     let notices = notices.lock().unwrap();
     assert!(

@@ -24,7 +24,11 @@ impl Holder {
             .expect("run util-linux `flock`");
         let deadline = Instant::now() + Duration::from_secs(20);
         while !is_locked(path) {
-            assert!(Instant::now() < deadline, "flock did not take {}", path.display());
+            assert!(
+                Instant::now() < deadline,
+                "flock did not take {}",
+                path.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Holder {
