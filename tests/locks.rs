@@ -271,3 +271,29 @@ fn a_fifo_a_3_gb_file_and_escapes_at_the_old_lock_paths_are_left_alone() {
         .is_fifo());
     assert_eq!(std::fs::metadata(&big).unwrap().len(), 3 << 30);
 }
+
+/// Two runs in one working folder at once: the second waits for the first before its first
+/// file (the folder's lock), then finds every file made and keeps it.
+#[test]
+fn two_runs_in_one_folder_serialise_before_the_first_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = ["run", "pki.rhai", "--var", "domain=api.example.com"];
+    let (first, second) = (spawn(tmp.path(), &pki, &[]), spawn(tmp.path(), &pki, &[]));
+    let (first, second) = (bounded(first), bounded(second));
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(second.status.success(), "{}", text(&second));
+    let waited = [&first, &second]
+        .into_iter()
+        .filter(|o| text(o).contains("is changing the files of"))
+        .count();
+    assert_eq!(waited, 1, "{}\n{}", text(&first), text(&second));
+    // The one that waited made nothing: everything was there, as asked.
+    assert!(
+        [&first, &second]
+            .iter()
+            .any(|o| text(o).contains("No changes")),
+        "{}\n{}",
+        text(&first),
+        text(&second)
+    );
+}
