@@ -51,7 +51,7 @@ mod runtime;
 
 pub use alloc::Counting as CountingAllocator;
 pub use aws::{local_code, AwsError, AwsSettings};
-pub use effects::{Action, Arg, ArgValue, Mode, Op, Plan, Summary, Unknown};
+pub use effects::{Action, Arg, ArgValue, Kind, Mode, Op, Plan, Summary, Unknown};
 pub use error::{CallSite, Error, ScriptError};
 pub use gateway::GatewayError;
 pub use runtime::{Outcome, Printer, Runtime, RuntimeBuilder};

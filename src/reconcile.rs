@@ -10,7 +10,7 @@
 //! Values a plan cannot know are `None` in a desired state ([`Known`]); [`known`] refuses
 //! to let one reach live work, so AWS can never be sent a placeholder.
 
-use crate::effects::{Action, Effects, Op};
+use crate::effects::{Action, Effects, Kind, Op};
 use crate::error::Error;
 
 /// What a read found.
@@ -122,7 +122,7 @@ pub const OFFLINE: &str = "offline plan: not looked up; --refresh compares with 
 /// operation and what the work returned (`None` for a keep and in a plan).
 pub fn apply<P, R>(
     effects: &Effects,
-    kind: &str,
+    kind: Kind,
     target: &str,
     looked_up: bool,
     diff: &Diff<P>,
@@ -187,11 +187,11 @@ mod tests {
                 patch: (),
             },
         ]);
-        let (op, out) = apply(&fx, "thing", "t", true, &update, |a| a, || Ok(7)).unwrap();
+        let (op, out) = apply(&fx, Kind::S3Bucket, "t", true, &update, |a| a, || Ok(7)).unwrap();
         assert_eq!((op, out), (Op::Update, Some(7)));
         let (op, out) = apply(
             &fx,
-            "thing",
+            Kind::S3Bucket,
             "t",
             true,
             &Diff::<()>::Keep("same"),
@@ -206,7 +206,7 @@ mod tests {
         let plan = Effects::new(Mode::Plan, false, false);
         let (op, out) = apply(
             &plan,
-            "thing",
+            Kind::S3Bucket,
             "t",
             false,
             &Diff::<()>::Create,

@@ -3,6 +3,8 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use super::Kind;
+
 /// What happens to a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -129,8 +131,8 @@ pub struct Arg {
 pub struct Action {
     /// Create, update, replace, keep, delete or check.
     pub op: Op,
-    /// What sort of thing: `private key`, `certificate`, `s3 bucket`, ...
-    pub kind: String,
+    /// What sort of thing (a private key, a certificate, an S3 bucket, ...) and where it lives.
+    pub kind: Kind,
     /// Which one: a file name, a bucket name, a domain.
     pub target: String,
     /// The arguments that decide what is made, in the order they are shown.
@@ -152,13 +154,13 @@ impl Action {
     /// An action with no arguments yet.
     pub fn new(
         op: Op,
-        kind: impl Into<String>,
+        kind: Kind,
         target: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
         Action {
             op,
-            kind: kind.into(),
+            kind,
             target: super::readable(&target.into()).into_owned(),
             args: Vec::new(),
             reason: reason.into(),

@@ -32,6 +32,8 @@ pub(crate) struct Context {
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Where warnings about the run go (not the script's own output).
     pub notices: Printer,
+    /// The locks the run holds (released when it ends) and the domains its plan named.
+    pub locks: super::RunLocks,
 }
 
 /// How a run reaches AWS: settings, and the clients, connected on first use so that runs
@@ -60,6 +62,7 @@ impl Context {
             gateways: std::cell::RefCell::new(Vec::new()),
             interrupt: Default::default(),
             notices: std::sync::Arc::new(|s| eprintln!("{s}")),
+            locks: Default::default(),
         }
     }
 
@@ -137,11 +140,13 @@ impl Context {
         }
     }
 
-    /// Ends what the run started in the background (gateways).
+    /// Ends what the run started in the background (gateways), and releases its locks:
+    /// whatever the result (an error, Ctrl-C), another run may go on once this one ends.
     pub(crate) fn finish(&self) {
         let gateways: Vec<_> = self.gateways.borrow_mut().drain(..).collect();
         for g in gateways {
             let _ = self.block_on(g.shutdown());
         }
+        self.locks.release_all();
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod key_scan;
+pub mod locks;
 pub mod moto;
 pub mod pki;
 pub mod pkilint;

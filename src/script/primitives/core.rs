@@ -69,14 +69,6 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
                 .collect()
         }
     );
-    let c = ctx.clone();
-    primitive!(
-        reg,
-        "is_plan",
-        "is_plan() -> bool",
-        "True in `mtls plan` (nothing is changed; some values are `(known after apply)`).",
-        move || c.effects.is_plan()
-    );
     primitive!(
         reg,
         "is_known",

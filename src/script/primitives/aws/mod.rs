@@ -14,6 +14,8 @@ mod lock;
 /// The cross-process lock of one step, for steps outside AWS too (a fleet of client
 /// certificates).
 pub(super) use lock::Scoped as StepLock;
+pub(crate) use lock::{take_before_run, RunLocks};
+pub use lock::{domain_lock_file, lock_folder};
 mod rollover;
 mod route53;
 mod s3;
@@ -24,7 +26,7 @@ use rhai::{Dynamic, Map};
 
 use super::{bound, primitive, Registrar};
 use crate::aws::{Aws, Tags};
-use crate::effects::{is_unknown, readable, Action, Op, Unknown};
+use crate::effects::{is_unknown, readable, Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::script::error::fail;
 use crate::script::Context;
@@ -180,7 +182,7 @@ fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
 fn delete_if(
     ctx: &Context,
     exists: Option<bool>,
-    kind: &str,
+    kind: Kind,
     target: &str,
     work: impl FnOnce() -> Result<(), Error>,
 ) -> Result<(), Error> {
