@@ -6,7 +6,7 @@
 //!   one in `TMPDIR`, and the new one) hang nothing, print nothing raw, and where the lock
 //!   cannot be used change nothing.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

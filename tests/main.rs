@@ -33,6 +33,7 @@ mod gateway_openssl;
 mod gateway_probe;
 mod gateway_shutdown;
 mod interrupt;
+mod locks;
 mod pki_cli;
 mod properties;
 mod recording_scan;
