@@ -122,20 +122,25 @@ impl Effects {
         }
     }
 
-    /// The mode of this run.
-    pub fn mode(&self) -> Mode {
+    // The backend owns the mode: code outside this module cannot ask for it. The two
+    // questions that do leave it take a capability only one place can make, so the compiler
+    // refuses a primitive that would branch on the mode.
+
+    /// The mode of this run (private: see above).
+    fn mode(&self) -> Mode {
         self.backend.mode()
     }
 
-    /// Whether this run is a plan (nothing is changed).
-    pub fn is_plan(&self) -> bool {
+    /// Whether this run is a plan (nothing is changed), for the script function `is_plan()`
+    /// alone.
+    pub(crate) fn is_plan(&self, _asker: &crate::script::IsPlanFunction) -> bool {
         self.mode() == Mode::Plan
     }
 
     /// Whether reads may happen: always in a live run, in a plan only with `--refresh`.
-    /// This is the one place that decides it; a step whose read is skipped sees
-    /// [`crate::reconcile::Observed::NotLookedUp`].
-    pub fn may_read(&self) -> bool {
+    /// This is the one place that decides it, asked by the AWS primitives' read gate alone;
+    /// a step whose read is skipped sees [`crate::reconcile::Observed::NotLookedUp`].
+    pub(crate) fn may_read(&self, _gate: &crate::script::AwsReadGate) -> bool {
         self.mode() == Mode::Live || self.refresh
     }
 

@@ -20,6 +20,8 @@ pub use engine::limits;
 pub(crate) use engine::new_engine;
 pub use error::{Failure, Sources};
 pub use primitives::FunctionDoc;
+// The capabilities to ask the effects about the mode (see `crate::effects::Effects`).
 pub(crate) use primitives::KeyPool;
+pub(crate) use primitives::{AwsReadGate, IsPlanFunction};
 pub(crate) use stdlib::{compile_stdlib, refuse_primitive_names};
 pub use stdlib::{stdlib_files, StdlibFile};

@@ -10,6 +10,11 @@ use crate::error::Error;
 use crate::script::error::{fail, Failure};
 use crate::script::Context;
 
+/// The capability to ask [`crate::effects::Effects::is_plan`]: the private field means only
+/// this file, which registers the script function `is_plan()`, can make one. Primitives do
+/// not ask; scripts may.
+pub(crate) struct IsPlanFunction(());
+
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     reg.engine
         .register_type_with_name::<Unknown>("Unknown")
@@ -75,7 +80,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         "is_plan",
         "is_plan() -> bool",
         "True in `mtls plan` (nothing is changed; some values are `(known after apply)`).",
-        move || c.effects.is_plan()
+        move || c.effects.is_plan(&IsPlanFunction(()))
     );
     primitive!(
         reg,

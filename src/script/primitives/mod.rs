@@ -12,6 +12,8 @@ use std::rc::Rc;
 
 use rhai::Engine;
 
+pub(crate) use self::aws::AwsReadGate;
+pub(crate) use self::core::IsPlanFunction;
 pub(crate) use args::Opts;
 pub(crate) use pki::KeyPool;
 
