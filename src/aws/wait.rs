@@ -491,6 +491,15 @@ mod mutants_tests {
         assert_eq!(Retry::throttled().total, minutes(10));
     }
 
+    #[test]
+    fn only_throttling_answers_are_throttled() {
+        let answer = |code: &str| AwsError::local("apigateway", "CreateDomainName", code, "");
+        assert!(is_throttled(&answer("TooManyRequestsException")));
+        assert!(is_throttled(&answer("SlowDown")));
+        assert!(!is_throttled(&answer("ResourceInUseException")));
+        assert!(!is_throttled(&answer("AccessDenied")));
+    }
+
     #[tokio::test]
     async fn poll_asks_until_done() {
         let calls = AtomicU32::new(0);
