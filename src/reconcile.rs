@@ -224,3 +224,69 @@ mod tests {
         assert!(known(&None, "the truststore version").is_err());
     }
 }
+
+/// Tests that kill the mutants cargo-mutants found alive here (tests/README.md, "Mutation
+/// testing").
+#[cfg(test)]
+mod mutants_tests {
+    use super::*;
+    use crate::effects::Mode;
+
+    #[test]
+    fn a_read_that_happened_is_looked_up() {
+        assert!(Observed::<u8>::Absent.looked_up());
+        assert!(Observed::Present(1).looked_up());
+    }
+
+    #[test]
+    fn present_and_map_keep_what_was_observed() {
+        assert_eq!(Observed::Present(2).present(), Some(&2));
+        assert_eq!(Observed::<u8>::Absent.present(), None);
+        assert_eq!(Observed::<u8>::NotLookedUp.present(), None);
+        assert_eq!(Observed::Present(2).map(|x| x * 3), Observed::Present(6));
+        assert_eq!(Observed::<u8>::Absent.map(|x| x * 3), Observed::Absent);
+        assert_eq!(
+            Observed::<u8>::NotLookedUp.map(|x| x * 3),
+            Observed::NotLookedUp
+        );
+    }
+
+    #[test]
+    fn each_diff_has_its_operation_and_changes() {
+        let change = Change {
+            field: "f",
+            patch: 1,
+        };
+        assert_eq!(
+            Diff::<u8>::update_or_keep(vec![], "same"),
+            Diff::Keep("same")
+        );
+        let update = Diff::update_or_keep(vec![change.clone()], "same");
+        assert_eq!((update.op(), update.changes()), (Op::Update, &[change][..]));
+        assert_eq!(Diff::<u8>::Keep("same").op(), Op::Keep);
+        assert_eq!(Diff::<u8>::Create.op(), Op::Create);
+        assert_eq!(Diff::<u8>::Replace("why".into()).op(), Op::Replace);
+        assert!(Diff::<u8>::Create.changes().is_empty());
+    }
+
+    #[test]
+    fn a_create_after_a_read_and_a_one_field_update_say_so() {
+        let fx = Effects::new(Mode::Live, false, false);
+        let one = Diff::Update(vec![Change {
+            field: "a",
+            patch: (),
+        }]);
+        for diff in [
+            Diff::Create,
+            one,
+            Diff::Replace("it must be re-made".into()),
+        ] {
+            apply(&fx, Kind::S3Bucket, "t", true, &diff, |a| a, || Ok(())).unwrap();
+        }
+        let reasons: Vec<String> = fx.plan().actions.iter().map(|a| a.reason.clone()).collect();
+        assert_eq!(
+            reasons,
+            ["does not exist", "a differs", "it must be re-made"]
+        );
+    }
+}

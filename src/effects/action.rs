@@ -152,12 +152,7 @@ fn args_as_map<S: Serializer>(args: &[Arg], s: S) -> Result<S::Ok, S::Error> {
 
 impl Action {
     /// An action with no arguments yet.
-    pub fn new(
-        op: Op,
-        kind: Kind,
-        target: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn new(op: Op, kind: Kind, target: impl Into<String>, reason: impl Into<String>) -> Self {
         Action {
             op,
             kind,

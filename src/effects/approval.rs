@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn an_unknown_part_of_a_planned_target_stands_for_any_text() {
         let u = Unknown::TEXT;
-        assert!(same_target(&format!("{u} CNAME"), "_x.api.example.com. CNAME"));
+        assert!(same_target(
+            &format!("{u} CNAME"),
+            "_x.api.example.com. CNAME"
+        ));
         assert!(same_target(&format!("{u}/prod"), "abc123/prod"));
         assert!(same_target(&format!("a {u} b {u} c"), "a 1 b 2 c"));
         assert!(!same_target(&format!("{u}/prod"), "abc123/test"));

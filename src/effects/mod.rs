@@ -137,15 +137,19 @@ impl Effects {
         self
     }
 
-    /// The mode of this run.
-    pub fn mode(&self) -> Mode {
+    // The backend owns the mode: code outside this module cannot ask for it (scripts cannot
+    // either: a plan shows what a run does). The one question that leaves it, whether reads
+    // may happen, takes a capability only the AWS read gate can make.
+
+    /// The mode of this run (private: see above).
+    fn mode(&self) -> Mode {
         self.backend.mode()
     }
 
     /// Whether reads may happen: always in a live run, in a plan only with `--refresh`.
-    /// This is the one place that decides it; a step whose read is skipped sees
-    /// [`crate::reconcile::Observed::NotLookedUp`].
-    pub fn may_read(&self) -> bool {
+    /// This is the one place that decides it, asked by the AWS primitives' read gate alone;
+    /// a step whose read is skipped sees [`crate::reconcile::Observed::NotLookedUp`].
+    pub(crate) fn may_read(&self, _gate: &crate::script::AwsReadGate) -> bool {
         self.mode() == Mode::Live || self.refresh
     }
 

@@ -117,7 +117,12 @@ impl Plan {
             .map(|a| a.op.sign().len())
             .max()
             .unwrap_or(1);
-        let kind_w = self.actions.iter().map(|a| a.kind.name().len()).max().unwrap_or(0);
+        let kind_w = self
+            .actions
+            .iter()
+            .map(|a| a.kind.name().len())
+            .max()
+            .unwrap_or(0);
         let target_w = self
             .actions
             .iter()
@@ -237,7 +242,10 @@ mod tests {
         );
         assert!(text.contains("algorithm = \"rsa4096\""), "{text}");
         assert!(text.contains("pem       = (sensitive)"), "{text}");
-        assert!(text.contains(&format!("sha256 = {}", crate::effects::Unknown::TEXT)), "{text}");
+        assert!(
+            text.contains(&format!("sha256 = {}", crate::effects::Unknown::TEXT)),
+            "{text}"
+        );
     }
 
     #[test]

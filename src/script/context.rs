@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::KeyPool;
 use crate::effects::Effects;
-use crate::pki::lint::Expiry;
 use crate::error::Error;
+use crate::pki::lint::Expiry;
 use crate::workdir::Workdir;
 
 /// How many days before a certificate expires a run starts warning about it.
@@ -69,7 +69,12 @@ impl Context {
     /// Warns, once, in the plan and on the notice sink, when `what` expires (`not_after`)
     /// within `--var expiry_warning_days` (30 by default; 0 turns the warnings off).
     /// `renew` says what to do about it.
-    pub(crate) fn warn_if_expiring(&self, what: &str, not_after: time::OffsetDateTime, renew: &str) {
+    pub(crate) fn warn_if_expiring(
+        &self,
+        what: &str,
+        not_after: time::OffsetDateTime,
+        renew: &str,
+    ) {
         let days = self
             .vars
             .get("expiry_warning_days")
@@ -91,7 +96,12 @@ impl Context {
     }
 
     /// [`Context::warn_if_expiring`] for a certificate file: names it by path and subject.
-    pub(crate) fn warn_if_cert_expiring(&self, path: &str, cert: &crate::pki::ParsedCert, renew: &str) {
+    pub(crate) fn warn_if_cert_expiring(
+        &self,
+        path: &str,
+        cert: &crate::pki::ParsedCert,
+        renew: &str,
+    ) {
         if let (Ok(not_after), Ok(info)) = (cert.not_after(), cert.info()) {
             self.warn_if_expiring(&format!("{path} ({})", info.subject), not_after, renew);
         }

@@ -55,7 +55,9 @@ pub(crate) fn new_engine(ctx: Option<&Rc<Context>>, print: Printer) -> (Engine, 
     let p = print.clone();
     // Text built from a plan's placeholder carries its marks (src/effects/unknown.rs): shown plainly.
     engine.on_print(move |s| p(&crate::effects::readable(s)));
-    engine.on_debug(move |s, _, pos| print(&format!("[debug {pos}] {}", crate::effects::readable(s))));
+    engine.on_debug(move |s, _, pos| {
+        print(&format!("[debug {pos}] {}", crate::effects::readable(s)))
+    });
     let docs = match ctx {
         Some(ctx) => primitives::register_all(&mut engine, ctx),
         None => {

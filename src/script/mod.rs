@@ -20,6 +20,6 @@ pub use engine::limits;
 pub(crate) use engine::new_engine;
 pub use error::{Failure, Sources};
 pub use primitives::{domain_lock_file, lock_folder, FunctionDoc};
-pub(crate) use primitives::{take_before_run, KeyPool, RunLocks};
+pub(crate) use primitives::{take_before_run, AwsReadGate, KeyPool, RunLocks};
 pub(crate) use stdlib::{compile_stdlib, refuse_primitive_names};
 pub use stdlib::{stdlib_files, StdlibFile};

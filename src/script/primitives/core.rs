@@ -1,4 +1,4 @@
-//! Primitives every flow uses: command-line variables, plan awareness, placeholders.
+//! Primitives every flow uses: command-line variables, placeholders, files.
 
 use std::rc::Rc;
 

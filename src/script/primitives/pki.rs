@@ -424,9 +424,11 @@ fn key_action(op: Op, req: &Request, reason: &str) -> Action {
 /// others read it).
 fn kept_key_action(ctx: &Context, req: &Request, reason: &str) -> Result<Action, Error> {
     let mode = ctx.workdir.mode(&req.key_path)?.unwrap_or(0o600);
-    Ok(Action::new(Op::Keep, Kind::PrivateKey, &req.key_path, reason)
-        .arg("algorithm", req.algorithm)
-        .arg("mode", format!("{mode:04o}")))
+    Ok(
+        Action::new(Op::Keep, Kind::PrivateKey, &req.key_path, reason)
+            .arg("algorithm", req.algorithm)
+            .arg("mode", format!("{mode:04o}")),
+    )
 }
 
 fn cert_action(op: Op, req: &Request, reason: &str) -> Action {

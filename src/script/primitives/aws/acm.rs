@@ -76,7 +76,11 @@ fn ensure_imported_cert(
     };
     let diff = diff_imported(&local, &observed);
     // What the domain serves until the re-import: warn when that expires soon too.
-    if let Observed::Present(Imported { arn, der: Some(der) }) = &observed {
+    if let Observed::Present(Imported {
+        arn,
+        der: Some(der),
+    }) = &observed
+    {
         if local.as_ref() != Some(der) {
             let served = crate::pki::ParsedCert { der: der.clone() };
             if let Ok(not_after) = served.not_after() {

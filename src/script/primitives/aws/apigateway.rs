@@ -924,7 +924,10 @@ mod tests {
         assert!(err.contains("no API Gateway custom domain"), "{err}");
         let theirs = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
         assert!(diff(&theirs, &v("v2")).is_err());
-        assert_eq!(from_to(Some("v1"), &None), format!("v1 -> {}", crate::effects::Unknown::TEXT));
+        assert_eq!(
+            from_to(Some("v1"), &None),
+            format!("v1 -> {}", crate::effects::Unknown::TEXT)
+        );
         assert_eq!(from_to(None, &v("v2")), "(none) -> v2");
     }
 

@@ -82,7 +82,11 @@ impl Held {
 /// Before a live run's first file or AWS change: takes the lock of its working folder
 /// (when `writes`) and of each of `domains` (those its plan's steps named), in one order
 /// for every run, so that two runs never each hold what the other waits for.
-pub(crate) fn take_before_run(ctx: &Context, domains: &[String], writes: bool) -> Result<(), Error> {
+pub(crate) fn take_before_run(
+    ctx: &Context,
+    domains: &[String],
+    writes: bool,
+) -> Result<(), Error> {
     if writes {
         let folder = real_path(ctx.workdir.root());
         let key = format!("folder {}", folder.display());
@@ -154,7 +158,12 @@ impl Scoped {
         ctx.effects.prepare(|| {
             let real = real_path(&ctx.workdir.root().join(folder));
             let key = format!("files {}\0{prefix}", real.display());
-            file = Some(acquire(ctx, &key, "fleet", &format!("{what} in {}", real.display()))?);
+            file = Some(acquire(
+                ctx,
+                &key,
+                "fleet",
+                &format!("{what} in {}", real.display()),
+            )?);
             Ok(())
         })?;
         Ok(Scoped(file))
@@ -270,7 +279,10 @@ pub fn lock_folder() -> Result<PathBuf, Error> {
         return Err(refuse("it is not a folder (a link or a file)".into()));
     }
     if meta.uid() != uid {
-        return Err(refuse(format!("it belongs to user id {}, not to you ({uid})", meta.uid())));
+        return Err(refuse(format!(
+            "it belongs to user id {}, not to you ({uid})",
+            meta.uid()
+        )));
     }
     if meta.mode() & 0o077 != 0 {
         return Err(refuse(format!(
@@ -287,10 +299,19 @@ fn path_of(folder: &Path, label: &str, key: &str) -> PathBuf {
     let safe: String = label
         .chars()
         .take(64)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
-    let digest: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     folder.join(format!("{safe}-{digest}.lock"))
 }
 
@@ -315,7 +336,9 @@ fn open(path: &Path) -> Result<File, Error> {
         })?;
     let meta = file.metadata().map_err(|e| broken(e.to_string()))?;
     if !meta.file_type().is_file() {
-        return Err(broken("it is not a regular file (a FIFO, a device or a socket)".into()));
+        return Err(broken(
+            "it is not a regular file (a FIFO, a device or a socket)".into(),
+        ));
     }
     Ok(file)
 }
@@ -354,7 +377,11 @@ fn holder(file: &File) -> String {
         .chars()
         .flat_map(|c| {
             let plain = c.is_ascii_graphic() || c == ' ';
-            let shown: Vec<char> = if plain { vec![c] } else { c.escape_default().collect() };
+            let shown: Vec<char> = if plain {
+                vec![c]
+            } else {
+                c.escape_default().collect()
+            };
             shown
         })
         .collect()
@@ -429,7 +456,10 @@ mod tests {
         assert_eq!(one, "http://127.0.0.1:5631");
         assert_eq!(same_endpoint("http://127.0.0.1:5631/"), one);
         assert_eq!(same_endpoint(" HTTP://127.0.0.1:5631// "), one);
-        assert_eq!(same_endpoint("https://Example.com"), "https://example.com:443");
+        assert_eq!(
+            same_endpoint("https://Example.com"),
+            "https://example.com:443"
+        );
         assert_ne!(same_endpoint("http://127.0.0.1:5632"), one);
     }
 

@@ -236,7 +236,9 @@ fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
 fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
     let target = display(bucket);
     let name = text("s3_delete_truststore", "bucket", bucket)?;
-    let Some(name) = name.filter(|_| ctx.effects.may_read()) else {
+    // Looked up only with a known name, and only when AWS may be read.
+    let online = name.is_some() && ctx.aws_read()?.is_some();
+    let Some(name) = name.filter(|_| online) else {
         delete_if(
             ctx,
             None,
