@@ -543,6 +543,45 @@ mod tests {
     }
 
     #[test]
+    fn only_a_certificate_from_the_same_ca_renews_one() {
+        let ca = |name: &str| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, name);
+            p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            (p.self_signed(&key).unwrap(), key)
+        };
+        let leaf = |(ca, ca_key): &(rcgen::Certificate, rcgen::KeyPair)| {
+            let issuer = rcgen::Issuer::from_ca_cert_pem(&ca.pem(), ca_key).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            rcgen::CertificateParams::new(vec!["api.example.com".to_string()])
+                .unwrap()
+                .signed_by(&key, &issuer)
+                .unwrap()
+                .der()
+                .to_vec()
+        };
+        let inca = ca("mtls intermediate CA");
+        // Same name, another key: not the same issuer.
+        let twin = ca("mtls intermediate CA");
+        let other = ca("mtls intermediate CA inca-2");
+        let local = LocalCert {
+            der: leaf(&inca),
+            issuer: Some(ParsedCert {
+                der: inca.0.der().to_vec(),
+            }),
+        };
+        assert!(local.same_issuer_as(&leaf(&inca)));
+        assert!(!local.same_issuer_as(&leaf(&twin)));
+        assert!(!local.same_issuer_as(&leaf(&other)));
+        let no_chain = LocalCert {
+            issuer: None,
+            ..local
+        };
+        assert!(!no_chain.same_issuer_as(&leaf(&inca)));
+    }
+
+    #[test]
     fn requested_certificate_diffs() {
         let cert = |status: &str| CertificateSummary {
             arn: format!("arn:{status}"),

@@ -470,6 +470,13 @@ mod tests {
             assert_eq!(subjects(&c.removed), removed, "{before:?} -> {after:?}");
         }
         assert_eq!(new.label(), "CN=new [BB:BB:BB:BB]");
+        // Two certificates under one subject are called out, each with its fingerprint.
+        let twin = entry("CN=old", "CC:CC:CC:CC:00");
+        assert_eq!(
+            same_subjects(&[old.clone(), new.clone(), twin]),
+            ["CN=old [AA:AA:AA:AA]; CN=old [CC:CC:CC:CC]"]
+        );
+        assert!(same_subjects(&[old.clone(), new.clone()]).is_empty());
         assert_eq!(labels(&[]), "(none)");
     }
 
