@@ -155,7 +155,11 @@ fn a_certificate_replaced_in_acm_is_drift_and_run_imports_server_pem_again() {
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("-/+ acm certificate"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("-/+ acm certificate"),
+        "{}",
+        plan.stdout
+    );
 
     // client.pem comes from another CA than server.pem: server.pem is imported as a new
     // certificate (a re-import across issuers would leave the domain
@@ -168,13 +172,14 @@ fn a_certificate_replaced_in_acm_is_drift_and_run_imports_server_pem_again() {
         .regional_certificate_arn
         .expect("the domain has a certificate");
     assert_ne!(now, arn, "{}", repair.all());
-    let presented = rt.block_on(aws.acm().certificate_pem(&now)).unwrap().certificate;
+    let presented = rt
+        .block_on(aws.acm().certificate_pem(&now))
+        .unwrap()
+        .certificate;
     assert_eq!(
-        presented,
-        ours,
+        presented, ours,
         "server.pem is what the domain presents again:\n{}\nplan:\n{}",
-        repair.stdout,
-        plan.stdout
+        repair.stdout, plan.stdout
     );
     assert!(rt
         .block_on(aws.acm().describe(&arn))
@@ -233,18 +238,32 @@ fn an_expired_ownership_certificate_is_drift_and_run_replaces_it_alone_and_first
     let env = realism.env();
     // What mtls will read is what the test claims: the domain pending, the certificate expired.
     let (prt, proxy) = through(&realism);
-    let seen = prt.block_on(proxy.apigateway().domain_name(DOMAIN)).unwrap().unwrap();
-    assert_eq!(seen.status.as_deref(), Some("PENDING_OWNERSHIP_VERIFICATION"));
-    assert_eq!(prt.block_on(proxy.acm().describe(&expired)).unwrap().status, "EXPIRED");
+    let seen = prt
+        .block_on(proxy.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seen.status.as_deref(),
+        Some("PENDING_OWNERSHIP_VERIFICATION")
+    );
+    assert_eq!(
+        prt.block_on(proxy.acm().describe(&expired)).unwrap().status,
+        "EXPIRED"
+    );
 
     let plan = drift_check_env(&env, dir);
     assert_eq!(plan.status.code(), Some(2), "{}", plan.all());
     assert!(
-        plan.stdout.contains("domainNameStatus PENDING_OWNERSHIP_VERIFICATION"),
+        plan.stdout
+            .contains("domainNameStatus PENDING_OWNERSHIP_VERIFICATION"),
         "{}",
         plan.stdout
     );
-    assert!(plan.stderr.contains("expired or is missing"), "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("expired or is missing"),
+        "{}",
+        plan.stderr
+    );
 
     let repair = run_setup(dir, &env, &[]).success();
     // The ownership certificate alone, first; then the rest, once the domain is unlocked.
@@ -262,7 +281,10 @@ fn an_expired_ownership_certificate_is_drift_and_run_replaces_it_alone_and_first
         .events_of(OwnershipExpired::NAME)
         .iter()
         .all(|e| !e.text.contains(OwnershipExpired::REFUSED)));
-    let after = prt.block_on(proxy.apigateway().domain_name(DOMAIN)).unwrap().unwrap();
+    let after = prt
+        .block_on(proxy.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .unwrap();
     assert_eq!(after.status.as_deref(), Some("AVAILABLE"));
     assert_ne!(after.ownership_verification_certificate_arn, Some(expired));
     assert_eq!(after.truststore_version, Some(newer));
@@ -298,7 +320,9 @@ fn a_deleted_validation_record_is_drift_and_run_restores_it() {
     assert_eq!(plan.status.code(), Some(2), "{}", plan.all());
     let name = record.name.trim_end_matches('.');
     assert!(
-        plan.stdout.lines().any(|l| l.contains(name) && l.trim_start().starts_with('+')),
+        plan.stdout
+            .lines()
+            .any(|l| l.contains(name) && l.trim_start().starts_with('+')),
         "{}",
         plan.stdout
     );

@@ -284,10 +284,17 @@ fn rollover_in_three_phases_reaches_the_domain_and_serve_follows_it() {
     let arn_after = imported_arn(&aws);
     assert_ne!(arn_after, arn_before);
     assert_eq!(domain_certificate(&aws), arn_after);
-    assert!(switch.stdout.contains("status AVAILABLE"), "{}", switch.stdout);
+    assert!(
+        switch.stdout.contains("status AVAILABLE"),
+        "{}",
+        switch.stdout
+    );
     assert_eq!(aws.latest_version(), v1);
     // inca-2 has a subject of its own: two CA keys under one name defeat chain building.
-    assert_ne!(subjects(&dir.join("inca-2.pem")), subjects(&dir.join("inca.pem")));
+    assert_ne!(
+        subjects(&dir.join("inca-2.pem")),
+        subjects(&dir.join("inca.pem"))
+    );
     let openssl = support::cli::openssl(
         dir,
         &[
@@ -493,9 +500,9 @@ fn add_waits_for_the_domain_and_shows_api_gateways_truststore_warnings() {
         .position(|e| e.text.starts_with("UpdateDomainName"))
         .unwrap_or_else(|| panic!("no update: {}", realism.report()));
     assert!(
-        events[updated..]
-            .iter()
-            .any(|e| e.text.starts_with("GetDomainName api.example.com: UPDATING")),
+        events[updated..].iter().any(|e| e
+            .text
+            .starts_with("GetDomainName api.example.com: UPDATING")),
         "{}",
         realism.report()
     );
@@ -573,7 +580,11 @@ fn switch_through_realism_imports_a_new_certificate_and_a_cross_issuer_reimport_
     assert_eq!(domain_certificate(&aws), new);
     let proxy = through(&realism);
     assert_eq!(domain_status(&proxy), "AVAILABLE");
-    assert!(switch.stdout.contains("status AVAILABLE"), "{}", switch.stdout);
+    assert!(
+        switch.stdout.contains("status AVAILABLE"),
+        "{}",
+        switch.stdout
+    );
     // The old certificate is gone once the domain no longer presented it.
     let gone = aws.rt.block_on(aws.aws.acm().describe(&old)).unwrap_err();
     assert!(gone.is_not_found(), "{gone:?}");
@@ -587,13 +598,18 @@ fn switch_through_realism_imports_a_new_certificate_and_a_cross_issuer_reimport_
     let key = mtls::pki::SecretPem::new(std::fs::read_to_string(dir.join("client-2.key")).unwrap());
     proxy
         .rt
-        .block_on(proxy.aws.acm().import_certificate(&mtls::aws::acm::CertificateImport {
-            certificate_pem: &other,
-            private_key: &key,
-            chain_pem: Some(&std::fs::read_to_string(dir.join("RootCA-2.pem")).unwrap()),
-            reimport_arn: Some(&new),
-            tags: &mtls::aws::Tags::new(),
-        }))
+        .block_on(
+            proxy
+                .aws
+                .acm()
+                .import_certificate(&mtls::aws::acm::CertificateImport {
+                    certificate_pem: &other,
+                    private_key: &key,
+                    chain_pem: Some(&std::fs::read_to_string(dir.join("RootCA-2.pem")).unwrap()),
+                    reimport_arn: Some(&new),
+                    tags: &mtls::aws::Tags::new(),
+                }),
+        )
         .unwrap();
     assert_eq!(domain_status(&proxy), "PENDING_CERTIFICATE_REIMPORT");
 
@@ -614,7 +630,8 @@ fn switch_through_realism_imports_a_new_certificate_and_a_cross_issuer_reimport_
     );
     assert_eq!(plan.status.code(), Some(2), "{}", plan.all());
     assert!(
-        plan.stdout.contains("domainNameStatus PENDING_CERTIFICATE_REIMPORT"),
+        plan.stdout
+            .contains("domainNameStatus PENDING_CERTIFICATE_REIMPORT"),
         "{}",
         plan.stdout
     );
@@ -622,6 +639,14 @@ fn switch_through_realism_imports_a_new_certificate_and_a_cross_issuer_reimport_
         plan.stderr.contains("does not name api.example.com"),
         "{}",
         plan.stderr
+    );
+    // A phase that changes nothing else cannot repair it: the run stops and says why.
+    let add = rollover(&env, dir, "add", &[]).failure();
+    assert!(
+        add.all().contains("is PENDING_CERTIFICATE_REIMPORT")
+            && add.all().contains("does not name api.example.com"),
+        "{}",
+        add.all()
     );
     // switch repairs it: server-2 (which names the domain) as a new certificate.
     moto.reset_recording();
@@ -651,8 +676,16 @@ fn a_server_certificate_renewed_by_the_same_ca_is_reimported_over_its_arn() {
     std::fs::remove_file(dir.join("server.key")).unwrap();
     moto.reset_recording();
     let renew = run_setup(dir, &env, &[]).success();
-    assert_ne!(std::fs::read_to_string(dir.join("server.pem")).unwrap(), before);
-    assert_eq!(reimports(&moto), [arn.clone()], "{}", renew.all());
+    assert_ne!(
+        std::fs::read_to_string(dir.join("server.pem")).unwrap(),
+        before
+    );
+    assert_eq!(
+        reimports(&moto),
+        std::slice::from_ref(&arn),
+        "{}",
+        renew.all()
+    );
     assert_eq!(imported_arn(&aws), arn);
     assert_eq!(domain_certificate(&aws), arn);
     // The domain was read after the re-import, and the rule saw nothing to object to.
@@ -669,9 +702,12 @@ fn a_server_certificate_renewed_by_the_same_ca_is_reimported_over_its_arn() {
         .certificate;
     assert_eq!(
         mtls::pki::ParsedCert::from_pem("acm", &served).unwrap().der,
-        mtls::pki::ParsedCert::from_pem("server.pem", &std::fs::read_to_string(dir.join("server.pem")).unwrap())
-            .unwrap()
-            .der
+        mtls::pki::ParsedCert::from_pem(
+            "server.pem",
+            &std::fs::read_to_string(dir.join("server.pem")).unwrap()
+        )
+        .unwrap()
+        .der
     );
 }
 
@@ -693,9 +729,19 @@ fn outputs_that_would_overwrite_or_hide_files_are_refused_before_anything_is_wri
         let run = rollover(&moto.env(), dir, "add", &args).failure();
         assert!(run.all().contains(expected), "{args:?}: {}", run.all());
         assert_eq!(files(dir), before, "{args:?} made files");
-        assert_eq!(mutating(&moto), Vec::<String>::new(), "{args:?} changed AWS");
+        assert_eq!(
+            mutating(&moto),
+            Vec::<String>::new(),
+            "{args:?} changed AWS"
+        );
     }
     assert_eq!(std::fs::read(dir.join("RootCA.pem")).unwrap(), root);
     // With --force the user asked for it.
-    rollover(&moto.env(), dir, "add", &["--var", "bundle=RootCA.pem", "--force"]).success();
+    rollover(
+        &moto.env(),
+        dir,
+        "add",
+        &["--var", "bundle=RootCA.pem", "--force"],
+    )
+    .success();
 }

@@ -221,7 +221,9 @@ impl Rule for ReimportAcrossIssuers {
             }
             "UpdateDomainName" => {
                 let domain = domain_of(req);
-                let moved = patch_paths(req).iter().any(|p| p == "/regionalCertificateArn");
+                let moved = patch_paths(req)
+                    .iter()
+                    .any(|p| p == "/regionalCertificateArn");
                 if moved && self.pending.remove(&domain).is_some() {
                     cx.log(format!(
                         "UpdateDomainName {domain}: presents another certificate, AVAILABLE again"
@@ -319,7 +321,11 @@ impl Rule for OwnershipExpired {
             .iter()
             .any(|p| p != "/ownershipVerificationCertificateArn");
         if self.locked && others {
-            cx.log(format!("UpdateDomainName {}: {}", self.domain, Self::REFUSED));
+            cx.log(format!(
+                "UpdateDomainName {}: {}",
+                self.domain,
+                Self::REFUSED
+            ));
             return Verdict::Answer(aws_error(
                 "apigateway",
                 400,
@@ -345,23 +351,26 @@ impl Rule for OwnershipExpired {
             }
             "ListCertificates" => {
                 if let Some(mut j) = resp.json() {
-                    let hit = j["CertificateSummaryList"]
+                    let mut hit = false;
+                    for c in j["CertificateSummaryList"]
                         .as_array_mut()
-                        .is_some_and(|l| l.iter_mut().fold(false, |h, c| self.expire(c) || h));
+                        .into_iter()
+                        .flatten()
+                    {
+                        hit |= self.expire(c);
+                    }
                     if hit {
                         resp.set_json(&j);
                     }
                 }
             }
             "UpdateDomainName" if self.locked && domain_of(req) == self.domain => {
-                let replaced = req.json()["patchOperations"]
-                    .as_array()
-                    .is_some_and(|ops| {
-                        ops.iter().any(|o| {
-                            o["path"] == "/ownershipVerificationCertificateArn"
-                                && o["value"] != self.expired.as_str()
-                        })
-                    });
+                let replaced = req.json()["patchOperations"].as_array().is_some_and(|ops| {
+                    ops.iter().any(|o| {
+                        o["path"] == "/ownershipVerificationCertificateArn"
+                            && o["value"] != self.expired.as_str()
+                    })
+                });
                 if replaced {
                     self.locked = false;
                     cx.log(format!(
@@ -371,17 +380,10 @@ impl Rule for OwnershipExpired {
                 }
             }
             "GetDomainName" | "GetDomainNames" if self.locked => {
-                if set_status(
-                    resp,
-                    &self.domain,
-                    "PENDING_OWNERSHIP_VERIFICATION",
-                    Self::MESSAGE,
-                ) {
-                    cx.log(format!(
-                        "{}: {} PENDING_OWNERSHIP_VERIFICATION",
-                        req.operation(),
-                        self.domain
-                    ));
+                let status = "PENDING_OWNERSHIP_VERIFICATION";
+                let marked = set_status(resp, &self.domain, status, Self::MESSAGE);
+                if marked {
+                    cx.log(format!("{}: {} {status}", req.operation(), self.domain));
                 }
             }
             _ => {}

@@ -535,10 +535,16 @@ mod tests {
         assert_eq!(diff(Some(&local), &Observed::Absent), Diff::Create);
         assert_eq!(diff(None, &Observed::NotLookedUp), Diff::Create);
         // The new one beside the old (a run stopped before deleting it): kept.
-        let both = Observed::Present(vec![held("old", Some(&[9]), false), held("new", Some(&[1, 2, 3]), false)]);
+        let both = Observed::Present(vec![
+            held("old", Some(&[9]), false),
+            held("new", Some(&[1, 2, 3]), false),
+        ]);
         assert_eq!(diff(Some(&local), &both), Diff::Keep("imported, same certificate"));
         // Two, neither the local one: which to keep is the user's call.
-        let two = Observed::Present(vec![held("x", Some(&[8]), true), held("y", Some(&[9]), true)]);
+        let two = Observed::Present(vec![
+            held("x", Some(&[8]), true),
+            held("y", Some(&[9]), true),
+        ]);
         assert_eq!(diff_imported(Some(&local), &two).unwrap_err(), ["x", "y"]);
     }
 
