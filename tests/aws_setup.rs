@@ -223,8 +223,10 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     assert_eq!(mutating(&moto), Vec::<String>::new());
 
     // A new CA (--force makes new keys and certificates): the truststore gets a new version,
-    // the server certificate is re-imported over the same ARN, and the domain is pointed at
-    // the new truststore version (the article's main trap).
+    // the server certificate (from another issuer now) is imported as a new certificate, not
+    // over the ARN the domain presents (API Gateway refuses a re-import across issuers), the
+    // domain is pointed at it and at the new truststore version (the article's main trap) in
+    // one PATCH, and the old certificate is deleted.
     moto.reset_recording();
     let rotated = setup(&moto, dir, &["--force"]);
     assert!(rotated.status.success(), "{}", rotated.all());
@@ -234,25 +236,32 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
         .unwrap();
     let new_version = new_head.version_id.unwrap();
     assert_ne!(new_version, version);
-    let reimports: Vec<_> = moto
+    let imports: Vec<_> = moto
         .recorded_requests()
         .into_iter()
         .filter(|r| r.rpc_action().as_deref() == Some("ImportCertificate"))
         .collect();
-    assert_eq!(reimports.len(), 1);
-    assert_eq!(
-        reimports[0].body_json()["CertificateArn"],
-        imported[0].arn.as_str()
-    );
+    assert_eq!(imports.len(), 1);
+    assert_eq!(imports[0].body_json().get("CertificateArn"), None);
+    let now = rt
+        .block_on(aws.acm().find_certificates(None, &tag("server")))
+        .unwrap();
+    assert_eq!(now.len(), 1, "the old certificate is deleted: {now:?}");
+    assert_ne!(now[0].arn, imported[0].arn);
     let patches = moto.requests_to("PATCH", "/domainnames/api.example.com");
     assert_eq!(patches.len(), 1, "{}", rotated.all());
     let ops = patches[0].body_json()["patchOperations"].clone();
+    let sets = |path: &str, value: &str| {
+        ops.as_array()
+            .unwrap()
+            .iter()
+            .any(|op| op["path"] == path && op["value"] == value)
+    };
     assert!(
-        ops.as_array().unwrap().iter().any(|op| op["path"]
-            == "/mutualTlsAuthentication/truststoreVersion"
-            && op["value"] == new_version.as_str()),
+        sets("/mutualTlsAuthentication/truststoreVersion", &new_version),
         "{ops}"
     );
+    assert!(sets("/regionalCertificateArn", &now[0].arn), "{ops}");
     assert!(
         rotated.stdout.contains("1 updated")
             || rotated.all().contains("~ updated api custom domain"),

@@ -259,22 +259,42 @@ fn rollover_in_three_phases_reaches_the_domain_and_serve_follows_it() {
     assert_eq!(mutating(&moto), Vec::<String>::new());
     refused(&moto, dir, "retire", "run --var phase=switch first");
 
-    // switch: the server chain from RootCA-2, re-imported over the same ARN; no truststore change.
+    // switch: the server chain from RootCA-2, imported as a new certificate (never re-imported
+    // over the ARN the domain presents: the issuer changed), the domain moved to it, the old
+    // one deleted; no truststore change.
     let arn_before = imported_arn(&aws);
     moto.reset_recording();
     let switch = rollover(&moto.env(), dir, "switch", &[]).success();
-    let changes = mutating(&moto);
-    assert_eq!(changes.len(), 1, "{changes:?}\n{}", switch.all());
+    assert_eq!(
+        mutating(&moto),
+        [
+            "POST / (ImportCertificate)".to_string(),
+            format!("PATCH /domainnames/{DOMAIN}"),
+            "POST / (DeleteCertificate)".to_string(),
+        ],
+        "{}",
+        switch.all()
+    );
     let imports: Vec<_> = moto
         .recorded_requests()
         .into_iter()
         .filter(|r| r.is_acm_import_certificate())
         .collect();
-    assert_eq!(
-        imports[0].body_json()["CertificateArn"],
-        arn_before.as_str()
+    assert_eq!(imports[0].body_json().get("CertificateArn"), None);
+    let arn_after = imported_arn(&aws);
+    assert_ne!(arn_after, arn_before);
+    assert_eq!(domain_certificate(&aws), arn_after);
+    assert!(
+        switch.stdout.contains("status AVAILABLE"),
+        "{}",
+        switch.stdout
     );
     assert_eq!(aws.latest_version(), v1);
+    // inca-2 has a subject of its own: two CA keys under one name defeat chain building.
+    assert_ne!(
+        subjects(&dir.join("inca-2.pem")),
+        subjects(&dir.join("inca.pem"))
+    );
     let openssl = support::cli::openssl(
         dir,
         &[
@@ -364,6 +384,16 @@ fn rollover_in_three_phases_reaches_the_domain_and_serve_follows_it() {
     assert_eq!(mutating(&moto), Vec::<String>::new());
     // add after retire would bring the old CA back: refused.
     refused(&moto, dir, "add", "completed by retire");
+}
+
+/// The certificate the domain presents (its regionalCertificateArn), as moto holds it.
+fn domain_certificate(aws: &AwsClient) -> String {
+    aws.rt
+        .block_on(aws.aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .expect("the domain")
+        .regional_certificate_arn
+        .expect("a certificate")
 }
 
 fn imported_arn(aws: &AwsClient) -> String {
@@ -461,9 +491,18 @@ fn add_waits_for_the_domain_and_shows_api_gateways_truststore_warnings() {
         "{}",
         add.stderr
     );
-    // The domain was UPDATING after the PATCH: the run waited until it was AVAILABLE.
+    // The domain was UPDATING after the PATCH, and mtls asked again until it was not: a
+    // GetDomainName answered UPDATING after the UpdateDomainName (none would if mtls
+    // stopped waiting).
+    let events = realism.events_of(DomainUpdating::NAME);
+    let updated = events
+        .iter()
+        .position(|e| e.text.starts_with("UpdateDomainName"))
+        .unwrap_or_else(|| panic!("no update: {}", realism.report()));
     assert!(
-        !realism.events_of(DomainUpdating::NAME).is_empty(),
+        events[updated..].iter().any(|e| e
+            .text
+            .starts_with("GetDomainName api.example.com: UPDATING")),
         "{}",
         realism.report()
     );
@@ -473,4 +512,236 @@ fn add_waits_for_the_domain_and_shows_api_gateways_truststore_warnings() {
     moto.reset_recording();
     rollover(&realism.env(), dir, "add", &[]).success();
     assert_eq!(mutating(&moto), Vec::<String>::new());
+}
+
+/// An AWS client through the realism proxy (what mtls sees), not straight to moto.
+fn through(realism: &Realism) -> AwsClient {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let settings = mtls::aws::AwsSettings {
+        profile: None,
+        region: Some(support::moto::REGION.to_string()),
+        endpoint_url: Some(realism.endpoint_url()),
+    };
+    let aws = rt.block_on(Aws::connect(&settings)).unwrap();
+    AwsClient { rt, aws }
+}
+
+/// The domain's status as GetDomainName answers through `client`.
+fn domain_status(client: &AwsClient) -> String {
+    client
+        .rt
+        .block_on(client.aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .expect("the domain")
+        .status
+        .unwrap_or_default()
+}
+
+/// The ImportCertificate requests moto recorded that went over an existing ARN.
+fn reimports(moto: &Moto) -> Vec<String> {
+    moto.recorded_requests()
+        .into_iter()
+        .filter(|r| r.is_acm_import_certificate())
+        .filter_map(|r| r.body_json()["CertificateArn"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn switch_through_realism_imports_a_new_certificate_and_a_cross_issuer_reimport_is_repaired() {
+    use support::realism::CertificateInUse;
+    use support::realism_domain::ReimportAcrossIssuers;
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let realism = Realism::start(
+        &moto,
+        vec![
+            ReimportAcrossIssuers::new(&moto),
+            DomainUpdating::new(Duration::from_secs(1)),
+            CertificateInUse::new(Duration::from_secs(1)),
+        ],
+    );
+    let env = realism.env();
+    run_setup(dir, &env, &[]).success();
+    rollover(&env, dir, "add", &[]).success();
+    let aws = AwsClient::of(&moto);
+    let old = imported_arn(&aws);
+
+    moto.reset_recording();
+    let switch = rollover(&env, dir, "switch", &[]).success();
+    assert_eq!(reimports(&moto), Vec::<String>::new(), "{}", switch.all());
+    assert!(
+        realism.events_of(ReimportAcrossIssuers::NAME).is_empty(),
+        "{}",
+        realism.report()
+    );
+    let new = imported_arn(&aws);
+    assert_ne!(new, old);
+    assert_eq!(domain_certificate(&aws), new);
+    let proxy = through(&realism);
+    assert_eq!(domain_status(&proxy), "AVAILABLE");
+    assert!(
+        switch.stdout.contains("status AVAILABLE"),
+        "{}",
+        switch.stdout
+    );
+    // The old certificate is gone once the domain no longer presented it.
+    let gone = aws.rt.block_on(aws.aws.acm().describe(&old)).unwrap_err();
+    assert!(gone.is_not_found(), "{gone:?}");
+    moto.reset_recording();
+    rollover(&env, dir, "switch", &[]).success();
+    assert_eq!(mutating(&moto), Vec::<String>::new());
+
+    // The rule is live: someone re-imports a certificate of another issuer (client-2, issued
+    // by RootCA-2 itself, not inca-2) over the ARN the domain presents.
+    let other = std::fs::read_to_string(dir.join("client-2.pem")).unwrap();
+    let key = mtls::pki::SecretPem::new(std::fs::read_to_string(dir.join("client-2.key")).unwrap());
+    proxy
+        .rt
+        .block_on(
+            proxy
+                .aws
+                .acm()
+                .import_certificate(&mtls::aws::acm::CertificateImport {
+                    certificate_pem: &other,
+                    private_key: &key,
+                    chain_pem: Some(&std::fs::read_to_string(dir.join("RootCA-2.pem")).unwrap()),
+                    reimport_arn: Some(&new),
+                    tags: &mtls::aws::Tags::new(),
+                }),
+        )
+        .unwrap();
+    assert_eq!(domain_status(&proxy), "PENDING_CERTIFICATE_REIMPORT");
+
+    // The plan shows it, with the status as the reason and the names not covered.
+    let plan = mtls_env(
+        dir,
+        &[
+            "plan",
+            "rollover.rhai",
+            "--var",
+            "domain=api.example.com",
+            "--var",
+            "phase=switch",
+            "--refresh",
+            "--detailed-exitcode",
+        ],
+        &env,
+    );
+    assert_eq!(plan.status.code(), Some(2), "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("domainNameStatus PENDING_CERTIFICATE_REIMPORT"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stderr.contains("does not name api.example.com"),
+        "{}",
+        plan.stderr
+    );
+    // A phase that changes nothing else cannot repair it: the run stops and says why.
+    let add = rollover(&env, dir, "add", &[]).failure();
+    assert!(
+        add.all().contains("is PENDING_CERTIFICATE_REIMPORT")
+            && add.all().contains("does not name api.example.com"),
+        "{}",
+        add.all()
+    );
+    // switch repairs it: server-2 (which names the domain) as a new certificate.
+    moto.reset_recording();
+    let repair = rollover(&env, dir, "switch", &[]).success();
+    assert_eq!(reimports(&moto), Vec::<String>::new(), "{}", repair.all());
+    assert_eq!(domain_status(&proxy), "AVAILABLE", "{}", realism.report());
+    let repaired = imported_arn(&aws);
+    assert_ne!(repaired, new);
+    assert_eq!(domain_certificate(&aws), repaired);
+}
+
+#[test]
+fn a_server_certificate_renewed_by_the_same_ca_is_reimported_over_its_arn() {
+    use support::realism_domain::ReimportAcrossIssuers;
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let realism = Realism::start(&moto, vec![ReimportAcrossIssuers::new(&moto)]);
+    let env = realism.env();
+    run_setup(dir, &env, &[]).success();
+    let aws = AwsClient::of(&moto);
+    let arn = imported_arn(&aws);
+    let before = std::fs::read_to_string(dir.join("server.pem")).unwrap();
+
+    // Renewal: a new server certificate from the same intermediate (same name, same key).
+    std::fs::remove_file(dir.join("server.pem")).unwrap();
+    std::fs::remove_file(dir.join("server.key")).unwrap();
+    moto.reset_recording();
+    let renew = run_setup(dir, &env, &[]).success();
+    assert_ne!(
+        std::fs::read_to_string(dir.join("server.pem")).unwrap(),
+        before
+    );
+    assert_eq!(
+        reimports(&moto),
+        std::slice::from_ref(&arn),
+        "{}",
+        renew.all()
+    );
+    assert_eq!(imported_arn(&aws), arn);
+    assert_eq!(domain_certificate(&aws), arn);
+    // The domain was read after the re-import, and the rule saw nothing to object to.
+    assert_eq!(domain_status(&through(&realism)), "AVAILABLE");
+    assert!(
+        realism.events_of(ReimportAcrossIssuers::NAME).is_empty(),
+        "{}",
+        realism.report()
+    );
+    let served = aws
+        .rt
+        .block_on(aws.aws.acm().certificate_pem(&arn))
+        .unwrap()
+        .certificate;
+    assert_eq!(
+        mtls::pki::ParsedCert::from_pem("acm", &served).unwrap().der,
+        mtls::pki::ParsedCert::from_pem(
+            "server.pem",
+            &std::fs::read_to_string(dir.join("server.pem")).unwrap()
+        )
+        .unwrap()
+        .der
+    );
+}
+
+#[test]
+fn outputs_that_would_overwrite_or_hide_files_are_refused_before_anything_is_written() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    run_setup(dir, &moto.env(), &[]).success();
+    let root = std::fs::read(dir.join("RootCA.pem")).unwrap();
+    for (args, expected) in [
+        (["--var", "bundle=RootCA.pem"], "would overwrite it"),
+        (["--var", "new_ca=.."], "cannot start with a dot"),
+        (["--var", "new_ca=.x"], "cannot start with a dot"),
+        (["--var", "bundle=.ts.pem"], "does not start with a dot"),
+    ] {
+        moto.reset_recording();
+        let before = files(dir);
+        let run = rollover(&moto.env(), dir, "add", &args).failure();
+        assert!(run.all().contains(expected), "{args:?}: {}", run.all());
+        assert_eq!(files(dir), before, "{args:?} made files");
+        assert_eq!(
+            mutating(&moto),
+            Vec::<String>::new(),
+            "{args:?} changed AWS"
+        );
+    }
+    assert_eq!(std::fs::read(dir.join("RootCA.pem")).unwrap(), root);
+    // With --force the user asked for it.
+    rollover(
+        &moto.env(),
+        dir,
+        "add",
+        &["--var", "bundle=RootCA.pem", "--force"],
+    )
+    .success();
 }

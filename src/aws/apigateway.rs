@@ -524,8 +524,8 @@ impl ApiGateway {
     /// Polls `GetDomainName` until the domain is `AVAILABLE`: API Gateway shows a domain
     /// `UPDATING` (or `PENDING`) for a while after a create or an update, and refuses to
     /// change it until then. A domain that waits for something only its owner can do
-    /// (`PENDING_CERTIFICATE_REIMPORTATION`, `PENDING_OWNERSHIP_VERIFICATION`) fails at
-    /// once with API Gateway's reason.
+    /// (`PENDING_CERTIFICATE_REIMPORT`, `PENDING_OWNERSHIP_VERIFICATION`, `FAILED`) fails at
+    /// once with API Gateway's reason (API Gateway API reference, DomainName.domainNameStatus).
     pub async fn wait_domain_available(
         &self,
         name: &str,

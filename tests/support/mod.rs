@@ -8,4 +8,5 @@ pub mod moto;
 pub mod pki;
 pub mod pkilint;
 pub mod realism;
+pub mod realism_domain;
 pub mod venv;

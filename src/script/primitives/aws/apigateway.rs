@@ -31,6 +31,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     );
     bound!(reg, ctx, "apigw_ensure_domain", "apigw_ensure_domain(opts: map) -> map", "Create or update the REGIONAL TLS_1_2 custom domain with mutual TLS, then wait until API Gateway reports it AVAILABLE (it refuses changes while UPDATING). opts: domain, certificate_arn, ownership_arn, truststore_uri, truststore_version. Returns #{ name, regional_domain_name, regional_hosted_zone_id, warnings, status }.", |c, opts: Map| -> Map { ensure_mtls_domain(c, &opts) });
     bound!(reg, ctx, "apigw_ensure_domain_truststore", "apigw_ensure_domain_truststore(domain: string, truststore: map) -> map", "Point the existing custom domain mtls made at the truststore #{ uri, version } (as upload_truststore returns it), changing nothing else, then wait until it is AVAILABLE; kept when it already uses that version. Returns #{ name, version_before, version, domain_status, warnings, status }.", |c, domain: &str, truststore: Map| -> Map { ensure_domain_truststore(c, domain, &truststore) });
+    bound!(reg, ctx, "apigw_ensure_domain_certificate", "apigw_ensure_domain_certificate(domain: string, certificate_arn: string) -> map", "Make the existing custom domain mtls made present the ACM certificate `certificate_arn` (its regionalCertificateArn), changing nothing else, then wait until it is AVAILABLE (any other status is an error that says why); kept when it already presents it. Returns #{ name, arn_before, arn, domain_status, status }.", |c, domain: &str, arn: Dynamic| -> Map { ensure_domain_certificate(c, domain, &arn) });
     bound!(
         reg,
         ctx,
@@ -322,6 +323,23 @@ enum DomainField {
     TruststoreVersion(Known<String>),
     RegionalCertificateArn(Known<String>),
     OwnershipArn(Known<String>),
+    /// A status that needs an action of the domain's owner: no patch of its own, the other
+    /// changes repair it (or the run explains what is missing).
+    Status(String),
+}
+
+/// The field a plan shows for a domain whose status needs its owner: the statuses API
+/// Gateway names (API Gateway API reference, DomainName.domainNameStatus: AVAILABLE,
+/// UPDATING, PENDING, PENDING_CERTIFICATE_REIMPORT, PENDING_OWNERSHIP_VERIFICATION,
+/// FAILED) less those that pass by themselves (AVAILABLE, and UPDATING or PENDING, which
+/// every change waits out).
+fn status_field(status: Option<&str>) -> Option<&'static str> {
+    match status? {
+        "PENDING_CERTIFICATE_REIMPORT" => Some("domainNameStatus PENDING_CERTIFICATE_REIMPORT"),
+        "PENDING_OWNERSHIP_VERIFICATION" => Some("domainNameStatus PENDING_OWNERSHIP_VERIFICATION"),
+        "FAILED" => Some("domainNameStatus FAILED"),
+        _ => None,
+    }
 }
 
 /// The custom domain: mtls changes only a domain it made (tagged for it); mutual TLS is
@@ -345,6 +363,12 @@ fn diff_domain(
         ));
     }
     let mut changes = Vec::new();
+    if let (Some(field), Some(status)) = (status_field(d.status.as_deref()), &d.status) {
+        changes.push(Change {
+            field,
+            patch: DomainField::Status(status.clone()),
+        });
+    }
     let mut differs = |field, now: &Option<String>, want: &Known<String>, patch: DomainField| {
         // An unknown wanted value (a plan) may differ: it is shown as an update.
         if want.is_none() || now != want {
@@ -378,9 +402,10 @@ fn diff_domain(
     Ok(Diff::update_or_keep(changes, "exists, as asked"))
 }
 
-/// The AWS patch for a field, once its value is known.
-fn domain_patch(field: &DomainField) -> Result<DomainPatch, Error> {
-    Ok(match field {
+/// The AWS patch for a field, once its value is known; `None` for a status.
+fn domain_patch(field: &DomainField) -> Result<Option<DomainPatch>, Error> {
+    Ok(Some(match field {
+        DomainField::Status(_) => return Ok(None),
         DomainField::TruststoreUri(v) => {
             DomainPatch::TruststoreUri(known(v, "the truststore URI")?.into())
         }
@@ -393,7 +418,27 @@ fn domain_patch(field: &DomainField) -> Result<DomainPatch, Error> {
         DomainField::OwnershipArn(v) => DomainPatch::OwnershipVerificationCertificateArn(
             known(v, "the ownership certificate ARN")?.into(),
         ),
-    })
+    }))
+}
+
+/// The patches of an update, in the UpdateDomainName calls that send them: a new
+/// ownership verification certificate alone and first, since a domain whose ownership
+/// certificate expired (PENDING_OWNERSHIP_VERIFICATION) refuses every other update until it
+/// is replaced (API Gateway developer guide, rest-api-mutual-tls); the rest together.
+fn patch_batches(changes: &[Change<DomainField>]) -> Result<Vec<Vec<DomainPatch>>, Error> {
+    let mut ownership = Vec::new();
+    let mut rest = Vec::new();
+    for c in changes {
+        match domain_patch(&c.patch)? {
+            Some(p @ DomainPatch::OwnershipVerificationCertificateArn(_)) => ownership.push(p),
+            Some(p) => rest.push(p),
+            None => {}
+        }
+    }
+    Ok([ownership, rest]
+        .into_iter()
+        .filter(|b| !b.is_empty())
+        .collect())
 }
 
 const DOMAIN_OPTIONS: [&str; 5] = [
@@ -425,7 +470,7 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     };
     let uri_shown = opts.get("truststore_uri").map(display).unwrap_or_default();
     hold_domain(ctx, &domain)?;
-    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(&domain))?);
+    let observed = read_domain(ctx, &domain)?;
     let diff = diff_domain(&domain, &wanted, &observed)?;
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
@@ -490,16 +535,22 @@ fn converge_domain(
         describe,
         || match diff {
             Diff::Update(changes) => {
-                let patches = changes
-                    .iter()
-                    .map(|c| domain_patch(&c.patch))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let batches = patch_batches(changes)?;
+                if batches.is_empty() {
+                    // Only a status, and nothing this step sends repairs it.
+                    return Err(status_error(ctx, domain, observed.present()));
+                }
                 if busy {
                     ctx.write(|aws| aws.apigateway().wait_domain_available(domain, &wait))?;
                 }
-                let updated =
-                    ctx.write(|aws| aws.apigateway().update_domain_name(domain, &patches))?;
-                settle(updated)
+                let mut settled = None;
+                for patches in &batches {
+                    let updated =
+                        ctx.write(|aws| aws.apigateway().update_domain_name(domain, patches))?;
+                    settled = Some(settle(updated)?);
+                }
+                settled
+                    .ok_or_else(|| Error::internal("update the custom domain", "no change to send"))
             }
             _ => {
                 let spec = MtlsDomainSpec {
@@ -535,6 +586,96 @@ fn converge_domain(
     Ok((op, changed))
 }
 
+/// Reads the custom domain; a status that needs its owner is explained as a notice, in
+/// plans and runs alike.
+fn read_domain(ctx: &Context, domain: &str) -> Result<Observed<DomainName>, Error> {
+    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(domain))?);
+    if let Some(d) = observed.present() {
+        if status_field(d.status.as_deref()).is_some() {
+            ctx.notice(&format!("warning: {}", explain_status(ctx, domain, d)));
+        }
+    }
+    Ok(observed)
+}
+
+/// Why the domain is in a status that needs its owner, and what repairs it.
+fn explain_status(ctx: &Context, domain: &str, d: &DomainName) -> String {
+    let status = d.status.as_deref().unwrap_or_default();
+    let message = d
+        .status_message
+        .as_deref()
+        .map(|m| format!(" ({m})"))
+        .unwrap_or_default();
+    let why = match status {
+        // API Gateway developer guide, rest-api-mutual-tls: an expired ownership
+        // certificate locks every other update until it is replaced.
+        "PENDING_OWNERSHIP_VERIFICATION" => format!(
+            "its ownership verification certificate ({}) expired or is missing, and API Gateway refuses every other update until it is replaced: run setup.rhai, which requests a new one and gives it to the domain before any other change",
+            d.ownership_verification_certificate_arn.as_deref().unwrap_or("none")
+        ),
+        "PENDING_CERTIFICATE_REIMPORT" => format!(
+            "{}: run setup.rhai, which imports server.pem (it names {domain}) as a new certificate and moves the domain to it",
+            uncovered_names(ctx, domain, d)
+        ),
+        _ => "API Gateway could not set it up: read the message, mend the cause, then delete the domain (mtls run teardown.rhai) and run setup.rhai again".to_string(),
+    };
+    format!("the custom domain {domain} is {status}{message}: {why}")
+}
+
+/// PENDING_CERTIFICATE_REIMPORT: the certificate re-imported under the domain's ARN names
+/// what its ownership verification certificate does not cover (API Gateway developer guide,
+/// rest-api-mutual-tls). Says which names, from the certificate ACM holds.
+fn uncovered_names(ctx: &Context, domain: &str, d: &DomainName) -> String {
+    let Some(arn) = d.regional_certificate_arn.as_deref() else {
+        return "it presents no certificate".to_string();
+    };
+    let names = ctx
+        .read(|aws| aws.acm().certificate_pem(arn))
+        .ok()
+        .flatten()
+        .and_then(|pem| crate::pki::ParsedCert::from_pem(arn, &pem.certificate).ok())
+        .and_then(|c| c.info().ok())
+        .map(|info| {
+            info.san
+                .iter()
+                .filter_map(|n| n.strip_prefix("DNS:").map(str::to_string))
+                .collect::<Vec<_>>()
+        });
+    match names {
+        None => format!("the certificate it presents ({arn}) was re-imported with names its ownership verification certificate ({domain}) does not cover"),
+        Some(names) => {
+            let uncovered: Vec<&str> = names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !n.eq_ignore_ascii_case(domain))
+                .collect();
+            let missing = if names.iter().any(|n| n.eq_ignore_ascii_case(domain)) {
+                String::new()
+            } else {
+                format!("; it does not name {domain}")
+            };
+            format!(
+                "the certificate it presents ({arn}) names {}, not covered by its ownership verification certificate ({domain}){missing}",
+                if uncovered.is_empty() { "nothing else".to_string() } else { uncovered.join(", ") }
+            )
+        }
+    }
+}
+
+/// The error of a run that finds the domain in a status nothing it sends repairs.
+fn status_error(ctx: &Context, domain: &str, d: Option<&DomainName>) -> Error {
+    let text = match d {
+        Some(d) => explain_status(ctx, domain, d),
+        None => format!("the custom domain {domain} needs an action of its owner"),
+    };
+    Error::Aws(crate::aws::AwsError::local(
+        "apigateway",
+        "GetDomainName",
+        crate::aws::local_code::FAILED_STATE,
+        text,
+    ))
+}
+
 /// The truststore warnings API Gateway gave for `info`, each also shown as a notice.
 fn domain_warnings(ctx: &Context, domain: &str, info: Option<&DomainName>) -> Array {
     let warnings: Array = info
@@ -563,39 +704,82 @@ fn diff_domain_truststore(
     version: &Known<String>,
     observed: &Observed<DomainName>,
 ) -> Result<Diff<DomainField>, Error> {
+    diff_domain_part(
+        "apigw_ensure_domain_truststore",
+        domain,
+        observed,
+        |w| {
+            w.truststore_uri = uri.clone();
+            w.truststore_version = version.clone();
+        },
+        |f| {
+            matches!(
+                f,
+                DomainField::TruststoreUri(_) | DomainField::TruststoreVersion(_)
+            )
+        },
+        Change {
+            field: "truststoreVersion",
+            patch: DomainField::TruststoreVersion(version.clone()),
+        },
+    )
+}
+
+/// The certificate the domain presents only (CA rollover): `regionalCertificateArn`
+/// changes, the rest stays as it is.
+fn diff_domain_certificate(
+    domain: &str,
+    arn: &Known<String>,
+    observed: &Observed<DomainName>,
+) -> Result<Diff<DomainField>, Error> {
+    diff_domain_part(
+        "apigw_ensure_domain_certificate",
+        domain,
+        observed,
+        |w| w.certificate_arn = arn.clone(),
+        |f| matches!(f, DomainField::RegionalCertificateArn(_)),
+        Change {
+            field: "regionalCertificateArn",
+            patch: DomainField::RegionalCertificateArn(arn.clone()),
+        },
+    )
+}
+
+/// One part of an existing domain mtls made: `set` puts the wanted values of that part
+/// into the domain as it is, and only the fields `part` selects (and a status that needs
+/// the owner) make the diff. `offline` is the change a plan that did not read it shows.
+fn diff_domain_part(
+    function: &'static str,
+    domain: &str,
+    observed: &Observed<DomainName>,
+    set: impl FnOnce(&mut WantedDomain),
+    part: fn(&DomainField) -> bool,
+    offline: Change<DomainField>,
+) -> Result<Diff<DomainField>, Error> {
     let d = match observed {
         Observed::Present(d) => d,
-        Observed::NotLookedUp => {
-            return Ok(Diff::Update(vec![Change {
-                field: "truststoreVersion",
-                patch: DomainField::TruststoreVersion(version.clone()),
-            }]))
-        }
+        Observed::NotLookedUp => return Ok(Diff::Update(vec![offline])),
         Observed::Absent => {
             return Err(Error::invalid_argument(
-                "apigw_ensure_domain_truststore",
+                function,
                 "domain",
                 format!("there is no API Gateway custom domain {domain}"),
-                "run `mtls run setup.rhai --var domain=DOMAIN` first: a rollover changes the truststore of a domain setup made",
+                "run `mtls run setup.rhai --var domain=DOMAIN` first: a rollover changes a domain setup made",
             ))
         }
     };
-    let wanted = WantedDomain {
+    let mut wanted = WantedDomain {
         certificate_arn: d.regional_certificate_arn.clone(),
         ownership_arn: d.ownership_verification_certificate_arn.clone(),
-        truststore_uri: uri.clone(),
-        truststore_version: version.clone(),
+        truststore_uri: d.truststore_uri.clone(),
+        truststore_version: d.truststore_version.clone(),
     };
+    set(&mut wanted);
     Ok(match diff_domain(domain, &wanted, observed)? {
         Diff::Update(changes) => Diff::update_or_keep(
             changes
                 .into_iter()
-                .filter(|c| {
-                    matches!(
-                        c.patch,
-                        DomainField::TruststoreUri(_) | DomainField::TruststoreVersion(_)
-                    )
-                })
+                .filter(|c| matches!(c.patch, DomainField::Status(_)) || part(&c.patch))
                 .collect(),
             "exists, as asked",
         ),
@@ -629,7 +813,7 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
     let (uri, uri_shown) = get("uri")?;
     let (version, _) = get("version")?;
     hold_domain(ctx, domain)?;
-    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(domain))?);
+    let observed = read_domain(ctx, domain)?;
     let diff = diff_domain_truststore(domain, &uri, &version, &observed)?;
     let before = observed.present().cloned();
     let wanted = WantedDomain {
@@ -674,6 +858,46 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
             unknown_or(info.as_ref().and_then(|d| d.status.clone())),
         ),
         ("warnings", warnings.into()),
+        ("status", op.name().into()),
+    ]))
+}
+
+fn ensure_domain_certificate(ctx: &Context, domain: &str, arn: &Dynamic) -> Result<Map, Error> {
+    let f = "apigw_ensure_domain_certificate";
+    super::check_domain(f, domain)?;
+    let arn = text(f, "certificate_arn", arn)?;
+    hold_domain(ctx, domain)?;
+    let observed = read_domain(ctx, domain)?;
+    let diff = diff_domain_certificate(domain, &arn, &observed)?;
+    let before = observed.present().cloned();
+    let old_arn = before
+        .as_ref()
+        .and_then(|d| d.regional_certificate_arn.clone());
+    let wanted = WantedDomain {
+        certificate_arn: arn.clone(),
+        ownership_arn: before
+            .as_ref()
+            .and_then(|d| d.ownership_verification_certificate_arn.clone()),
+        truststore_uri: before.as_ref().and_then(|d| d.truststore_uri.clone()),
+        truststore_version: before.as_ref().and_then(|d| d.truststore_version.clone()),
+    };
+    let describe = |a: Action| a.arg("certificate_arn", from_to(old_arn.as_deref(), &arn));
+    let (op, changed) = converge_domain(ctx, domain, &wanted, &observed, &diff, describe)?;
+    let info = if op == Op::Keep { before } else { changed };
+    Ok(map(vec![
+        ("name", domain.into()),
+        ("arn_before", unknown_or(old_arn)),
+        (
+            "arn",
+            unknown_or(
+                info.as_ref()
+                    .and_then(|d| d.regional_certificate_arn.clone()),
+            ),
+        ),
+        (
+            "domain_status",
+            unknown_or(info.as_ref().and_then(|d| d.status.clone())),
+        ),
         ("status", op.name().into()),
     ]))
 }
@@ -936,8 +1160,113 @@ mod tests {
         assert!(domain_patch(&DomainField::TruststoreVersion(None)).is_err());
         assert_eq!(
             domain_patch(&DomainField::TruststoreVersion(Some("v".into()))).unwrap(),
-            DomainPatch::TruststoreVersion("v".into())
+            Some(DomainPatch::TruststoreVersion("v".into()))
         );
+        assert_eq!(
+            domain_patch(&DomainField::Status("FAILED".into())).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_status_that_needs_the_owner_is_an_update_with_the_status_as_reason() {
+        let with_status = |status: &str| {
+            Observed::Present(DomainName {
+                status: Some(status.into()),
+                ..domain("s3://b/RootCA.pem", "v1", "cert", "owner", true)
+            })
+        };
+        for status in [
+            "PENDING_CERTIFICATE_REIMPORT",
+            "PENDING_OWNERSHIP_VERIFICATION",
+            "FAILED",
+        ] {
+            let diff =
+                diff_domain("api.example.com", &wanted(Some("v1")), &with_status(status)).unwrap();
+            assert_eq!(
+                fields(&diff),
+                [format!("domainNameStatus {status}")],
+                "{status}"
+            );
+            // The partial steps of the rollover show it too.
+            let uri = Some("s3://b/RootCA.pem".to_string());
+            let v1 = Some("v1".to_string());
+            let t =
+                diff_domain_truststore("api.example.com", &uri, &v1, &with_status(status)).unwrap();
+            assert_eq!(
+                fields(&t),
+                [format!("domainNameStatus {status}")],
+                "{status}"
+            );
+            let c = diff_domain_certificate(
+                "api.example.com",
+                &Some("cert".into()),
+                &with_status(status),
+            )
+            .unwrap();
+            assert_eq!(
+                fields(&c),
+                [format!("domainNameStatus {status}")],
+                "{status}"
+            );
+        }
+        // Statuses that pass by themselves are not changes.
+        for status in ["AVAILABLE", "UPDATING", "PENDING"] {
+            let diff =
+                diff_domain("api.example.com", &wanted(Some("v1")), &with_status(status)).unwrap();
+            assert_eq!(diff, Diff::Keep("exists, as asked"), "{status}");
+        }
+        // With the repair: the status first, then the field that repairs it.
+        let expired = Observed::Present(DomainName {
+            status: Some("PENDING_OWNERSHIP_VERIFICATION".into()),
+            ..domain("s3://b/RootCA.pem", "v1", "cert", "expired", true)
+        });
+        let diff = diff_domain("api.example.com", &wanted(Some("v1")), &expired).unwrap();
+        assert_eq!(
+            fields(&diff),
+            [
+                "domainNameStatus PENDING_OWNERSHIP_VERIFICATION",
+                "ownershipVerificationCertificateArn"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_ownership_certificate_is_patched_alone_and_first() {
+        let change = |field, patch| Change { field, patch };
+        let changes = vec![
+            change(
+                "domainNameStatus FAILED",
+                DomainField::Status("FAILED".into()),
+            ),
+            change(
+                "truststoreVersion",
+                DomainField::TruststoreVersion(Some("v2".into())),
+            ),
+            change(
+                "regionalCertificateArn",
+                DomainField::RegionalCertificateArn(Some("c2".into())),
+            ),
+            change(
+                "ownershipVerificationCertificateArn",
+                DomainField::OwnershipArn(Some("o2".into())),
+            ),
+        ];
+        assert_eq!(
+            patch_batches(&changes).unwrap(),
+            vec![
+                vec![DomainPatch::OwnershipVerificationCertificateArn(
+                    "o2".into()
+                )],
+                vec![
+                    DomainPatch::TruststoreVersion("v2".into()),
+                    DomainPatch::RegionalCertificateArn("c2".into())
+                ],
+            ]
+        );
+        // Without an ownership change: one call; a status alone: none.
+        assert_eq!(patch_batches(&changes[..2]).unwrap().len(), 1);
+        assert!(patch_batches(&changes[..1]).unwrap().is_empty());
     }
 
     #[test]

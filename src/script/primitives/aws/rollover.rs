@@ -77,6 +77,29 @@ pub(crate) fn bundle_change(before: &[BundleEntry], after: &[BundleEntry]) -> Bu
     }
 }
 
+/// The subjects more than one certificate of a bundle holds, each with the fingerprints
+/// (`CN=x [AA:..]; CN=x [BB:..]`): two CAs under one name defeat chain building, and a
+/// certificate appended by mistake to a CA file often shows this way.
+pub(crate) fn same_subjects(list: &[BundleEntry]) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for e in list {
+        if seen.contains(&e.subject.as_str()) {
+            continue;
+        }
+        seen.push(&e.subject);
+        let twins: Vec<BundleEntry> = list
+            .iter()
+            .filter(|x| x.subject == e.subject)
+            .cloned()
+            .collect();
+        if twins.len() > 1 {
+            out.push(labels(&twins));
+        }
+    }
+    out
+}
+
 /// Joins entries for a plan argument.
 pub(crate) fn labels(list: &[BundleEntry]) -> String {
     if list.is_empty() {
@@ -138,6 +161,7 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
             "a truststore holds at least one CA certificate",
         ));
     }
+    refuse_flow_file(ctx, path, &files)?;
     // The wanted bundle; `None` when a CA file is made by an earlier step of a plan.
     let mut wanted: Option<Truststore> = None;
     let mut unknown = false;
@@ -162,6 +186,15 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
         wanted = Some(store);
     }
     let wanted_entries = wanted.as_ref().map(entries).transpose()?;
+    let twins = wanted_entries
+        .as_deref()
+        .map(same_subjects)
+        .unwrap_or_default();
+    for t in &twins {
+        ctx.notice(&format!(
+            "warning: the bundle {path} holds certificates with the same subject: {t}; check that each is a CA you meant to trust (a certificate appended to a CA file shows this way)"
+        ));
+    }
     let observed = if ctx.workdir.exists(path)? {
         let now = Truststore::from_pem(path, &ctx.workdir.read_public(path)?)?;
         Observed::Present(entries(&now)?)
@@ -173,6 +206,11 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
         let a = a
             .arg("from", files.join(", "))
             .arg_maybe("certificates", wanted_entries.as_deref().map(labels));
+        let a = if twins.is_empty() {
+            a
+        } else {
+            a.arg("same_subject", twins.join(" | "))
+        };
         match (&wanted_entries, &observed) {
             (Some(w), Observed::Present(now)) => describe_change(a, &bundle_change(now, w)),
             _ => a,
@@ -221,6 +259,29 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
         ),
         ("status", op.name().into()),
     ]))
+}
+
+/// The bundle is written only where no file of the flow is: never over one of its own CA
+/// files, nor over a certificate that has its key beside it (`RootCA.pem` with
+/// `RootCA.key`), unless `--force`.
+fn refuse_flow_file(ctx: &Context, path: &str, cas: &[String]) -> Result<(), Error> {
+    if ctx.force {
+        return Ok(());
+    }
+    let key = path.strip_suffix(".pem").map(|stem| format!("{stem}.key"));
+    let what = if cas.iter().any(|c| c == path) {
+        "one of the CA files it is made from"
+    } else if ctx.workdir.exists(path)? && key.map_or(Ok(false), |k| ctx.workdir.exists(&k))? {
+        "a certificate with its key beside it"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid_argument(
+        "truststore_write",
+        "path",
+        format!("{path} is {what}: writing the bundle there would overwrite it"),
+        "give the bundle a name of its own (--var bundle=truststore.pem), or pass --force to overwrite it",
+    ))
 }
 
 /// `s3://bucket/key` -> (bucket, key).
@@ -412,6 +473,13 @@ mod tests {
             assert_eq!(subjects(&c.removed), removed, "{before:?} -> {after:?}");
         }
         assert_eq!(new.label(), "CN=new [BB:BB:BB:BB]");
+        // Two certificates under one subject are called out, each with its fingerprint.
+        let twin = entry("CN=old", "CC:CC:CC:CC:00");
+        assert_eq!(
+            same_subjects(&[old.clone(), new.clone(), twin]),
+            ["CN=old [AA:AA:AA:AA]; CN=old [CC:CC:CC:CC]"]
+        );
+        assert!(same_subjects(&[old.clone(), new.clone()]).is_empty());
         assert_eq!(labels(&[]), "(none)");
     }
 
