@@ -5,4 +5,6 @@ pub mod cli;
 pub mod key_scan;
 pub mod moto;
 pub mod realism;
+pub mod realism_acm;
+pub mod timing;
 pub mod venv;
