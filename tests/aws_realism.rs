@@ -201,24 +201,36 @@ fn a_domain_is_changed_only_once_it_is_available() {
     assert!(mapped - created >= secs(3.0), "{}", realism.report());
     assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
 
-    // A new CA: the domain is updated (truststore version) and waited for again: a
-    // GetDomainName answered UPDATING after the update proves the wait (nothing else of the
-    // run comes after the update, so no refusal could show a missing wait).
+    // A new CA: the domain is updated (truststore version) and waited for again. Nothing
+    // of the run comes after the update that AWS would refuse, so the wait is proven by
+    // the calls themselves: after the update mtls only asked GetDomainName, until one came
+    // after the UPDATING window (the domain AVAILABLE again).
     ok(
         run_setup(dir.path(), &realism.env(), &["--force"]),
         &realism,
     );
     let updates = realism.calls_of("UpdateDomainName");
     assert_eq!(updates.len(), 1, "{}", realism.report());
-    assert!(
-        events(
-            &realism,
-            DomainUpdating::NAME,
-            "GetDomainName api.example.com: UPDATING"
-        )
+    let available = updates[0].at + secs(3.0);
+    let after: Vec<Call> = realism
+        .calls()
+        .into_iter()
+        .filter(|c| c.at > updates[0].at)
+        .collect();
+    let settled = after
         .iter()
-        .any(|e| e.at > updates[0].at),
-        "no GetDomainName asked while the updated domain was UPDATING: {}",
+        .position(|c| c.operation == "GetDomainName" && c.at >= available)
+        .unwrap_or_else(|| {
+            panic!(
+                "no GetDomainName once the updated domain was AVAILABLE again: {}",
+                realism.report()
+            )
+        });
+    assert!(
+        after[..settled]
+            .iter()
+            .all(|c| c.operation == "GetDomainName"),
+        "mtls went on while the updated domain was UPDATING: {}",
         realism.report()
     );
     assert!(
