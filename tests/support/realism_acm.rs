@@ -94,7 +94,8 @@ impl Rule for CertificateDeadEnd {
         let Some(mut body) = resp.json() else {
             return After::Deliver;
         };
-        match req.operation().as_str() {
+        let operation = req.operation();
+        let changed = match operation.as_str() {
             "RequestCertificate" => {
                 self.requested += 1;
                 if self.requested == self.nth {
@@ -106,26 +107,17 @@ impl Rule for CertificateDeadEnd {
                     ));
                     self.arn = Some(arn.to_string());
                 }
+                false
             }
-            "DescribeCertificate" => {
-                if self.rewrite(&mut body["Certificate"]) {
-                    cx.log(format!("DescribeCertificate: {}", self.dead_end.status()));
-                    resp.set_json(&body);
-                }
-            }
-            "ListCertificates" => {
-                let mut changed = false;
-                if let Some(list) = body["CertificateSummaryList"].as_array_mut() {
-                    for summary in list {
-                        changed |= self.rewrite(summary);
-                    }
-                }
-                if changed {
-                    cx.log(format!("ListCertificates: {}", self.dead_end.status()));
-                    resp.set_json(&body);
-                }
-            }
-            _ => {}
+            "DescribeCertificate" => self.rewrite(&mut body["Certificate"]),
+            "ListCertificates" => body["CertificateSummaryList"]
+                .as_array_mut()
+                .is_some_and(|list| list.iter_mut().fold(false, |any, s| self.rewrite(s) | any)),
+            _ => false,
+        };
+        if changed {
+            cx.log(format!("{operation}: {}", self.dead_end.status()));
+            resp.set_json(&body);
         }
         After::Deliver
     }
