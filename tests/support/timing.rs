@@ -25,7 +25,8 @@ pub fn slowdown() -> f64 {
     })
 }
 
-fn parse_slowdown(v: &str) -> Result<f64, String> {
+/// The factor written in `v`, or why it is not one.
+pub fn parse_slowdown(v: &str) -> Result<f64, String> {
     match v.trim().parse::<f64>() {
         Ok(f) if f.is_finite() && f >= 1.0 => Ok(f),
         _ => Err(format!(
@@ -38,7 +39,12 @@ fn parse_slowdown(v: &str) -> Result<f64, String> {
 /// `s` seconds, times [`slowdown`]: every window, wait and timeout of the tests goes through
 /// this one function.
 pub fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s * slowdown())
+    stretch(s, slowdown())
+}
+
+/// `s` seconds stretched by `factor`.
+pub fn stretch(s: f64, factor: f64) -> Duration {
+    Duration::from_secs_f64(s * factor)
 }
 
 /// [`secs`] as a number of seconds for an environment variable or a `--var` of mtls
