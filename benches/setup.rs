@@ -30,6 +30,8 @@
 mod key_scan;
 #[path = "../tests/support/moto.rs"]
 mod moto;
+#[path = "../tests/support/timing.rs"]
+mod timing;
 #[path = "../tests/support/venv.rs"]
 mod venv;
 

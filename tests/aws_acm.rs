@@ -148,6 +148,33 @@ async fn import_describe_find_and_reimport_keeps_the_arn() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].arn, arn);
     assert_eq!(found[0].tags, wanted_tags);
+    // moto lists every key type whatever the request says; AWS lists only RSA_1024 and
+    // RSA_2048 certificates unless `Includes.keyTypes` names the others (ACM API reference,
+    // Filters: keyTypes, used by ListCertificates' Includes). So the request itself is
+    // checked: without every key type, this RSA 4096 certificate would be invisible on AWS
+    // and imported again on every run.
+    let listed = moto
+        .recorded_requests()
+        .into_iter()
+        .find(|r| r.rpc_action().as_deref() == Some("ListCertificates"))
+        .expect("recorded ListCertificates");
+    let key_types = listed.body_json()["Includes"]["keyTypes"].clone();
+    for key_type in [
+        "RSA_1024",
+        "RSA_2048",
+        "RSA_3072",
+        "RSA_4096",
+        "EC_prime256v1",
+        "EC_secp384r1",
+        "EC_secp521r1",
+    ] {
+        assert!(
+            key_types
+                .as_array()
+                .is_some_and(|k| k.iter().any(|t| t == key_type)),
+            "ListCertificates does not ask for {key_type}: Includes.keyTypes = {key_types}"
+        );
+    }
     assert!(acm
         .find_certificates(Some(DOMAIN), &tags(&[("mtls:role", "other")]))
         .await

@@ -3,8 +3,12 @@
 
 use crate::support;
 
-use support::cli::{mtls_env, run_setup};
+use support::cli::{mtls_env, openssl, run_setup};
 use support::moto::Moto;
+use support::realism::{workdir_with_pki, Inventory, Realism};
+use support::realism_acm::{CertificateDeadEnd, DeadEnd};
+
+const DOMAIN: &str = "api.example.com";
 
 #[test]
 fn an_aws_refusal_names_step_line_call_and_message() {
@@ -90,4 +94,127 @@ fn invalid_inputs_are_refused_before_any_aws_call() {
     let out = mtls_env(dir, &["run", "flow.rhai"], &moto.env());
     assert!(!out.status.success(), "{}", out.all());
     assert!(out.stderr.contains("SHA-256 or stronger"), "{}", out.stderr);
+}
+
+/// setup.rhai itself, given a root CA that API Gateway would refuse in the truststore (a
+/// SHA-1 signature; API Gateway developer guide, rest-api-mutual-tls: SHA-256 or stronger),
+/// stops before its first AWS call: moto records no request at all.
+#[test]
+fn setup_with_a_sha1_root_stops_before_any_aws_call() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    // The same root (key, subject, extensions), signed again with SHA-1: the chain of the
+    // other files still holds, only the root's own signature changes.
+    openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-in",
+            "RootCA.pem",
+            "-signkey",
+            "RootCA.key",
+            "-sha1",
+            "-out",
+            "RootCA-sha1.pem",
+        ],
+    )
+    .success();
+    std::fs::rename(
+        dir.path().join("RootCA-sha1.pem"),
+        dir.path().join("RootCA.pem"),
+    )
+    .unwrap();
+    let text = openssl(
+        dir.path(),
+        &["x509", "-in", "RootCA.pem", "-noout", "-text"],
+    )
+    .success();
+    assert!(
+        text.stdout
+            .contains("Signature Algorithm: sha1WithRSAEncryption"),
+        "the root was not re-signed with SHA-1:\n{}",
+        text.stdout
+    );
+
+    let out = run_setup(dir.path(), &moto.env(), &[]);
+    assert!(!out.status.success(), "{}", out.all());
+    assert!(out.stderr.contains("SHA-256 or stronger"), "{}", out.stderr);
+    let requests: Vec<String> = moto
+        .recorded_requests()
+        .iter()
+        .map(|r| r.describe())
+        .collect();
+    assert!(
+        requests.is_empty(),
+        "AWS was called before the truststore was checked: {requests:?}"
+    );
+}
+
+/// ACM ends a requested certificate in FAILED or VALIDATION_TIMED_OUT and never leaves it
+/// (ACM API reference, CertificateDetail). Setup stops with the status, the reason and what
+/// to do; the next run leaves that certificate aside, requests a new one and completes.
+#[test]
+fn an_ownership_certificate_acm_will_not_issue_stops_setup_saying_what_to_do() {
+    for dead_end in [DeadEnd::Failed, DeadEnd::ValidationTimedOut] {
+        let moto = Moto::start();
+        let realism = Realism::start(&moto, vec![CertificateDeadEnd::new(1, dead_end)]);
+        let dir = workdir_with_pki(DOMAIN);
+        let out = run_setup(dir.path(), &realism.env(), &[]);
+        assert!(!out.status.success(), "{}\n{}", out.all(), realism.report());
+        assert!(
+            !realism.events_of(CertificateDeadEnd::NAME).is_empty(),
+            "{}",
+            realism.report()
+        );
+        let status = dead_end.status();
+        let err = &out.stderr;
+        for needle in [
+            format!("is {status}"),
+            "will not become ISSUED".to_string(),
+            "acm DescribeCertificate".to_string(),
+            "run the same command again".to_string(),
+            "aws acm delete-certificate".to_string(),
+        ] {
+            assert!(err.contains(&needle), "{status}: no {needle:?} in:\n{err}");
+        }
+        let why = match dead_end {
+            DeadEnd::Failed => "(CAA_ERROR)",
+            DeadEnd::ValidationTimedOut => "within 72 hours",
+        };
+        assert!(err.contains(why), "{status}: no {why:?} in:\n{err}");
+        let dead = Inventory::of(&moto, DOMAIN).requested;
+        assert_eq!(dead.len(), 1, "{dead:?}");
+
+        // As the help says: the same command again requests a new certificate and completes.
+        let again = run_setup(dir.path(), &realism.env(), &[]);
+        assert!(
+            again.status.success(),
+            "{}\n{}",
+            again.all(),
+            realism.report()
+        );
+        let inv = Inventory::of(&moto, DOMAIN);
+        assert_eq!(inv.requested.len(), 2, "{inv:#?}");
+        assert!(inv.requested.contains(&dead[0]), "{inv:#?}");
+        assert_eq!(
+            inv.problems(DOMAIN),
+            vec![format!("requested certificates: {:?}", inv.requested)],
+            "only the dead certificate is left over: {inv:#?}"
+        );
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let aws = rt
+            .block_on(mtls::aws::Aws::connect(&moto.settings()))
+            .unwrap();
+        let domain = rt
+            .block_on(aws.apigateway().domain_name(DOMAIN))
+            .unwrap()
+            .expect("the custom domain");
+        let ownership = domain
+            .ownership_verification_certificate_arn
+            .unwrap_or_default();
+        assert!(
+            inv.requested.contains(&ownership) && ownership != dead[0],
+            "the domain proves ownership with {ownership:?}, not the new certificate: {inv:#?}"
+        );
+    }
 }

@@ -7,23 +7,89 @@
 //! call and the script line, and that a re-run through a healthy endpoint completes with
 //! exactly one of each resource (tests/support/realism.rs, `Inventory::problems`).
 //!
-//! The whole matrix (every mutating call x the four faults, 56 cases) runs by default,
-//! with `AWS_MAX_ATTEMPTS=1` (every fault stops the run), plus each call stalled with the
-//! SDK's default 3 attempts (its retry of a request that took effect must not make a
-//! second resource: 14 cases), three cases at a time (`MTLS_TEST_WORKERS`);
-//! `MTLS_FAULT_MATRIX=sample` runs one fault per call instead, the kind rotating with the
-//! call's position (call 1 reset, 2 500 once, 3 500 always, 4 stall, 5 reset, ...), so each
-//! call and each kind is still covered, in a quarter of the time.
+//! The whole matrix (every mutating call x the four faults, 56 cases) runs by default: a
+//! reset, a 500 once and a stall with `AWS_MAX_ATTEMPTS=1` (every fault stops the run), HTTP
+//! 500 for every attempt with the SDK's default 3 attempts (with one attempt it would be the
+//! 500-once case again), plus each call stalled with 3 attempts (its retry of a request that
+//! took effect must not make a second resource: 14 cases), three cases at a time
+//! (`MTLS_TEST_WORKERS`); `MTLS_FAULT_MATRIX=sample` runs one fault per call instead, the
+//! kind rotating with the call's position (call 1 reset, 2 500 once, 3 500 always, 4 stall,
+//! 5 reset, ...), so each call and each kind is still covered, in a quarter of the time.
+//!
+//! Where the SDK has more than one attempt, each case also checks that it did resend (or,
+//! for the creates mtls sends once, that it did not): a retry that never happens proves
+//! nothing about duplicates. A resent CreateDomainName that took effect meets 409
+//! ConflictException, as on AWS (tests/support/moto.rs).
 
 use crate::support;
 
 use support::cli::run_setup;
-use support::moto::Moto;
+use support::moto::{Moto, RecordedRequest};
 use support::realism::*;
+use support::timing::secs_arg;
 
 const DOMAIN: &str = "api.example.com";
-/// Seconds one request may take: a stall costs this much, a healthy call takes well under.
-const TIMEOUT: &str = "5";
+
+/// Seconds one request may take (`MTLS_AWS_TIMEOUT_SECS`): a stall costs this much, a
+/// healthy call takes well under. Stretched by `MTLS_TEST_SLOWDOWN`.
+fn timeout() -> String {
+    secs_arg(5.0)
+}
+
+/// The creates mtls sends once, with the SDK's retries off, because a resend after a lost
+/// answer would make a second resource (src/aws/route53.rs CreateHostedZone,
+/// src/aws/apigateway.rs CreateRestApi, src/aws/acm.rs a first ImportCertificate: every
+/// ImportCertificate of a first setup is one).
+const SENT_ONCE: [&str; 3] = ["CreateHostedZone", "CreateRestApi", "ImportCertificate"];
+
+/// How often the SDK sends a call in all: `attempts`, or once for [`SENT_ONCE`].
+fn sends(operation: &str, attempts: u32) -> usize {
+    if SENT_ONCE.contains(&operation) {
+        1
+    } else {
+        attempts as usize
+    }
+}
+
+/// The SDK's attempt number of a request (its `amz-sdk-request: attempt=N; max=M` header).
+fn sdk_attempt(r: &RecordedRequest) -> Option<u32> {
+    r.headers
+        .get("amz-sdk-request")?
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("attempt="))?
+        .parse()
+        .ok()
+}
+
+/// How often the faulty call was sent again in the faulty run: for HTTP 500 always, the
+/// fault's "again" answers (those never reach moto); for a stall, the requests moto
+/// recorded like the stalled one (the `nth` mutating request) with an attempt number
+/// above 1. Other kinds are not resent with one attempt.
+fn resends(case: &Case, realism: &Realism, moto: &Moto) -> usize {
+    match case.kind {
+        FaultKind::Error500Always => realism
+            .events_of(Fault::NAME)
+            .iter()
+            .filter(|e| e.text.ends_with("HTTP 500 again"))
+            .count(),
+        FaultKind::Stall => {
+            let recorded = moto.recorded_requests();
+            let Some(stalled) = recorded
+                .iter()
+                .filter(|r| r.is_mutating())
+                .nth(case.nth - 1)
+            else {
+                return 0;
+            };
+            recorded
+                .iter()
+                .filter(|r| r.describe() == stalled.describe())
+                .filter(|r| sdk_attempt(r).is_some_and(|a| a > 1))
+                .count()
+        }
+        FaultKind::Reset | FaultKind::Error500Once => 0,
+    }
+}
 
 /// The mutating calls of a first setup, as (service, operation), from a healthy run
 /// through a proxy without rules.
@@ -62,7 +128,7 @@ fn run_case(case: &Case) -> Result<String, String> {
     let first = run_setup(
         dir.path(),
         &realism.env_with(&[
-            ("MTLS_AWS_TIMEOUT_SECS", TIMEOUT),
+            ("MTLS_AWS_TIMEOUT_SECS", &timeout()),
             ("AWS_MAX_ATTEMPTS", &attempts),
         ]),
         &[],
@@ -92,6 +158,24 @@ fn run_case(case: &Case) -> Result<String, String> {
             hit.text,
             realism.report()
         ));
+    }
+    if case.attempts > 1 {
+        let want = sends(&case.operation, case.attempts) - 1;
+        let got = resends(case, &realism, &moto);
+        // A stalled call is sent once more after its first attempt timed out; the resend is
+        // answered (or refused: 409 for a create that took effect), so it is the last one.
+        let want = if case.kind == FaultKind::Stall {
+            want.min(1)
+        } else {
+            want
+        };
+        if got != want {
+            return Err(format!(
+                "{label}: the SDK sent the call again {got} time(s), not {want}\n{}\n{}",
+                first.all(),
+                realism.report()
+            ));
+        }
     }
     let outcome = if first.status.success() {
         "completed anyway".to_string()
@@ -148,7 +232,12 @@ fn every_mutating_call_of_setup_survives_a_fault_and_a_rerun_converges() {
                 service: service.clone(),
                 operation: operation.clone(),
                 kind,
-                attempts: 1,
+                // 500 on every attempt means something only when there are several.
+                attempts: if kind == FaultKind::Error500Always {
+                    3
+                } else {
+                    1
+                },
             });
         }
         // With the SDK's retries, as outside the tests: a request that took effect and

@@ -63,7 +63,7 @@ fn kill_and_rerun(p: &KillPoint) -> Result<String, String> {
     };
     let realism = Realism::start(&moto, vec![Hold::new(p.operation, p.nth, p.applied)]);
     let mut child = spawn_setup(dir.path(), &realism.env());
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + secs(120.0);
     while !Hold::reached(&realism) {
         if let Ok(Some(status)) = child.try_wait() {
             let out = child.wait_with_output().unwrap();
@@ -297,7 +297,7 @@ fn a_domain_left_updating_by_a_killed_run_is_waited_for() {
         ],
     );
     let mut child = spawn_setup(dir.path(), &realism.env());
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + secs(120.0);
     while !Hold::reached(&realism) {
         assert!(Instant::now() < deadline, "{}", realism.report());
         assert!(child.try_wait().unwrap().is_none(), "{}", realism.report());
@@ -375,7 +375,7 @@ fn a_run_killed_between_disabling_the_endpoint_and_the_redeploy_is_completed() {
 
     // Killed once AWS has applied the change, before any deployment.
     let mut child = spawn_setup(dir.path(), &realism.env());
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + secs(120.0);
     while !Hold::reached(&realism) {
         assert!(Instant::now() < deadline, "{}", realism.report());
         assert!(child.try_wait().unwrap().is_none(), "{}", realism.report());

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::cli::{mtls_env, run_setup, Run};
-use support::moto::Moto;
+use support::moto::{endpoint_turned_off_then_deployed, Moto};
 use support::realism::*;
+use support::timing::secs_arg;
 
 const DOMAIN: &str = "api.example.com";
 
@@ -29,6 +30,12 @@ fn ok(run: Run, realism: &Realism) -> Run {
         realism.report()
     );
     run
+}
+
+/// `validation_timeout=S` for setup: `seconds` stretched like every test window
+/// (`MTLS_TEST_SLOWDOWN`).
+fn validation_timeout(seconds: f64) -> String {
+    format!("validation_timeout={}", secs_arg(seconds))
 }
 
 /// The events of `rule` whose text contains `needle`.
@@ -191,22 +198,39 @@ fn a_domain_is_changed_only_once_it_is_available() {
     );
     let created = realism.calls_of("CreateDomainName")[0].at;
     let mapped = realism.calls_of("CreateBasePathMapping")[0].at;
-    assert!(
-        mapped - created >= Duration::from_secs(3),
-        "{}",
-        realism.report()
-    );
+    assert!(mapped - created >= secs(3.0), "{}", realism.report());
     assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
 
-    // A new CA: the domain is updated (truststore version) and waited for again.
+    // A new CA: the domain is updated (truststore version) and waited for again. Nothing
+    // of the run comes after the update that AWS would refuse, so the wait is proven by
+    // the calls themselves: after the update mtls only asked GetDomainName, until one came
+    // after the UPDATING window (the domain AVAILABLE again).
     ok(
         run_setup(dir.path(), &realism.env(), &["--force"]),
         &realism,
     );
-    assert_eq!(
-        realism.calls_of("UpdateDomainName").len(),
-        1,
-        "{}",
+    let updates = realism.calls_of("UpdateDomainName");
+    assert_eq!(updates.len(), 1, "{}", realism.report());
+    let available = updates[0].at + secs(3.0);
+    let after: Vec<Call> = realism
+        .calls()
+        .into_iter()
+        .filter(|c| c.at > updates[0].at)
+        .collect();
+    let settled = after
+        .iter()
+        .position(|c| c.operation == "GetDomainName" && c.at >= available)
+        .unwrap_or_else(|| {
+            panic!(
+                "no GetDomainName once the updated domain was AVAILABLE again: {}",
+                realism.report()
+            )
+        });
+    assert!(
+        after[..settled]
+            .iter()
+            .all(|c| c.operation == "GetDomainName"),
+        "mtls went on while the updated domain was UPDATING: {}",
         realism.report()
     );
     assert!(
@@ -300,6 +324,12 @@ fn disabling_the_default_endpoint_redeploys_existing_stages() {
     let dir = workdir_with_pki(DOMAIN);
     ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
     assert!(EndpointNeedsDeployment::undeployed(&realism).is_empty());
+    // In a fresh setup the rule has nothing to flag (no stage exists when the endpoint is
+    // turned off), so the order itself is checked: the stage is deployed after the change.
+    let api = Inventory::of(&moto, DOMAIN).apis[0].clone();
+    if let Err(e) = endpoint_turned_off_then_deployed(&moto.recorded_requests(), &api) {
+        panic!("{e}\n{}", realism.report());
+    }
 
     // Someone turns the endpoint back on; the next setup turns it off and redeploys.
     // (Straight to moto with a JSON `false`: moto 5.2.5 reads the string "false" as true.)
@@ -367,15 +397,11 @@ fn a_stalled_call_becomes_an_error_naming_it() {
     let start = std::time::Instant::now();
     let out = run_setup(
         dir.path(),
-        &realism.env_with(&[("MTLS_AWS_TIMEOUT_SECS", "2")]),
+        &realism.env_with(&[("MTLS_AWS_TIMEOUT_SECS", &secs_arg(2.0))]),
         &["--var", "bucket=my-trust-store"],
     )
     .failure();
-    assert!(
-        start.elapsed() < Duration::from_secs(60),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < secs(60.0), "{:?}", start.elapsed());
     assert!(Hold::reached(&realism), "{}", realism.report());
     let err = &out.stderr;
     assert!(err.contains("route53 ListHostedZonesByName"), "{err}");
@@ -415,7 +441,7 @@ fn records_go_into_the_closest_existing_zone() {
         run_setup(
             dir.path(),
             &realism.env(),
-            &["--var", "validation_timeout=30"],
+            &["--var", &validation_timeout(30.0)],
         ),
         &realism,
     );
@@ -473,7 +499,7 @@ fn a_new_zone_under_a_parent_in_the_account_is_delegated_from_it() {
                 "--var",
                 "zone=api.example.com",
                 "--var",
-                "validation_timeout=30",
+                &validation_timeout(30.0),
             ],
         ),
         &realism,
@@ -525,7 +551,7 @@ fn without_a_zone_setup_says_validation_waits_for_the_registrar() {
     let out = run_setup(
         dir.path(),
         &realism.env(),
-        &["--var", "validation_timeout=3"],
+        &["--var", &validation_timeout(3.0)],
     )
     .failure();
     let said = out
@@ -542,7 +568,7 @@ fn without_a_zone_setup_says_validation_waits_for_the_registrar() {
         run_setup(
             dir.path(),
             &realism.env(),
-            &["--var", "validation_timeout=30"],
+            &["--var", &validation_timeout(30.0)],
         ),
         &realism,
     );
@@ -574,7 +600,8 @@ fn all_rules_at_once() {
     );
     let dir = workdir_with_pki(DOMAIN);
     let env = realism.env();
-    let timeout = ["--var", "validation_timeout=60"];
+    let timeout = validation_timeout(60.0);
+    let timeout = ["--var", timeout.as_str()];
     ok(run_setup(dir.path(), &env, &timeout), &realism);
     assert_converged(&moto, DOMAIN, "example.com", &realism.report());
 
@@ -607,4 +634,10 @@ fn all_rules_at_once() {
         );
     }
     assert!(EndpointNeedsDeployment::undeployed(&realism).is_empty());
+    // The last setup made a new API: its endpoint was turned off and its stage deployed
+    // after that (the rule flags only a change on an API whose stage already exists).
+    let api = Inventory::of(&moto, DOMAIN).apis[0].clone();
+    if let Err(e) = endpoint_turned_off_then_deployed(&moto.recorded_requests(), &api) {
+        panic!("{e}\n{}", realism.report());
+    }
 }

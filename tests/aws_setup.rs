@@ -7,7 +7,8 @@ use std::path::Path;
 
 use mtls::aws::Aws;
 use support::cli::{mtls_env, run_setup, Run};
-use support::moto::Moto;
+use support::moto::{endpoint_turned_off_then_deployed, Moto};
+use support::realism::{assert_converged, moto_call, workdir_with_pki, Inventory};
 
 const DOMAIN: &str = "api.example.com";
 const BUCKET: &str = "trust-store-123456789012";
@@ -710,4 +711,137 @@ fn someone_elses_custom_domain_is_neither_changed_nor_deleted() {
         kept.truststore_uri.as_deref(),
         Some("s3://their-bucket/their.pem")
     );
+}
+
+/// The moto patches this file's tests rely on answer as AWS does (tests/support/moto.rs):
+/// the string "false" turns the default endpoint back on (API Gateway developer guide,
+/// rest-api-disable-default-endpoint: the flag is a patch value, "True"/"False"); a second
+/// CreateDomainName of a name is refused with 409 ConflictException (API Gateway API
+/// reference, CreateDomainName, Errors); a patch path UpdateDomainName does not support is
+/// refused with 400 BadRequestException (API reference, PatchOperation, UpdateDomainName).
+#[test]
+fn moto_patched_answers_the_endpoint_flag_a_second_domain_and_a_bad_patch_path_as_aws() {
+    let moto = Moto::start();
+    let (rt, aws) = aws(&moto);
+    let api = rt
+        .block_on(
+            aws.apigateway()
+                .import_rest_api(&mtls::petstore::openapi_json("PetStore"), false),
+        )
+        .unwrap();
+    let port: u16 = moto
+        .endpoint_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (value, disabled) in [
+        ("true", true),
+        ("false", false),
+        ("True", true),
+        ("FALSE", false),
+    ] {
+        let body = format!(
+            r#"{{"patchOperations": [{{"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "{value}"}}]}}"#
+        );
+        let (status, answer) = moto_call(
+            port,
+            "PATCH",
+            &format!("/restapis/{}", api.id),
+            "apigateway",
+            body.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{answer}");
+        let read = rt
+            .block_on(aws.apigateway().rest_api(&api.id))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            read.disable_execute_api_endpoint, disabled,
+            "value {value:?}"
+        );
+    }
+
+    let no_tags = mtls::aws::Tags::new();
+    let spec = mtls::aws::apigateway::MtlsDomainSpec {
+        domain_name: DOMAIN,
+        regional_certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/first",
+        truststore_uri: "s3://bucket/first.pem",
+        truststore_version: Some("v1"),
+        ownership_verification_certificate_arn: None,
+        tags: &no_tags,
+    };
+    rt.block_on(aws.apigateway().create_domain_name(&spec))
+        .unwrap();
+    let again = mtls::aws::apigateway::MtlsDomainSpec {
+        truststore_uri: "s3://bucket/second.pem",
+        ..spec
+    };
+    let refused = rt
+        .block_on(aws.apigateway().create_domain_name(&again))
+        .expect_err("a second CreateDomainName of the same name");
+    assert_eq!(
+        refused.code.as_deref(),
+        Some("ConflictException"),
+        "{refused}"
+    );
+    let kept = rt
+        .block_on(aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.truststore_uri.as_deref(),
+        Some("s3://bucket/first.pem")
+    );
+
+    let path = format!("/domainnames/{DOMAIN}");
+    for op in [
+        r#"{"op": "replace", "path": "/mutualTlsAuthentication/truststoreUrl", "value": "s3://bucket/x.pem"}"#,
+        r#"{"op": "add", "path": "/regionalCertificateArn", "value": "arn:x"}"#,
+    ] {
+        let body = format!(r#"{{"patchOperations": [{op}]}}"#);
+        let (status, answer) =
+            moto_call(port, "PATCH", &path, "apigateway", body.as_bytes()).unwrap();
+        assert_eq!(status, 400, "{op}: {answer}");
+        assert!(answer.contains("BadRequestException"), "{answer}");
+    }
+    let kept = rt
+        .block_on(aws.apigateway().domain_name(DOMAIN))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.regional_certificate_arn.as_deref(),
+        Some(spec.regional_certificate_arn)
+    );
+}
+
+/// The default endpoint turned back on behind mtls's back, with the string "false" as the
+/// SDKs and the CLI send it, is turned off by the next setup, and the stage is deployed
+/// again after that: the setting takes effect only with a deployment (API Gateway developer
+/// guide, rest-api-disable-default-endpoint).
+#[test]
+fn a_default_endpoint_turned_back_on_is_turned_off_and_the_stage_redeployed() {
+    let moto = Moto::start();
+    let dir = workdir_with_pki(DOMAIN);
+    setup(&moto, dir.path(), &[]).success();
+    let (rt, aws) = aws(&moto);
+    let api = Inventory::of(&moto, DOMAIN).apis[0].clone();
+    rt.block_on(
+        aws.apigateway()
+            .set_execute_api_endpoint_disabled(&api, false),
+    )
+    .unwrap();
+    assert!(
+        !Inventory::of(&moto, DOMAIN).endpoint_disabled,
+        "the string \"false\" did not turn the endpoint on (tests/support/moto.rs)"
+    );
+
+    moto.reset_recording();
+    let again = setup(&moto, dir.path(), &[]).success();
+    if let Err(e) = endpoint_turned_off_then_deployed(&moto.recorded_requests(), &api) {
+        panic!("{e}:\n{}", again.all());
+    }
+    assert_converged(&moto, DOMAIN, DOMAIN, &again.all());
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use mtls::gateway::{probe, Gateway, ProbeOptions};
 use support::pki::TestPki;
+use support::timing::secs;
 use tokio::io::AsyncReadExt;
 
 #[tokio::test]
@@ -36,13 +37,13 @@ async fn shutdown_closes_listener_and_connections() {
     let started = Instant::now();
     gateway.shutdown().await;
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < secs(3.0),
         "shutdown took {:?}",
         started.elapsed()
     );
 
     let mut buf = [0u8; 16];
-    let read = tokio::time::timeout(Duration::from_secs(2), idle.read(&mut buf))
+    let read = tokio::time::timeout(secs(2.0), idle.read(&mut buf))
         .await
         .expect("the idle connection is closed, not left hanging");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
@@ -64,14 +65,15 @@ async fn dropping_the_gateway_stops_it_too() {
         .expect("start gateway");
     let addr = gateway.local_addr();
     drop(gateway);
-    // The stop is asynchronous: give the accept loop a moment.
+    // The stop is asynchronous: give the accept loop a moment (a second, stretched by
+    // MTLS_TEST_SLOWDOWN).
+    let deadline = Instant::now() + secs(1.0);
     let mut closed = false;
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(addr).await.is_err() {
-            closed = true;
-            break;
+    while !closed && Instant::now() < deadline {
+        closed = tokio::net::TcpStream::connect(addr).await.is_err();
+        if !closed {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(closed, "the listener outlived its Gateway");
 }

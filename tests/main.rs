@@ -41,4 +41,5 @@ mod rehearse_cli;
 mod rfc5280;
 mod rollover;
 mod script_errors;
+mod timing;
 mod unknowns;

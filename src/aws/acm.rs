@@ -26,6 +26,18 @@ const ALL_KEY_TYPES: [KeyAlgorithm; 7] = [
     KeyAlgorithm::EcSecp521r1,
 ];
 
+/// Why a certificate in `status` will not be issued, when ACM's status says it (ACM API
+/// reference, CertificateDetail: "ACM makes repeated attempts to validate a certificate for
+/// 72 hours and then times out"); empty otherwise.
+fn dead_end_cause(status: &str) -> &'static str {
+    match status {
+        "VALIDATION_TIMED_OUT" => {
+            ": ACM did not find its DNS validation record in public DNS within 72 hours"
+        }
+        _ => "",
+    }
+}
+
 /// What to import. The private key never appears in `Debug` output or in a log.
 #[derive(Clone, Copy)]
 pub struct CertificateImport<'a> {
@@ -404,7 +416,9 @@ impl Acm {
     }
 
     /// Polls `DescribeCertificate` until the certificate is `ISSUED`; fails at once when it
-    /// reaches a state it cannot leave (`FAILED`, `VALIDATION_TIMED_OUT`, `REVOKED`, ...).
+    /// reaches a state it cannot leave (`FAILED`, `VALIDATION_TIMED_OUT`, `REVOKED`, ...),
+    /// with the status, ACM's reason and, for a timed-out validation, what ACM looked for
+    /// (the error's help says what to do: [`AwsError::help_text`]).
     pub async fn wait_until_issued(
         &self,
         arn: &str,
@@ -422,11 +436,12 @@ impl Acm {
                     OP,
                     local_code::FAILED_STATE,
                     format!(
-                        "certificate {arn} is {}{} and will not become ISSUED",
+                        "certificate {arn} is {}{} and will not become ISSUED{}",
                         info.status,
                         info.failure_reason
                             .map(|r| format!(" ({r})"))
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        dead_end_cause(&info.status)
                     ),
                 )),
             }

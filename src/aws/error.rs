@@ -287,6 +287,20 @@ impl AwsError {
             local_code::TIMEOUT => {
                 "wait longer (a larger timeout) or check why AWS has not finished".to_string()
             }
+            // ACM API reference, CertificateDetail: "If a certificate shows status FAILED or
+            // VALIDATION_TIMED_OUT, delete the request, correct the issue with DNS
+            // validation or Email validation, and try again." Setup leaves such a
+            // certificate aside and requests a new one.
+            local_code::FAILED_STATE if self.service == "acm" => {
+                "ACM never issues a certificate in this state. Correct the cause: for \
+                 VALIDATION_TIMED_OUT, the validation CNAME must resolve from the internet \
+                 (the registrar must delegate the domain to the hosted zone's name servers); \
+                 for FAILED, see ACM's reason (CAA_ERROR: a CAA record of the domain must \
+                 allow amazon.com). Then run the same command again: it requests a new \
+                 certificate. Delete this one with `aws acm delete-certificate \
+                 --certificate-arn ARN`"
+                    .to_string()
+            }
             local_code::UNVERSIONED => "check the bucket's versioning (`aws s3api \
                  get-bucket-versioning --bucket NAME`: it must be Enabled) and run again; right \
                  after versioning is enabled S3 can take a while to apply it"

@@ -8,5 +8,7 @@ pub mod moto;
 pub mod pki;
 pub mod pkilint;
 pub mod realism;
+pub mod realism_acm;
 pub mod realism_domain;
+pub mod timing;
 pub mod venv;

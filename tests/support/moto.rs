@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use super::key_scan::find_key_material;
+use super::timing::secs;
 use super::venv;
 
 /// Dummy credentials and region that moto accepts.
@@ -33,16 +34,30 @@ pub const REGION: &str = "us-east-1";
 /// The account id moto uses by default.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Runs `moto_server` (its `main`, with the same arguments) after five fixes to moto 5.2.5
-/// (four in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
+/// Runs `moto_server` (its `main`, with the same arguments) after eight fixes to moto 5.2.5
+/// (seven in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
 /// - `ImportRestApi` fails with HTTP 500 when an `x-amazon-apigateway-integration` has no
 ///   `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's are
 ///   MOCK): empty values are supplied.
 /// - `CreateDomainName` drops `mutualTlsAuthentication` and
 ///   `ownershipVerificationCertificateArn`: they are kept and returned by `GetDomainName`
 ///   (without this a second run could never see its domain as up to date).
+/// - `CreateDomainName` of a name that exists overwrites it silently; AWS answers HTTP 409
+///   ConflictException (API Gateway API reference, CreateDomainName, Errors), which is what
+///   a create that took effect and was sent again must meet.
 /// - `UpdateDomainName` is missing (HTTP 500): `replace` of the truststore uri/version, the
-///   regional and the ownership verification certificate ARNs is implemented.
+///   regional and the ownership verification certificate ARNs and the security policy is
+///   implemented; any other path or op is refused with HTTP 400 BadRequestException, as AWS
+///   refuses a patch path or op it does not support for the resource (API Gateway API
+///   reference, PatchOperation and UpdateDomainName's Errors; the supported paths are in the
+///   REST API reference's domainname:update table and the developer guide's
+///   rest-api-mutual-tls). The paths AWS documents that no test needs (the edge certificate,
+///   the names, the endpoint type) answer HTTP 500 "not modelled": never a pretend success.
+/// - `UpdateRestApi` stores `bool(value)` for `/disableExecuteApiEndpoint`, so the string
+///   "false" (what every SDK sends: patch values are strings) turns the endpoint *off*. AWS
+///   reads "true"/"false" whatever their case (the developer guide's
+///   rest-api-disable-default-endpoint sends `value='True'`); any other value is refused
+///   with HTTP 400 here (what AWS does with one is not documented: no test may rely on it).
 /// - `GetBasePathMappings` fails with HTTP 500 for a domain that never had a mapping: every
 ///   new domain gets its empty mapping table.
 /// - ACM `ImportCertificate` over an existing ARN (a re-import) replaces the certificate
@@ -99,12 +114,49 @@ def _create_domain_name_with_mtls(self):
 
 responses.APIGatewayResponse.create_domain_name = _create_domain_name_with_mtls
 
+from moto.apigateway.exceptions import BadRequestException, ConflictException
+from moto.core.exceptions import JsonRESTError
+
+class _NotModelled(JsonRESTError):
+    code = 500
+
+# The DomainName paths UpdateDomainName replaces here; AWS supports only `replace` on them.
+_DOMAIN_PATHS = (
+    "/mutualTlsAuthentication/truststoreUri",
+    "/mutualTlsAuthentication/truststoreVersion",
+    "/regionalCertificateArn",
+    "/ownershipVerificationCertificateArn",
+    "/securityPolicy",
+)
+# Paths AWS documents for a domain that this shim does not model.
+_DOMAIN_PATHS_NOT_MODELLED = (
+    "/certificateName",
+    "/certificateArn",
+    "/regionalCertificateName",
+    "/endpointConfiguration/types",
+)
+
+def _check_domain_patch(ops):
+    """Every op must be a replace of a supported path, before any is applied."""
+    for op in ops:
+        path, kind = op.get("path", ""), op.get("op")
+        if path in _DOMAIN_PATHS_NOT_MODELLED:
+            raise _NotModelled(
+                "InternalFailure",
+                f"UpdateDomainName {kind} {path}: not modelled by the mtls test shim (tests/support/moto.rs)",
+            )
+        if path not in _DOMAIN_PATHS or kind != "replace":
+            raise BadRequestException(
+                f"Invalid patch path '{path}' specified for op '{kind}'. "
+                f"Must be one of: [{', '.join(_DOMAIN_PATHS)}] with op 'replace'"
+            )
+
 def _update_domain_name(self):
     domain = self.backend.get_domain_name(unquote(self.path.split("/")[2]))
-    for op in self._get_param("patchOperations") or []:
+    ops = self._get_param("patchOperations") or []
+    _check_domain_patch(ops)
+    for op in ops:
         path, value = op.get("path", ""), op.get("value")
-        if op.get("op") != "replace":
-            continue
         if path in ("/mutualTlsAuthentication/truststoreUri", "/mutualTlsAuthentication/truststoreVersion"):
             mtls = getattr(domain, "mtls_mutual_tls", None) or {"truststoreWarnings": []}
             mtls[path.rsplit("/", 1)[1]] = value
@@ -125,11 +177,39 @@ responses.APIGatewayResponse.update_domain_name = _update_domain_name
 _backend_create_domain_name = models.APIGatewayBackend.create_domain_name
 
 def _create_domain_name_with_mappings(self, domain_name, *args, **kwargs):
+    # moto overwrites an existing domain; AWS refuses the create (HTTP 409).
+    if domain_name in self.domain_names:
+        raise ConflictException("The domain name you provided already exists.")
     domain = _backend_create_domain_name(self, domain_name, *args, **kwargs)
     self.base_path_mappings.setdefault(domain_name, {})
     return domain
 
 models.APIGatewayBackend.create_domain_name = _create_domain_name_with_mappings
+
+# moto 5.2.5 stores bool(value) for /disableExecuteApiEndpoint: the string "false" would
+# turn the endpoint off. AWS reads "true"/"false" (any case); values are turned into booleans
+# before moto sees them, and anything else is refused.
+_apply_rest_api_patch = models.RestAPI.apply_patch_operations
+
+def _endpoint_flag(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise BadRequestException(
+            f"Invalid value '{value}' for /disableExecuteApiEndpoint: must be true or false"
+        )
+    return text == "true"
+
+def _apply_rest_api_patch_reading_booleans(self, patch_operations):
+    ops = []
+    for op in patch_operations:
+        if op.get("path") == "/disableExecuteApiEndpoint" and op.get("op") == "replace":
+            op = dict(op, value=_endpoint_flag(op.get("value")))
+        ops.append(op)
+    return _apply_rest_api_patch(self, ops)
+
+models.RestAPI.apply_patch_operations = _apply_rest_api_patch_reading_booleans
 
 # moto 5.2.5 replaces a re-imported certificate by a new, untagged one; AWS keeps the tags
 # of a certificate re-imported over its ARN.
@@ -292,6 +372,46 @@ impl RecordedRequest {
     }
 }
 
+/// Whether `requests` turn REST API `api_id`'s default endpoint off (UpdateRestApi
+/// `replace /disableExecuteApiEndpoint` "true") and deploy a stage of it afterwards: the
+/// setting takes effect only with a deployment (API Gateway developer guide,
+/// rest-api-disable-default-endpoint). `Err` says which half is missing.
+pub fn endpoint_turned_off_then_deployed(
+    requests: &[RecordedRequest],
+    api_id: &str,
+) -> Result<(), String> {
+    let api_path = format!("/restapis/{api_id}");
+    let turns_off = |r: &RecordedRequest| {
+        r.method == "PATCH"
+            && r.path == api_path
+            && r.body_json()["patchOperations"]
+                .as_array()
+                .is_some_and(|ops| {
+                    ops.iter().any(|o| {
+                        o["op"] == "replace"
+                            && o["path"] == "/disableExecuteApiEndpoint"
+                            && o["value"] == "true"
+                    })
+                })
+    };
+    let Some(off) = requests.iter().rposition(turns_off) else {
+        return Err(format!(
+            "no UpdateRestApi turned {api_id}'s default endpoint off"
+        ));
+    };
+    let deployments = format!("{api_path}/deployments");
+    if requests[off..]
+        .iter()
+        .any(|r| r.method == "POST" && r.path == deployments)
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "no CreateDeployment of {api_id} after its default endpoint was turned off"
+        ))
+    }
+}
+
 impl Moto {
     /// Installs moto when needed, starts a server on a free loopback port and waits until it
     /// answers. Panics with the reason (no python3, no network for pip, ...) when it cannot.
@@ -348,7 +468,7 @@ impl Moto {
             dir,
             scanned_by_test: AtomicUsize::new(0),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + secs(60.0);
         loop {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 return Err(format!("it exited with {status}; log:\n{}", moto.log()));
@@ -358,7 +478,8 @@ impl Moto {
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "no answer on port {port} within 60 s; log:\n{}",
+                    "no answer on port {port} within {:?}; log:\n{}",
+                    secs(60.0),
                     moto.log()
                 ));
             }
@@ -371,7 +492,7 @@ impl Moto {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.set_read_timeout(Some(secs(5.0)));
         let request = format!(
             "GET /moto-api/recorder/download-recording HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
             self.port
