@@ -12,8 +12,10 @@ const DOMAIN: &str = "api.example.com";
 
 #[test]
 fn an_aws_refusal_names_step_line_call_and_message() {
-    // moto checks credentials like AWS once its allowance of unchecked calls is used up.
-    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    // moto checks credentials like AWS once its allowance of unchecked calls is used up. One
+    // unchecked call: the run's STS GetCallerIdentity, which keys the domain lock it takes
+    // before the script starts; the script's first call is then refused.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "1")]);
     let tmp = tempfile::tempdir().unwrap();
     let out = run_setup(tmp.path(), &moto.env(), &["--var", "bucket=my-trust-store"]);
     assert!(!out.status.success(), "{}", out.all());
