@@ -515,6 +515,25 @@ fn rollover_add_at_a_terminal_asks_only_about_its_aws_changes() {
     assert_eq!(mutating(&moto), Vec::<String>::new());
 }
 
+/// The plan confirmed at a terminal holds every change its run makes, in both directions:
+/// setup, then teardown (whose offline plan cannot name the certificates' roles or the
+/// parent zone), each confirmed once, run to the end.
+#[test]
+fn setup_and_teardown_confirmed_at_a_terminal_run_to_the_end() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = mtls_tty(dir, &SETUP, &moto.env(), "yes\n");
+    assert!(out.status.success(), "{}", out.screen);
+    assert_eq!(aws_resources(&moto), (true, true));
+    let teardown = ["run", "teardown.rhai", "--var", "domain=api.example.com"];
+    let out = mtls_tty(dir, &teardown, &moto.env(), "yes\n");
+    assert!(out.status.success(), "{}", out.screen);
+    assert!(out.screen.contains(PROMPT), "{}", out.screen);
+    assert!(out.screen.contains("- deleted"), "{}", out.screen);
+    assert_eq!(aws_resources(&moto), (false, false));
+}
+
 /// A run at a terminal sends no AWS change its confirmed plan did not show: a script that
 /// changes AWS only once a value is known plans nothing (so nothing is asked), and its run
 /// stops before the change is sent. There is no `is_plan()` to branch on.

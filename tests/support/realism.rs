@@ -52,7 +52,8 @@ pub struct Realism {
     shared: Arc<Shared>,
     port: u16,
     moto_env: Vec<(String, String)>,
-    /// `TMPDIR` of the runs through this proxy: their lock files go there, not in /tmp.
+    /// `TMPDIR` of the runs through this proxy (their temporary files; locks do not depend on
+    /// it: they are keyed by account, region and endpoint, in the per-user lock folder).
     tmp: tempfile::TempDir,
 }
 

@@ -222,7 +222,9 @@ pub fn domain_lock_file(
 }
 
 /// One spelling of an endpoint URL: scheme and host in lowercase, the port always given,
-/// no trailing `/` (`HTTP://127.0.0.1:5631/` and `http://127.0.0.1:5631` are one).
+/// no trailing `/` (`HTTP://127.0.0.1:5631/` and `http://127.0.0.1:5631` are one: the SDK
+/// sends every request of both to the same server; "AWS SDKs and Tools Reference Guide,
+/// Service-specific endpoints" for `AWS_ENDPOINT_URL`).
 pub(crate) fn same_endpoint(url: &str) -> String {
     let url = url.trim();
     let Ok(uri) = url.parse::<hyper::Uri>() else {
