@@ -258,7 +258,7 @@ impl Runtime {
         let cfg = self.cfg;
         // Every input is checked before anything is written or sent.
         crate::inputs::check_vars(&cfg.vars)?;
-        crate::inputs::check_region(cfg.aws.region.as_deref())?;
+        crate::inputs::check_region(&cfg.aws)?;
         if cfg.mode == Mode::Live {
             let quiet: Printer = Arc::new(|_| {});
             let preflight = Pass {
