@@ -237,6 +237,48 @@ impl S3 {
         .await
     }
 
+    /// `HeadObject` of the version `written` made, until S3 serves it (read back before any
+    /// other service is pointed at it). For up to 15 minutes after versioning is first
+    /// enabled on a bucket, "GET requests for objects created or updated after enabling
+    /// versioning may result in HTTP 404 NoSuchKey errors" (S3 user guide, "Enabling
+    /// versioning on buckets"); API Gateway reads the truststore when a domain is created or
+    /// updated, so a version it cannot read yet would fail that call. Asks again while S3
+    /// answers 404, within [`Retry::versioning_propagation`], saying so at each attempt.
+    pub async fn wait_until_readable(
+        &self,
+        bucket: &str,
+        key: &str,
+        written: &ObjectVersion,
+    ) -> Result<ObjectHead, AwsError> {
+        const OP: &str = "HeadObject";
+        let uri = format!("s3://{bucket}/{key}");
+        let what = format!(
+            "reading back {uri} (S3 may answer 404 for up to 15 minutes after versioning is first enabled)"
+        );
+        let version = written.version_id.as_deref();
+        super::wait::retry(
+            &Retry::versioning_propagation(),
+            &what,
+            AwsError::is_not_found,
+            || async {
+                self.head_object(bucket, key, version).await?.ok_or_else(|| {
+                    let mut e = AwsError::local(
+                        SERVICE,
+                        OP,
+                        "NoSuchKey",
+                        format!(
+                            "{uri} (version {}) was written but S3 does not serve it yet",
+                            version.unwrap_or("null")
+                        ),
+                    );
+                    e.status = Some(404);
+                    e
+                })
+            },
+        )
+        .await
+    }
+
     /// `HeadObject` of the latest version, or of `version_id`; `None` when there is no such
     /// object or version.
     pub async fn head_object(

@@ -5,4 +5,5 @@ pub mod cli;
 pub mod key_scan;
 pub mod moto;
 pub mod realism;
+pub mod realism_quota;
 pub mod venv;
