@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::cli::{mtls_env, run_setup, Run};
 use support::moto::Moto;
 use support::realism::*;
-use support::realism_quota::{Quota, VersioningNotFound};
+use support::realism_quota::{ChangePending, Quota, VersioningNotFound};
 
 const DOMAIN: &str = "api.example.com";
 
@@ -273,6 +273,42 @@ fn a_new_truststore_answering_404_while_versioning_propagates_is_read_back_until
         "{}",
         realism.report()
     );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// Route 53: a record change is PENDING for a while, then INSYNC. Setup waits for each of
+/// its changes to be INSYNC before it goes on (the next change, or the end of the run).
+#[test]
+fn each_route53_change_is_waited_for_until_insync() {
+    let moto = Moto::start();
+    let lasts = secs(2.0);
+    let realism = Realism::start(&moto, vec![ChangePending::new(lasts)]);
+    let dir = workdir_with_pki(DOMAIN);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(&realism, ChangePending::NAME, ": PENDING (").is_empty(),
+        "no change was seen PENDING\n{}",
+        realism.report()
+    );
+    let calls = realism.calls();
+    let changes: Vec<usize> = (0..calls.len())
+        .filter(|&i| calls[i].operation == "ChangeResourceRecordSets")
+        .collect();
+    assert!(!changes.is_empty(), "{}", realism.report());
+    for i in changes {
+        let next_change = (i + 1..calls.len())
+            .find(|&j| calls[j].mutating.is_some())
+            .unwrap_or(calls.len());
+        let waited = calls[i + 1..next_change]
+            .iter()
+            .any(|c| c.operation == "GetChange" && c.at >= calls[i].at + lasts);
+        assert!(
+            waited,
+            "the change at {:?} was not waited for until INSYNC\n{}",
+            calls[i].at,
+            realism.report()
+        );
+    }
     assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
 }
 
@@ -671,6 +707,8 @@ fn all_rules_at_once() {
             DomainRateLimit::new(secs(2.0)).after_another_caller(),
             DomainUpdating::new(secs(3.0)),
             VersioningLag::new(secs(2.0)),
+            VersioningNotFound::new(secs(2.0)),
+            Quota::new(&["CreateRestApi", "CreateDeployment"], secs(2.0)).after_another_caller(),
             // Outlasts the few calls between teardown's deletes and the next setup's list.
             DeletedCertificatesListed::new(secs(3.0)),
             EndpointNeedsDeployment::new(),
@@ -702,6 +740,8 @@ fn all_rules_at_once() {
         DomainRateLimit::NAME,
         DomainUpdating::NAME,
         VersioningLag::NAME,
+        VersioningNotFound::NAME,
+        Quota::NAME,
         DeletedCertificatesListed::NAME,
         PublicDns::NAME,
     ] {

@@ -4,6 +4,7 @@
 //! |-----------------------|----------------------------------------------------------------------|
 //! | [`Quota`]             | API Gateway: fixed per-account quotas, one window per operation, HTTP 429 with Retry-After |
 //! | [`VersioningNotFound`]| S3: for a while after versioning is first enabled, reads of a new object answer 404 NoSuchKey (and API Gateway cannot read it as a truststore) |
+//! | [`ChangePending`]     | Route 53: a record change is PENDING until it reaches every name server, then INSYNC |
 //!
 //! Windows are seconds instead of AWS's seconds-to-minutes, so the suite stays fast.
 #![allow(dead_code)]
@@ -242,6 +243,11 @@ impl Rule for VersioningNotFound {
                     self.buckets.insert(bucket, cx.now + self.lasts);
                 }
             }
+            // A bucket made again under the same name propagates its versioning again.
+            "DeleteBucket" => {
+                let bucket = req.segments().first().cloned().unwrap_or_default();
+                self.buckets.remove(&bucket);
+            }
             "PutObject" => {
                 let bucket = req.segments().first().cloned().unwrap_or_default();
                 let window = self.buckets.get(&bucket).copied().filter(|&u| cx.now < u);
@@ -259,6 +265,82 @@ impl Rule for VersioningNotFound {
                     self.truststore_of(req),
                 ) {
                     self.truststores.insert(name, uri);
+                }
+            }
+            _ => {}
+        }
+        After::Deliver
+    }
+}
+
+/// Route 53: a change is `PENDING` until it has propagated to all of Route 53's
+/// authoritative name servers, then `INSYNC` (Route 53 API reference, ChangeInfo and
+/// GetChange: "PENDING indicates that the changes in this request have not propagated to
+/// all Amazon Route 53 DNS servers"; the developer guide says this usually takes within
+/// 60 seconds). moto answers `INSYNC` at once; this rule answers `PENDING` for `lasts`
+/// after each ChangeResourceRecordSets, in its answer and in GetChange.
+pub struct ChangePending {
+    lasts: Duration,
+    until: HashMap<String, Instant>,
+}
+
+impl ChangePending {
+    pub const NAME: &'static str = "change pending";
+
+    /// Each change PENDING for `lasts`.
+    pub fn new(lasts: Duration) -> Box<Self> {
+        Box::new(ChangePending {
+            lasts,
+            until: HashMap::new(),
+        })
+    }
+
+    /// The change id of a `<ChangeInfo>` (`/change/C123` -> `C123`).
+    fn change_id(xml: &str) -> Option<String> {
+        let start = xml.find("<Id>")? + "<Id>".len();
+        let end = start + xml[start..].find("</Id>")?;
+        xml[start..end].rsplit('/').next().map(str::to_string)
+    }
+
+    fn mark_pending(resp: &mut Response) {
+        let xml = String::from_utf8_lossy(&resp.body)
+            .replace("<Status>INSYNC</Status>", "<Status>PENDING</Status>");
+        resp.body = xml.into_bytes();
+    }
+}
+
+impl Rule for ChangePending {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn after(&mut self, req: &Request, resp: &mut Response, cx: &Cx) -> After {
+        if !resp.is_success() {
+            return After::Deliver;
+        }
+        match req.operation().as_str() {
+            "ChangeResourceRecordSets" => {
+                if let Some(id) = Self::change_id(&String::from_utf8_lossy(&resp.body)) {
+                    cx.log(format!(
+                        "ChangeResourceRecordSets: {id} PENDING for {:.1} s",
+                        self.lasts.as_secs_f64()
+                    ));
+                    self.until.insert(id, cx.now + self.lasts);
+                    Self::mark_pending(resp);
+                }
+            }
+            "GetChange" => {
+                let id = req.segments().last().cloned().unwrap_or_default();
+                match self.until.get(&id) {
+                    Some(&until) if cx.now < until => {
+                        cx.log(format!(
+                            "GetChange {id}: PENDING ({:.1} s left)",
+                            left(until, cx.now)
+                        ));
+                        Self::mark_pending(resp);
+                    }
+                    Some(_) => cx.log(format!("GetChange {id}: INSYNC")),
+                    None => {}
                 }
             }
             _ => {}
