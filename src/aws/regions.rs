@@ -109,11 +109,20 @@ fn profile_region(profile: Option<&str>) -> Option<(String, String)> {
         builder = builder.profile_name(p);
     }
     let provider = builder.build();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    let region = runtime.block_on(provider.region())?;
+    let load = || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(provider.region())
+    };
+    // A runtime cannot be started inside another one's context: an embedder's caller may
+    // be in one, so the file is then read on a thread of its own.
+    let region = if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|scope| scope.spawn(load).join().ok().flatten())
+    } else {
+        load()
+    }?;
     let name = profile
         .map(str::to_string)
         .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
@@ -141,5 +150,11 @@ mod tests {
         for r in PUBLISHED {
             assert_eq!(crate::inputs::region_problem(r), None, "{r}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_profile_is_read_from_inside_an_async_runtime_too() {
+        // An embedder may check the region from async code: no nested-runtime panic.
+        assert_eq!(profile_region(Some("mtls-test-no-such-profile")), None);
     }
 }
