@@ -259,6 +259,27 @@ pub enum Error {
     )]
     Internal { action: String, message: String },
 
+    #[error("stopped before it was sent: {action}, which the plan you confirmed did not show")]
+    #[diagnostic(
+        code(mtls::not_in_confirmed_plan),
+        help("the run took another path than its plan (a script that branches on is_known(), or AWS changed in between); nothing after this point was sent: run again to see and confirm the new plan")
+    )]
+    NotInConfirmedPlan { action: String },
+
+    #[error("the lock folder {path} cannot be used: {problem}")]
+    #[diagnostic(
+        code(mtls::lock_folder),
+        help("mtls keeps its locks in a folder only you may use; nothing was changed: remove {path} (or have its owner remove it) and run again")
+    )]
+    LockFolder { path: String, problem: String },
+
+    #[error("the lock file {path} cannot be used: {problem}")]
+    #[diagnostic(
+        code(mtls::broken_lock),
+        help("mtls makes its lock files as regular files; nothing was changed by this run: remove {path} and run again")
+    )]
+    BrokenLock { path: String, problem: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Script(Box<ScriptError>),

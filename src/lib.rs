@@ -24,22 +24,79 @@
 //! println!("{}", outcome.plan.render_text());
 //! # Ok::<(), mtls::Error>(())
 //! ```
+//!
+//! `examples/embed.rs` is a complete program built on it: it plans the walkthrough against AWS,
+//! shows the plan and applies it (`cargo run --example embed -- api.example.com ./pki --apply`).
 
 #![warn(missing_docs)]
 
-/// Declares modules that are crate-private, or public with the `internals` feature (for the
-/// tests and benchmarks only). What only those use (items, re-exports) is not dead code, hence the `allow`.
-macro_rules! internal_modules {
-    ($($name:ident),* $(,)?) => {$(
-        #[cfg(feature = "internals")]
-        pub mod $name;
-        #[cfg(not(feature = "internals"))]
-        #[allow(dead_code, unused_imports)]
-        pub(crate) mod $name;
-    )*};
-}
-
-internal_modules!(alloc, aws, check, effects, gateway, inputs, petstore, pki, script, workdir);
+// The inner modules: crate-private, or public with the `internals` feature (for the tests and
+// benchmarks only). Each is declared twice, plainly rather than through a macro, so that tools
+// reading `mod` declarations without expanding macros (cargo-mutants) see every file. What only
+// the tests use (items, re-exports) is not dead code without the feature, hence the `allow`.
+// `mutants::skip` keeps cargo-mutants from reading each file a second time through the
+// crate-private declaration; it is never expanded, since builds with `cfg(test)` have the
+// feature on (the dev-dependency on this crate turns it on), which removes that declaration.
+#[cfg(feature = "internals")]
+pub mod alloc;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod alloc;
+#[cfg(feature = "internals")]
+pub mod aws;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod aws;
+#[cfg(feature = "internals")]
+pub mod check;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod check;
+#[cfg(feature = "internals")]
+pub mod effects;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod effects;
+#[cfg(feature = "internals")]
+pub mod gateway;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod gateway;
+#[cfg(feature = "internals")]
+pub mod inputs;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod inputs;
+#[cfg(feature = "internals")]
+pub mod petstore;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod petstore;
+#[cfg(feature = "internals")]
+pub mod pki;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod pki;
+#[cfg(feature = "internals")]
+pub mod script;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod script;
+#[cfg(feature = "internals")]
+pub mod workdir;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code, unused_imports)]
+#[cfg_attr(test, mutants::skip)]
+pub(crate) mod workdir;
 
 pub mod cli;
 pub mod error;
@@ -48,7 +105,7 @@ mod runtime;
 
 pub use alloc::Counting as CountingAllocator;
 pub use aws::{local_code, AwsError, AwsSettings};
-pub use effects::{Action, Arg, ArgValue, Mode, Op, Plan, Summary, Unknown};
+pub use effects::{Action, Arg, ArgValue, Kind, Mode, Op, Plan, Summary, Unknown};
 pub use error::{CallSite, Error, ScriptError};
 pub use gateway::GatewayError;
 pub use runtime::{Outcome, Printer, Runtime, RuntimeBuilder};

@@ -10,7 +10,7 @@
 //! Values a plan cannot know are `None` in a desired state ([`Known`]); [`known`] refuses
 //! to let one reach live work, so AWS can never be sent a placeholder.
 
-use crate::effects::{Action, Effects, Op};
+use crate::effects::{Action, Effects, Kind, Op};
 use crate::error::Error;
 
 /// What a read found.
@@ -122,7 +122,7 @@ pub const OFFLINE: &str = "offline plan: not looked up; --refresh compares with 
 /// operation and what the work returned (`None` for a keep and in a plan).
 pub fn apply<P, R>(
     effects: &Effects,
-    kind: &str,
+    kind: Kind,
     target: &str,
     looked_up: bool,
     diff: &Diff<P>,
@@ -187,11 +187,11 @@ mod tests {
                 patch: (),
             },
         ]);
-        let (op, out) = apply(&fx, "thing", "t", true, &update, |a| a, || Ok(7)).unwrap();
+        let (op, out) = apply(&fx, Kind::S3Bucket, "t", true, &update, |a| a, || Ok(7)).unwrap();
         assert_eq!((op, out), (Op::Update, Some(7)));
         let (op, out) = apply(
             &fx,
-            "thing",
+            Kind::S3Bucket,
             "t",
             true,
             &Diff::<()>::Keep("same"),
@@ -206,7 +206,7 @@ mod tests {
         let plan = Effects::new(Mode::Plan, false, false);
         let (op, out) = apply(
             &plan,
-            "thing",
+            Kind::S3Bucket,
             "t",
             false,
             &Diff::<()>::Create,
@@ -222,5 +222,71 @@ mod tests {
     fn unknown_values_never_reach_live_work() {
         assert_eq!(known(&Some("v".into()), "x").unwrap(), "v");
         assert!(known(&None, "the truststore version").is_err());
+    }
+}
+
+/// Tests that kill the mutants cargo-mutants found alive here (tests/README.md, "Mutation
+/// testing").
+#[cfg(test)]
+mod mutants_tests {
+    use super::*;
+    use crate::effects::Mode;
+
+    #[test]
+    fn a_read_that_happened_is_looked_up() {
+        assert!(Observed::<u8>::Absent.looked_up());
+        assert!(Observed::Present(1).looked_up());
+    }
+
+    #[test]
+    fn present_and_map_keep_what_was_observed() {
+        assert_eq!(Observed::Present(2).present(), Some(&2));
+        assert_eq!(Observed::<u8>::Absent.present(), None);
+        assert_eq!(Observed::<u8>::NotLookedUp.present(), None);
+        assert_eq!(Observed::Present(2).map(|x| x * 3), Observed::Present(6));
+        assert_eq!(Observed::<u8>::Absent.map(|x| x * 3), Observed::Absent);
+        assert_eq!(
+            Observed::<u8>::NotLookedUp.map(|x| x * 3),
+            Observed::NotLookedUp
+        );
+    }
+
+    #[test]
+    fn each_diff_has_its_operation_and_changes() {
+        let change = Change {
+            field: "f",
+            patch: 1,
+        };
+        assert_eq!(
+            Diff::<u8>::update_or_keep(vec![], "same"),
+            Diff::Keep("same")
+        );
+        let update = Diff::update_or_keep(vec![change.clone()], "same");
+        assert_eq!((update.op(), update.changes()), (Op::Update, &[change][..]));
+        assert_eq!(Diff::<u8>::Keep("same").op(), Op::Keep);
+        assert_eq!(Diff::<u8>::Create.op(), Op::Create);
+        assert_eq!(Diff::<u8>::Replace("why".into()).op(), Op::Replace);
+        assert!(Diff::<u8>::Create.changes().is_empty());
+    }
+
+    #[test]
+    fn a_create_after_a_read_and_a_one_field_update_say_so() {
+        let fx = Effects::new(Mode::Live, false, false);
+        let one = Diff::Update(vec![Change {
+            field: "a",
+            patch: (),
+        }]);
+        for diff in [
+            Diff::Create,
+            one,
+            Diff::Replace("it must be re-made".into()),
+        ] {
+            apply(&fx, Kind::S3Bucket, "t", true, &diff, |a| a, || Ok(())).unwrap();
+        }
+        let reasons: Vec<String> = fx.plan().actions.iter().map(|a| a.reason.clone()).collect();
+        assert_eq!(
+            reasons,
+            ["does not exist", "a differs", "it must be re-made"]
+        );
     }
 }

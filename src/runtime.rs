@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::effects::{Effects, Mode, Plan};
+use crate::effects::{Approved, Effects, Mode, Plan};
 use crate::error::Error;
 use crate::script::{self, bundled, Context, Sources};
 use crate::workdir::Workdir;
@@ -39,6 +39,7 @@ pub struct RuntimeBuilder {
     refresh: bool,
     notices: Printer,
     interrupt: Arc<AtomicBool>,
+    approved: Option<Approved>,
 }
 
 impl Default for RuntimeBuilder {
@@ -55,6 +56,7 @@ impl Default for RuntimeBuilder {
             refresh: false,
             notices: Arc::new(|s| eprintln!("{s}")),
             interrupt: Arc::default(),
+            approved: None,
         }
     }
 }
@@ -128,6 +130,14 @@ impl RuntimeBuilder {
     /// Without it a plan makes no network call at all.
     pub fn refresh(mut self, on: bool) -> Self {
         self.refresh = on;
+        self
+    }
+
+    /// Limits a live run to the AWS changes `plan` shows (the plan a person confirmed):
+    /// the first other AWS change stops the run with an error before it is sent. The run
+    /// evaluates the script again, and a script may take another path than in its plan.
+    pub fn approved(mut self, plan: &Plan) -> Self {
+        self.approved = Some(Approved::from_plan(plan));
         self
     }
 
@@ -259,6 +269,7 @@ impl Runtime {
         // Every input is checked before anything is written or sent.
         crate::inputs::check_vars(&cfg.vars)?;
         crate::inputs::check_region(&cfg.aws)?;
+        let mut locks = None;
         if cfg.mode == Mode::Live {
             let quiet: Printer = Arc::new(|_| {});
             let preflight = Pass {
@@ -267,10 +278,14 @@ impl Runtime {
                 progress: false,
                 printer: quiet.clone(),
                 notices: quiet,
+                locks: None,
             };
-            if let Err(e) = evaluate(&cfg, &preflight, name, source, dir) {
-                (cfg.notices)("nothing was changed: mtls plans a run before it changes anything, and the plan stopped at this error:");
-                return Err(e);
+            match evaluate(&cfg, &preflight, name, source, dir) {
+                Ok(planned) => locks = Some(planned.locks),
+                Err(e) => {
+                    (cfg.notices)("nothing was changed: mtls plans a run before it changes anything, and the plan stopped at this error:");
+                    return Err(e);
+                }
             }
         }
         let pass = Pass {
@@ -279,8 +294,9 @@ impl Runtime {
             progress: cfg.progress,
             printer: cfg.printer.clone(),
             notices: cfg.notices.clone(),
+            locks,
         };
-        let plan = evaluate(&cfg, &pass, name, source, dir)?;
+        let plan = evaluate(&cfg, &pass, name, source, dir)?.plan;
         Ok(Outcome { plan })
     }
 }
@@ -292,19 +308,35 @@ struct Pass {
     progress: bool,
     printer: Printer,
     notices: Printer,
+    /// The locks a live run takes before its script starts (what its plan showed).
+    locks: Option<Locks>,
 }
 
-/// Compiles and evaluates the script once; returns its journal.
+/// The locks a plan shows its run needs: its working folder's when it changes anything,
+/// and the domains its steps named.
+struct Locks {
+    folder: bool,
+    domains: Vec<String>,
+}
+
+/// One evaluation of a script: its journal, and the locks its run needs.
+struct Evaluated {
+    plan: Plan,
+    locks: Locks,
+}
+
+/// Compiles and evaluates the script once; returns its journal. A live run first takes the
+/// locks of `pass`, and holds them until the script ends, whatever its result.
 fn evaluate(
     cfg: &RuntimeBuilder,
     pass: &Pass,
     name: &str,
     source: &str,
     dir: Option<&Path>,
-) -> Result<Plan, Error> {
+) -> Result<Evaluated, Error> {
     let mut ctx = Context::new(
         Workdir::new(&cfg.workdir),
-        Effects::new(pass.mode, pass.progress, pass.refresh),
+        Effects::new(pass.mode, pass.progress, pass.refresh).with_approved(cfg.approved.clone()),
         cfg.vars.clone(),
         cfg.force,
     );
@@ -339,9 +371,23 @@ fn evaluate(
     }
     // Script functions come last so a script can redefine a stdlib step for itself.
     let program = stdlib.ast.merge(&ast);
+    // Before its first file or AWS change, a run waits for any other run on its folder or
+    // domains; it holds their locks until it ends.
+    if let Some(locks) = &pass.locks {
+        if let Err(e) = script::take_before_run(&ctx, &locks.domains, locks.folder) {
+            ctx.finish();
+            return Err(e);
+        }
+    }
     let result = engine.run_ast(&program);
-    // Gateways started by `serve` live until the script ends, whatever its result.
+    // Gateways started by `serve` live until the script ends, and locks are held until
+    // then, whatever its result.
     ctx.finish();
     result.map_err(|e| Error::from(sources.runtime_error(name, &e)))?;
-    Ok(ctx.effects.plan())
+    let plan = ctx.effects.plan();
+    let locks = Locks {
+        folder: plan.has_changes(),
+        domains: ctx.locks.wanted_domains(),
+    };
+    Ok(Evaluated { plan, locks })
 }

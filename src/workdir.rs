@@ -793,8 +793,12 @@ fn rename_into_place(tmp: &Path, dest: &Path, replace: bool) -> std::io::Result<
 
 /// The one place key text is taken, for the 0600 writers above (`write_secret`, `Batch`).
 fn key_bytes(key: &SecretPem) -> &[u8] {
-    key.expose_to_file_or_acm()
+    key.expose_to(&KeyFileWriter(()))
 }
+
+/// The capability to take a key's bytes for a 0600 key file: the private field means only
+/// this module can make one (see [`crate::pki::KeyDestination`]).
+pub struct KeyFileWriter(());
 
 fn kind_of(meta: &fs::Metadata) -> &'static str {
     #[cfg(unix)]

@@ -1,6 +1,6 @@
 //! The ACM wrappers against moto: the imported server certificate (ARTICLE.md step 7) and the
 //! DNS-validated ownership verification certificate (step 8).
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! The API Gateway wrappers against moto: PetStore (ARTICLE.md steps 9-11), the mTLS custom
 //! domain (step 12) and its mapping (step 13), then teardown.
-mod support;
+use crate::support;
 
 use mtls::aws::apigateway::{DomainPatch, MtlsDomainSpec, ROOT_BASE_PATH};
 use mtls::aws::{Aws, Tags};

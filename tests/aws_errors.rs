@@ -1,5 +1,5 @@
 //! How AWS failures read: service, operation, AWS's code and message, and a help line.
-mod support;
+use crate::support;
 
 use miette::Diagnostic;
 use mtls::aws::{local_code, Aws, AwsSettings};
@@ -108,7 +108,7 @@ fn missing_credentials_say_what_to_do() {
     child.args([
         "--ignored",
         "--exact",
-        "child_without_credentials",
+        "aws_errors::child_without_credentials",
         "--nocapture",
         "--test-threads=1",
     ]);

@@ -1,7 +1,7 @@
 //! AWS refusing a call: the error names the step, the script line, the API call and AWS's
 //! message, and nothing was changed on AWS before the inputs were known to be valid.
 
-mod support;
+use crate::support;
 
 use support::cli::{mtls_env, run_setup};
 use support::moto::Moto;

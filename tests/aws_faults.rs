@@ -15,7 +15,7 @@
 //! call's position (call 1 reset, 2 500 once, 3 500 always, 4 stall, 5 reset, ...), so each
 //! call and each kind is still covered, in a quarter of the time.
 
-mod support;
+use crate::support;
 
 use support::cli::run_setup;
 use support::moto::Moto;

@@ -7,7 +7,7 @@
 //! - a duplicate that exists anyway (made by hand): an error that names both and says how
 //!   to resolve it.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

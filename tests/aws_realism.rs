@@ -3,7 +3,7 @@
 //! through it. Each test checks that the run passes and that the wait or the retry
 //! happened (the proxy's events), then that one of each resource exists.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

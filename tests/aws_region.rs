@@ -4,7 +4,7 @@
 //! with nothing recorded by moto. And with no region anywhere, the user reads one error,
 //! not the SDK's warnings about the instance metadata service.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! The Route 53 wrappers against moto: the public zone (ARTICLE.md step 1), the validation
 //! CNAME (step 8) and the alias record to API Gateway (step 14).
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

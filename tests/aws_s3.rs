@@ -1,5 +1,5 @@
 //! The S3 wrappers against moto: the versioned truststore bucket of ARTICLE.md step 6.
-mod support;
+use crate::support;
 
 use mtls::aws::s3::{sha256_hex, BucketState, Versioning};
 use mtls::aws::Aws;
@@ -155,7 +155,7 @@ fn aws_endpoint_url_alone_switches_s3_to_path_style() {
     child.args([
         "--ignored",
         "--exact",
-        "child_with_endpoint_from_environment",
+        "aws_s3::child_with_endpoint_from_environment",
         "--test-threads=1",
     ]);
     for (key, _) in std::env::vars_os() {

@@ -1,7 +1,7 @@
 //! `setup.rhai` and `teardown.rhai` against moto_server: the whole walkthrough applied,
 //! re-applied without a change, planned, and removed.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@
 //! outside the working folder changed, and, for the cases run against moto, that AWS saw
 //! no mutating call at all.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -3,11 +3,7 @@
 //! checks the exit code, the rule id and the certificate's subject, in the text output and
 //! in `--format json`; each passing case checks that the rule is not reported.
 
-mod support {
-    #[allow(dead_code)]
-    pub mod cli;
-    pub mod pki;
-}
+use crate::support;
 
 use std::path::Path;
 

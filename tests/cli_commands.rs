@@ -1,6 +1,6 @@
 //! `mtls functions`, `mtls init` and `--help`: the commands around running scripts.
 
-mod support;
+use crate::support;
 
 use std::fs;
 

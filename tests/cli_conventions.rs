@@ -5,7 +5,7 @@
 //! The terminal cases run the binary under util-linux `script`, which gives it a
 //! pseudo-terminal as standard input, output and error and types what the test feeds it.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -445,6 +445,117 @@ fn local_only_run_at_a_terminal_does_not_ask() {
     assert!(out.status.success(), "{}", out.screen);
     assert!(!out.screen.contains(PROMPT), "{}", out.screen);
     assert_eq!(files_in(tmp.path()).len(), 8, "{}", out.screen);
+}
+
+/// What the prompt lists: the text between its heading and its question.
+fn asked_about(screen: &str) -> &str {
+    let start = screen
+        .find("mtls will change these resources on AWS")
+        .expect("the prompt's heading");
+    let end = screen.find(PROMPT).expect("the prompt's question");
+    &screen[start..end]
+}
+
+#[test]
+fn a_fleet_of_client_certificates_at_a_terminal_is_not_asked_about() {
+    // Only local files: a fleet, its CA and its manifest (a kind of its own each).
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mtls_tty(
+        tmp.path(),
+        &[
+            "run",
+            "issue_clients.rhai",
+            "--var",
+            "count=3",
+            "--var",
+            "prefix=dev-",
+            "--var",
+            "ca_algorithm=ecdsa-p256",
+        ],
+        &[],
+        "no\n",
+    );
+    assert!(out.status.success(), "{}", out.screen);
+    assert!(!out.screen.contains(PROMPT), "{}", out.screen);
+    assert!(files_in(tmp.path()).contains(&"dev-3.pem".to_string()));
+}
+
+#[test]
+fn rollover_add_at_a_terminal_asks_only_about_its_aws_changes() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    support::cli::run_setup(dir, &moto.env(), &[]).success();
+    let before = files_in(dir);
+    moto.reset_recording();
+
+    let out = mtls_tty(
+        dir,
+        &[
+            "run",
+            "rollover.rhai",
+            "--var",
+            "domain=api.example.com",
+            "--var",
+            "phase=add",
+        ],
+        &moto.env(),
+        "no\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", out.screen);
+    let asked = asked_about(&out.screen);
+    // The new CA and the bundle are files: made without asking, so not listed.
+    for local in ["truststore bundle", "private key", "RootCA-2.pem"] {
+        assert!(!asked.contains(local), "{local} asked about:\n{asked}");
+    }
+    assert!(asked.contains("s3 object"), "{asked}");
+    assert!(asked.contains("api custom domain"), "{asked}");
+    // Refused: nothing written, nothing sent that changes AWS.
+    assert_eq!(files_in(dir), before);
+    assert_eq!(mutating(&moto), Vec::<String>::new());
+}
+
+/// A run at a terminal sends no AWS change its confirmed plan did not show: a script that
+/// changes AWS only once a value is known plans nothing (so nothing is asked), and its run
+/// stops before the change is sent. There is no `is_plan()` to branch on.
+#[test]
+fn a_run_that_departs_from_its_plan_stops_before_the_change_is_sent() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sneaky =
+        "if is_known(aws_account_id()) {\n    s3_ensure_bucket(\"mtls-unplanned-bucket\");\n}\n";
+    std::fs::write(dir.join("sneaky.rhai"), sneaky).unwrap();
+    std::fs::write(
+        dir.join("mode.rhai"),
+        "if !is_plan() { s3_ensure_bucket(\"mtls-unplanned-bucket\"); }\n",
+    )
+    .unwrap();
+
+    let out = mtls_tty(dir, &["run", "sneaky.rhai"], &moto.env(), "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.screen);
+    assert!(!out.screen.contains(PROMPT), "{}", out.screen);
+    // (The terminal wraps the message: it is looked for in two parts.)
+    assert!(
+        out.screen
+            .contains("stopped before it was sent: create s3 bucket"),
+        "{}",
+        out.screen
+    );
+    assert!(
+        out.screen
+            .contains("unplanned-bucket, which the plan you confirmed did not show"),
+        "{}",
+        out.screen
+    );
+    let out = mtls_tty(dir, &["run", "mode.rhai"], &moto.env(), "");
+    assert_eq!(out.status.code(), Some(1), "{}", out.screen);
+    assert!(out.screen.contains("is_plan"), "{}", out.screen);
+    assert_eq!(mutating(&moto), Vec::<String>::new());
+
+    // Without a terminal no plan was confirmed, so none limits the run.
+    mtls_piped(dir, &["run", "sneaky.rhai"], &moto.env(), "").success();
+    assert!(!mutating(&moto).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------

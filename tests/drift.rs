@@ -2,7 +2,7 @@
 //! `mtls plan --refresh` as a change (exit 2 with `--detailed-exitcode`, the drift check for
 //! CI), and repaired by `mtls run`, after which the refreshed plan is empty again.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

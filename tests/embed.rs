@@ -1,6 +1,6 @@
 //! The engine embedded without the CLI: the library API drives a run and returns its plan.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 
@@ -138,4 +138,111 @@ async fn two_scripts_run_concurrently_inside_a_tokio_runtime() {
         .run_source("tenant.rhai", script, None)
         .unwrap();
     assert_eq!(outcome.plan.summary.create, 2);
+}
+
+/// A script that makes the hosted zone of `domain` (a step of the domain: its run holds
+/// the domain's lock from before it starts until it ends).
+const ZONE_SCRIPT: &str = r#"print(route53_ensure_zone_for(get_var("domain")).status);"#;
+
+/// How many hosted zones moto was asked to make (Route 53 `CreateHostedZone`: a POST to
+/// the hostedzone collection).
+fn zones_made(moto: &Moto) -> usize {
+    moto.requests_to("POST", "/2013-04-01/hostedzone").len()
+}
+
+fn lock_file_of(moto: &Moto, domain: &str) -> std::path::PathBuf {
+    mtls::script::domain_lock_file(
+        support::moto::ACCOUNT_ID,
+        support::moto::REGION,
+        Some(&moto.endpoint_url()),
+        domain,
+    )
+    .unwrap()
+}
+
+/// Another process holds the domain's lock: an embedded run waits (says so, changes
+/// nothing), proceeds once it is released, and leaves the lock free when it returns.
+#[test]
+fn an_embedded_run_waits_for_another_process_then_proceeds_and_frees_its_lock() {
+    let moto = Moto::start();
+    let domain = "embed-wait.example.com";
+    let tmp = tempfile::tempdir().unwrap();
+    let holder = support::locks::Holder::take(&lock_file_of(&moto, domain));
+    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let (dir, settings) = (tmp.path().to_path_buf(), moto.settings());
+    let run = std::thread::spawn(move || {
+        Runtime::builder()
+            .workdir(dir)
+            .var("domain", domain)
+            .aws(settings)
+            .on_print(|_| {})
+            .on_notice(move |s| sink.lock().unwrap().push(s.to_string()))
+            .build()
+            .run_source("zone.rhai", ZONE_SCRIPT, None)
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !notices
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| n.contains("waiting"))
+    {
+        assert!(std::time::Instant::now() < deadline, "the run never waited");
+        assert!(!run.is_finished(), "the run did not wait for the lock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Waiting, it has changed nothing.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(!run.is_finished());
+    assert_eq!(zones_made(&moto), 0);
+
+    let path = holder.path.clone();
+    drop(holder);
+    let outcome = run.join().unwrap().unwrap();
+    assert_eq!(outcome.plan.summary.create, 1);
+    assert_eq!(zones_made(&moto), 1);
+    assert!(
+        !support::locks::is_locked(&path),
+        "the run returned holding its lock"
+    );
+}
+
+/// Two runs for one domain in one process exclude each other as two processes do: one
+/// waits for the other, and the zone is made once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_in_process_runs_for_one_domain_serialise() {
+    let moto = Moto::start();
+    let domain = "embed-twice.example.com";
+    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
+    let run = |dir: &std::path::Path| {
+        let sink = notices.clone();
+        Runtime::builder()
+            .workdir(dir)
+            .var("domain", domain)
+            .aws(moto.settings())
+            .on_print(|_| {})
+            .on_notice(move |s| sink.lock().unwrap().push(s.to_string()))
+            .build()
+            .run_source_async("zone.rhai", ZONE_SCRIPT, None)
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (ra, rb) = tokio::join!(run(a.path()), run(b.path()));
+    let ops: Vec<Op> = [ra.unwrap(), rb.unwrap()]
+        .iter()
+        .map(|o| o.plan.actions[0].op)
+        .collect();
+    assert!(
+        ops.contains(&Op::Create) && ops.contains(&Op::Keep),
+        "{ops:?}"
+    );
+    assert_eq!(zones_made(&moto), 1);
+    let notices = notices.lock().unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains(&format!("is changing the resources of {domain}; waiting"))),
+        "neither run waited for the other: {notices:?}"
+    );
+    assert!(!support::locks::is_locked(&lock_file_of(&moto, domain)));
 }

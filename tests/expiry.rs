@@ -3,7 +3,7 @@
 //! truststore's CAs, the chain given to ACM, and on AWS (`--refresh` or a run) the ownership
 //! verification certificate. Warnings are not changes: `--detailed-exitcode` stays 0.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

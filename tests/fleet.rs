@@ -3,7 +3,7 @@
 //! the files, keys 0600, re-runs that keep everything, a kill -9 that a re-run repairs, and
 //! CSRs made by `openssl req` (good, weak, tampered, asking to be a CA).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

@@ -1,9 +1,7 @@
 //! API Gateway accepts client chains of at most four certificates (client to root); the
 //! rehearsal must refuse a fifth level even though webpki alone would accept it.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use mtls::gateway::{probe, Gateway, ProbeOptions, MAX_CLIENT_CHAIN_LEN};
 use support::pki::TestPki;

@@ -1,8 +1,6 @@
 //! curl, a real client, against the rehearsal gateway: the walkthrough's step 15 on loopback.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use mtls::gateway::Gateway;
 use support::pki::TestPki;

@@ -1,9 +1,7 @@
 //! The gateway refuses to start on bad input, and says which file or address is wrong;
 //! once running, it refuses bad requests with an answer rather than a stall.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use miette::Diagnostic;
 use mtls::gateway::{Gateway, GatewayError, ServeConfig};

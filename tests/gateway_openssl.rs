@@ -1,9 +1,7 @@
 //! `openssl s_client`, an independent TLS stack, against the rehearsal gateway: the server
 //! sends its intermediate, verifies against the root alone, and speaks no TLS below 1.2.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use mtls::gateway::Gateway;
 use support::pki::TestPki;

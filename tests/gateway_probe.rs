@@ -1,9 +1,7 @@
 //! The probe against the rehearsal gateway: a trusted client gets the pets and the details
 //! of the handshake; refusals and network failures come back as data, bad inputs as errors.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use std::time::Duration;
 

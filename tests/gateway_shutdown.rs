@@ -1,8 +1,6 @@
 //! `shutdown()` really closes the listener and the open connections, and does so promptly.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use std::time::{Duration, Instant};
 

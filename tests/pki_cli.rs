@@ -1,6 +1,6 @@
 //! `mtls run/plan pki.rhai`: the walkthrough's certificates, checked with openssl.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //!   only then.
 //!
 //! No key is printed: failures name the shape and the file, never its content.
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

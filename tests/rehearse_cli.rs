@@ -1,7 +1,7 @@
 //! The local rehearsal as a user runs it: `mtls serve` checked with curl, and
 //! `mtls run rehearse.rhai` passing, failing on a broken truststore, and planning.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -2,12 +2,7 @@
 //! pkilint (`lint_pkix_cert`, pinned in `.ci/pkilint-requirements.txt`). Any finding of
 //! WARNING or worse fails the test.
 
-mod support {
-    #[allow(dead_code)]
-    pub mod cli;
-    pub mod pkilint;
-    pub mod venv;
-}
+use crate::support;
 
 use support::cli::mtls;
 use support::pkilint::lint_pkix_cert;

@@ -4,7 +4,7 @@
 //! for the new CA's only; re-runs that make no mutating call; phases out of order refused
 //! with nothing changed.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

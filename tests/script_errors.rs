@@ -1,6 +1,6 @@
 //! Script mistakes end in a clear error that points at the file, line and source line.
 
-mod support;
+use crate::support;
 
 use std::fs;
 

@@ -57,6 +57,10 @@ impl fmt::Debug for CertificateImport<'_> {
     }
 }
 
+/// The capability to take a key's bytes for `ImportCertificate`'s private key field: the
+/// private field means only this module can make one (see [`crate::pki::KeyDestination`]).
+pub struct AcmPrivateKeyField(());
+
 /// Who made the certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertificateKind {
@@ -177,7 +181,9 @@ impl Acm {
             .client
             .import_certificate()
             .certificate(Blob::new(import.certificate_pem.as_bytes()))
-            .private_key(Blob::new(import.private_key.expose_to_file_or_acm()))
+            .private_key(Blob::new(
+                import.private_key.expose_to(&AcmPrivateKeyField(())),
+            ))
             .set_certificate_chain(import.chain_pem.map(|c| Blob::new(c.as_bytes())));
         let out = match import.reimport_arn {
             // A re-import over the same ARN is idempotent: the SDK may retry it.

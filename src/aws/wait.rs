@@ -500,3 +500,91 @@ mod tests {
         assert!(!was_refused_unprocessed(&lost));
     }
 }
+
+/// Tests that kill the mutants cargo-mutants found alive here (tests/README.md, "Mutation
+/// testing").
+#[cfg(test)]
+mod mutants_tests {
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+
+    use super::*;
+
+    const QUICK: Wait = Wait::new(Duration::from_millis(300), Duration::from_millis(5));
+
+    fn pending() -> Result<Poll<u32>, AwsError> {
+        Ok(Poll::Pending("UPDATING".into()))
+    }
+
+    #[test]
+    fn the_bounds_are_the_documented_ones() {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        assert_eq!(Wait::certificate_validation().timeout, minutes(30));
+        assert_eq!(Wait::dns_change().timeout, minutes(5));
+        assert_eq!(Wait::domain_update().timeout, minutes(15));
+        assert_eq!(Retry::in_use().total, minutes(15));
+        assert_eq!(Retry::throttled().total, minutes(10));
+    }
+
+    #[test]
+    fn only_throttling_answers_are_throttled() {
+        let answer = |code: &str| AwsError::local("apigateway", "CreateDomainName", code, "");
+        assert!(is_throttled(&answer("TooManyRequestsException")));
+        assert!(is_throttled(&answer("SlowDown")));
+        assert!(!is_throttled(&answer("ResourceInUseException")));
+        assert!(!is_throttled(&answer("AccessDenied")));
+    }
+
+    #[tokio::test]
+    async fn poll_asks_until_done() {
+        let calls = AtomicU32::new(0);
+        let out = poll(
+            &QUICK,
+            "apigateway",
+            "GetDomainName",
+            "the domain",
+            || async {
+                match calls.fetch_add(1, SeqCst) {
+                    0..=2 => pending(),
+                    n => Ok(Poll::Done(n)),
+                }
+            },
+        )
+        .await;
+        assert_eq!(out.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn poll_stops_at_an_error_and_at_the_timeout() {
+        let calls = AtomicU32::new(0);
+        let out: Result<u32, _> = poll(&QUICK, "acm", "DescribeCertificate", "x", || async {
+            calls.fetch_add(1, SeqCst);
+            Err(AwsError::local(
+                "acm",
+                "DescribeCertificate",
+                "AccessDenied",
+                "no",
+            ))
+        })
+        .await;
+        assert_eq!(out.unwrap_err().code.as_deref(), Some("AccessDenied"));
+        assert_eq!(calls.load(SeqCst), 1);
+
+        let start = Instant::now();
+        let out = poll(
+            &QUICK,
+            "apigateway",
+            "GetDomainName",
+            "the domain",
+            || async { pending() },
+        )
+        .await;
+        let err = out.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some(local_code::TIMEOUT));
+        assert!(
+            err.message
+                .starts_with("the domain is still UPDATING after"),
+            "{err:?}"
+        );
+        assert!(start.elapsed() >= QUICK.timeout);
+    }
+}

@@ -55,20 +55,23 @@ fn run_command() -> Result<ExitCode> {
     .ok();
     match cli.command {
         Command::Run(cmd) if cmd.dry_run => {
-            let plan = run(&cmd.common, Mode::Plan)?;
+            let plan = run(&cmd.common, Mode::Plan, None)?;
             Ok(plan_status(&plan, cmd.detailed_exitcode))
         }
         Command::Run(cmd) => {
-            // A person at a terminal confirms changes to AWS; a script or CI (standard input
-            // not a terminal) has said what it wants by running mtls.
-            if !cmd.yes && std::io::stdin().is_terminal() {
-                confirm(&cmd.common)?;
-            }
-            run(&cmd.common, Mode::Live)?;
+            // A person at a terminal confirms changes to AWS, and the run then sends only
+            // those; a script or CI (standard input not a terminal) has said what it wants
+            // by running mtls.
+            let confirmed = if !cmd.yes && std::io::stdin().is_terminal() {
+                Some(confirm(&cmd.common)?)
+            } else {
+                None
+            };
+            run(&cmd.common, Mode::Live, confirmed.as_ref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(cmd) => {
-            let plan = run(&cmd.common, Mode::Plan)?;
+            let plan = run(&cmd.common, Mode::Plan, None)?;
             Ok(plan_status(&plan, cmd.detailed_exitcode))
         }
         Command::Functions { stdlib, format } => {
@@ -215,9 +218,10 @@ fn builder(args: &RunArgs, mode: Mode) -> Result<RuntimeBuilder> {
 
 /// Before a live run at a terminal: plans the same script (quietly, and offline unless
 /// `--refresh`), and when the plan changes something on AWS, shows those changes and asks.
-/// Returns `Ok` to go on, an error when the answer is anything but `yes`: nothing has been
+/// Returns the plan to go on with (the run sends no AWS change it does not show; with none,
+/// nothing was asked), an error when the answer is anything but `yes`: nothing has been
 /// written or sent by then (a plan makes no AWS call that changes anything).
-fn confirm(args: &RunArgs) -> Result<()> {
+fn confirm(args: &RunArgs) -> Result<Plan> {
     let planned = builder(args, Mode::Plan)?
         .progress(false)
         .on_print(|_| {})
@@ -232,7 +236,7 @@ fn confirm(args: &RunArgs) -> Result<()> {
         }
     };
     if !plan.changes_aws() {
-        return Ok(());
+        return Ok(plan);
     }
     let text = plan.aws_changes().render_text();
     // The plan's closing line says how to apply it: that is what is being asked here.
@@ -260,7 +264,7 @@ fn confirm(args: &RunArgs) -> Result<()> {
         .wrap_err("could not read the answer")?;
     if answer.trim() == "yes" {
         eprintln!();
-        return Ok(());
+        return Ok(plan);
     }
     Err(miette::miette!(
         help = "run it again and answer yes, or pass --yes to apply without asking",
@@ -269,9 +273,14 @@ fn confirm(args: &RunArgs) -> Result<()> {
     ))
 }
 
-fn run(args: &RunArgs, mode: Mode) -> Result<Plan> {
+/// Runs the script in `mode`; a live run sends only the AWS changes of `confirmed` (when
+/// a person confirmed a plan).
+fn run(args: &RunArgs, mode: Mode, confirmed: Option<&Plan>) -> Result<Plan> {
     let json = args.format == Format::Json;
     let mut builder = builder(args, mode)?.progress(!json);
+    if let Some(plan) = confirmed {
+        builder = builder.approved(plan);
+    }
     // The first Ctrl-C stops the run where it is, with a word on what was done; a second
     // one ends the process at once.
     let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

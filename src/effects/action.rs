@@ -3,6 +3,8 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use super::Kind;
+
 /// What happens to a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,6 +77,18 @@ pub enum ArgValue {
     Sensitive,
 }
 
+impl ArgValue {
+    /// A value as a script gave it: the placeholder alone is unknown; text built from it
+    /// (`s3://trust-store-(known after apply)/...`) is shown as people read it.
+    fn of(text: String) -> Self {
+        if text == super::Unknown.to_string() {
+            ArgValue::Unknown
+        } else {
+            ArgValue::Known(super::readable(&text).into_owned())
+        }
+    }
+}
+
 impl std::fmt::Display for ArgValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -117,8 +131,8 @@ pub struct Arg {
 pub struct Action {
     /// Create, update, replace, keep, delete or check.
     pub op: Op,
-    /// What sort of thing: `private key`, `certificate`, `s3 bucket`, ...
-    pub kind: String,
+    /// What sort of thing (a private key, a certificate, an S3 bucket, ...) and where it lives.
+    pub kind: Kind,
     /// Which one: a file name, a bucket name, a domain.
     pub target: String,
     /// The arguments that decide what is made, in the order they are shown.
@@ -138,16 +152,11 @@ fn args_as_map<S: Serializer>(args: &[Arg], s: S) -> Result<S::Ok, S::Error> {
 
 impl Action {
     /// An action with no arguments yet.
-    pub fn new(
-        op: Op,
-        kind: impl Into<String>,
-        target: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn new(op: Op, kind: Kind, target: impl Into<String>, reason: impl Into<String>) -> Self {
         Action {
             op,
-            kind: kind.into(),
-            target: target.into(),
+            kind,
+            target: super::readable(&target.into()).into_owned(),
             args: Vec::new(),
             reason: reason.into(),
         }
@@ -157,7 +166,7 @@ impl Action {
     pub fn arg(mut self, name: &str, value: impl ToString) -> Self {
         self.args.push(Arg {
             name: name.to_string(),
-            value: ArgValue::Known(value.to_string()),
+            value: ArgValue::of(value.to_string()),
         });
         self
     }
@@ -165,7 +174,7 @@ impl Action {
     /// Adds an argument that is known, or not yet (`None`).
     pub fn arg_maybe(mut self, name: &str, value: Option<impl ToString>) -> Self {
         let value = match value {
-            Some(v) => ArgValue::Known(v.to_string()),
+            Some(v) => ArgValue::of(v.to_string()),
             None => ArgValue::Unknown,
         };
         self.args.push(Arg {

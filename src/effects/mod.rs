@@ -8,6 +8,8 @@
 //! the action in the journal, which becomes the run's [`Plan`].
 
 mod action;
+mod approval;
+mod kind;
 mod plan;
 mod unknown;
 
@@ -15,8 +17,10 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 
 pub use action::{Action, Arg, ArgValue, Op};
+pub use approval::Approved;
+pub use kind::Kind;
 pub use plan::{Plan, Summary};
-pub use unknown::Unknown;
+pub use unknown::{is_unknown, readable, Unknown};
 
 use crate::error::Error;
 
@@ -102,6 +106,9 @@ pub struct Effects {
     warnings: RefCell<Vec<String>>,
     /// Targets an earlier action changes but that were not changed (a plan).
     pending: RefCell<HashSet<String>>,
+    /// The AWS changes a person confirmed: a live run sends no other (`None`: no one was
+    /// asked, so no limit).
+    approved: Option<Approved>,
 }
 
 impl Effects {
@@ -119,23 +126,30 @@ impl Effects {
             targets: RefCell::new(HashSet::new()),
             warnings: RefCell::new(Vec::new()),
             pending: RefCell::new(HashSet::new()),
+            approved: None,
         }
     }
 
-    /// The mode of this run.
-    pub fn mode(&self) -> Mode {
+    /// Limits a live run to the AWS changes `approved` holds: any other stops the run with
+    /// an error before its work starts.
+    pub fn with_approved(mut self, approved: Option<Approved>) -> Self {
+        self.approved = approved;
+        self
+    }
+
+    // The backend owns the mode: code outside this module cannot ask for it (scripts cannot
+    // either: a plan shows what a run does). The one question that leaves it, whether reads
+    // may happen, takes a capability only the AWS read gate can make.
+
+    /// The mode of this run (private: see above).
+    fn mode(&self) -> Mode {
         self.backend.mode()
     }
 
-    /// Whether this run is a plan (nothing is changed).
-    pub fn is_plan(&self) -> bool {
-        self.mode() == Mode::Plan
-    }
-
     /// Whether reads may happen: always in a live run, in a plan only with `--refresh`.
-    /// This is the one place that decides it; a step whose read is skipped sees
-    /// [`crate::reconcile::Observed::NotLookedUp`].
-    pub fn may_read(&self) -> bool {
+    /// This is the one place that decides it, asked by the AWS primitives' read gate alone;
+    /// a step whose read is skipped sees [`crate::reconcile::Observed::NotLookedUp`].
+    pub(crate) fn may_read(&self, _gate: &crate::script::AwsReadGate) -> bool {
         self.mode() == Mode::Live || self.refresh
     }
 
@@ -157,6 +171,9 @@ impl Effects {
         action: Action,
         work: impl FnOnce() -> Result<T, Error>,
     ) -> Result<Option<T>, Error> {
+        if let (Mode::Live, Some(approved)) = (self.mode(), &self.approved) {
+            approved.check(&action)?;
+        }
         let mut work = Some(work);
         let mut out = None;
         let ran = self.backend.carry_out(&action, &mut || {
@@ -232,7 +249,7 @@ mod tests {
     use super::*;
 
     fn create(target: &str) -> Action {
-        Action::new(Op::Create, "file", target, "does not exist")
+        Action::new(Op::Create, Kind::Certificate, target, "does not exist")
     }
 
     #[test]
@@ -250,7 +267,7 @@ mod tests {
         assert_eq!(fx.plan().actions.len(), 1);
         assert!(fx.touched("a"));
         assert!(fx.pending("a"));
-        fx.keep(Action::new(Op::Keep, "file", "b", "exists"));
+        fx.keep(Action::new(Op::Keep, Kind::Certificate, "b", "exists"));
         assert!(fx.touched("b") && !fx.pending("b"));
     }
 

@@ -117,7 +117,12 @@ impl Plan {
             .map(|a| a.op.sign().len())
             .max()
             .unwrap_or(1);
-        let kind_w = self.actions.iter().map(|a| a.kind.len()).max().unwrap_or(0);
+        let kind_w = self
+            .actions
+            .iter()
+            .map(|a| a.kind.name().len())
+            .max()
+            .unwrap_or(0);
         let target_w = self
             .actions
             .iter()
@@ -183,14 +188,12 @@ impl Plan {
         Plan::new(self.mode, actions).with_warnings(self.warnings.clone())
     }
 
-    /// A changing action on anything but a local kind. The list names what is local, so
-    /// that a new kind of resource counts as remote (and is asked about) until it is added.
-    fn is_aws_change(action: &Action) -> bool {
-        const LOCAL_KINDS: [&str; 4] = ["private key", "certificate", "file", "local gateway"];
+    /// A changing action on something that lives on AWS (its kind says where).
+    pub(crate) fn is_aws_change(action: &Action) -> bool {
         matches!(
             action.op,
             Op::Create | Op::Update | Op::Replace | Op::Delete
-        ) && !LOCAL_KINDS.contains(&action.kind.as_str())
+        ) && action.kind.on_aws()
     }
 }
 
@@ -205,15 +208,16 @@ fn checks(n: usize, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effects::Kind;
 
     fn sample() -> Plan {
         Plan::new(
             Mode::Plan,
             vec![
-                Action::new(Op::Create, "private key", "RootCA.key", "does not exist")
+                Action::new(Op::Create, Kind::PrivateKey, "RootCA.key", "does not exist")
                     .arg("algorithm", "rsa4096")
                     .arg_sensitive("pem"),
-                Action::new(Op::Keep, "certificate", "RootCA.pem", "exists")
+                Action::new(Op::Keep, Kind::Certificate, "RootCA.pem", "exists")
                     .arg_maybe("sha256", None::<String>),
             ],
         )
@@ -238,7 +242,10 @@ mod tests {
         );
         assert!(text.contains("algorithm = \"rsa4096\""), "{text}");
         assert!(text.contains("pem       = (sensitive)"), "{text}");
-        assert!(text.contains("sha256 = (known after apply)"), "{text}");
+        assert!(
+            text.contains(&format!("sha256 = {}", crate::effects::Unknown::TEXT)),
+            "{text}"
+        );
     }
 
     #[test]

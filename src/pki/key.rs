@@ -167,12 +167,7 @@ pub fn parse_key_pem(path: &str, pem: &SecretPem) -> Result<KeyPair, Error> {
                     "it holds a certificate signing request, not a private key".into(),
                     "give the key the request was made from",
                 )
-            } else if let Some(bits) = pem
-                .first_block_der()
-                .as_deref()
-                .and_then(rsa_modulus_bits)
-                .filter(|b| *b < 2048)
-            {
+            } else if let Some(bits) = pem.rsa_modulus_bits().filter(|b| *b < 2048) {
                 bad(format!("it is an RSA {bits}-bit key"),
                     "ACM and API Gateway need RSA 2048 bits or more (or ECDSA P-256/P-384): make a new key with --force")
             } else {
@@ -191,7 +186,7 @@ pub fn parse_key_pem(path: &str, pem: &SecretPem) -> Result<KeyPair, Error> {
 }
 
 /// The modulus size of an RSA private key in PKCS#8 or PKCS#1 DER.
-fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+pub(super) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
     use x509_parser::der_parser::parse_der;
     let (_, obj) = parse_der(der).ok()?;
     let seq = obj.as_sequence().ok()?;

@@ -19,6 +19,6 @@ pub use inspect::{sha256_fingerprint, CertInfo, ParsedCert};
 pub use key::{parse_key_pem, KeyAlgorithm};
 pub use profile::{new_serial, prepare_issuer, CertSpec, IssuerMaterial, Profile, Signed};
 pub use rcgen::KeyPair;
-pub use secret::SecretPem;
+pub use secret::{KeyDestination, SecretPem};
 pub use subject::{Subject, ATTRIBUTES};
 pub use truststore::{Truststore, MAX_TRUSTSTORE_BYTES};

@@ -135,3 +135,45 @@ mod tests {
         assert!(binary_problem(block("CERTIFICATE").as_bytes()).is_none());
     }
 }
+
+/// Tests that kill the mutants cargo-mutants found alive here (tests/README.md, "Mutation
+/// testing").
+#[cfg(test)]
+mod mutants_tests {
+    use super::*;
+
+    #[test]
+    fn each_error_names_the_line_of_its_block() {
+        let text = "\n\n-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        assert!(blocks(text).unwrap_err().starts_with("line 3: "));
+        let text = "\n-----BEGIN CERTIFICATE-----\nMAA=\n-----BEGIN CERTIFICATE-----\n";
+        assert!(blocks(text).unwrap_err().starts_with("line 2: "));
+    }
+
+    #[test]
+    fn labels_are_read_from_every_begin_line() {
+        let text = "x\n -----BEGIN CERTIFICATE----- \n-----BEGIN EC PRIVATE KEY-----\n";
+        assert_eq!(labels(text), ["CERTIFICATE", "EC PRIVATE KEY"]);
+        assert!(is_private_key_label("ENCRYPTED PRIVATE KEY"));
+        assert!(!is_private_key_label("CERTIFICATE"));
+    }
+
+    #[test]
+    fn text_is_not_mistaken_for_binary() {
+        // A text starting with "0" (the SEQUENCE tag's byte) is not DER.
+        assert_eq!(binary_problem(b"0 = a text file\n"), None);
+        // Valid UTF-8 with a NUL, and invalid UTF-8 without one, are both binary.
+        assert!(binary_problem(b"text\0more").is_some_and(|p| !p.contains("DER")));
+        assert!(binary_problem(&[0x41, 0xff, 0x41]).is_some_and(|p| !p.contains("DER")));
+    }
+
+    #[test]
+    fn a_certificate_is_encoded_as_lf_pem() {
+        let pem = encode_certificate(&[0x30, 0x00]);
+        assert_eq!(
+            pem,
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(blocks(&pem).unwrap()[0].der, [0x30, 0x00]);
+    }
+}

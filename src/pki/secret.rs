@@ -6,6 +6,12 @@
 //! a 0600 file, and as the private key of ACM's `ImportCertificate`. Nothing else in the
 //! code can take its bytes, so a key cannot end up in a truststore, a plan or a log by a
 //! slip of the pen.
+//!
+//! The compiler enforces it: the bytes are handed only to a [`KeyDestination`], a sealed
+//! trait whose two implementations are types with a private field, so only their own
+//! modules (the key file writer in `workdir.rs`, ACM's import in `aws/acm.rs`) can make one.
+//! (What the compiler cannot see, a key pair serialised again after [`SecretPem::key_pair`],
+//! `tests/code_rules.rs` checks on the source.)
 
 use std::fmt;
 
@@ -37,8 +43,8 @@ impl SecretPem {
     }
 
     /// The text, for the two places that may hold it: a 0600 file and ACM's
-    /// `ImportCertificate` private key field.
-    pub(crate) fn expose_to_file_or_acm(&self) -> &[u8] {
+    /// `ImportCertificate` private key field (see [`KeyDestination`]).
+    pub(crate) fn expose_to(&self, _destination: &impl KeyDestination) -> &[u8] {
         self.text.as_bytes()
     }
 
@@ -63,11 +69,27 @@ impl SecretPem {
         self.text.is_empty()
     }
 
-    /// The DER inside the first PEM block, for reading the key's size when rcgen refuses it.
-    pub(crate) fn first_block_der(&self) -> Option<Vec<u8>> {
-        ::pem::parse(&self.text).ok().map(|p| p.into_contents())
+    /// The modulus size of an RSA key in the first PEM block, for saying why rcgen refused
+    /// it (the key's DER itself never leaves this type).
+    pub(crate) fn rsa_modulus_bits(&self) -> Option<usize> {
+        let der = ::pem::parse(&self.text).ok()?.into_contents();
+        super::key::rsa_modulus_bits(&der)
     }
 }
+
+/// Where a key's bytes may go. Sealed (its supertrait is private to this file) and
+/// implemented only for the two places' capability types, each of which only its own module
+/// can make: code anywhere else cannot compile a call to [`SecretPem::expose_to`].
+pub trait KeyDestination: sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for crate::workdir::KeyFileWriter {}
+impl KeyDestination for crate::workdir::KeyFileWriter {}
+impl sealed::Sealed for crate::aws::acm::AcmPrivateKeyField {}
+impl KeyDestination for crate::aws::acm::AcmPrivateKeyField {}
 
 impl fmt::Debug for SecretPem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -127,3 +127,17 @@ mod tests {
         );
     }
 }
+
+/// Tests that kill the mutants cargo-mutants found alive here (tests/README.md, "Mutation
+/// testing").
+#[cfg(test)]
+mod mutants_tests {
+    use super::*;
+
+    #[test]
+    fn the_size_limit_is_api_gateways() {
+        // API Gateway developer guide, rest-api-mutual-tls ("Configuring mutual TLS for a
+        // custom domain name"): a truststore file is at most 1 MB.
+        assert_eq!(MAX_TRUSTSTORE_BYTES, 1_048_576);
+    }
+}

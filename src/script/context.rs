@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::KeyPool;
 use crate::effects::Effects;
-use crate::pki::lint::Expiry;
 use crate::error::Error;
+use crate::pki::lint::Expiry;
 use crate::workdir::Workdir;
 
 /// How many days before a certificate expires a run starts warning about it.
@@ -32,6 +32,8 @@ pub(crate) struct Context {
     pub interrupt: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Where warnings about the run go (not the script's own output).
     pub notices: Printer,
+    /// The locks the run holds (released when it ends) and the domains its plan named.
+    pub locks: super::RunLocks,
 }
 
 /// How a run reaches AWS: settings, and the clients, connected on first use so that runs
@@ -60,13 +62,19 @@ impl Context {
             gateways: std::cell::RefCell::new(Vec::new()),
             interrupt: Default::default(),
             notices: std::sync::Arc::new(|s| eprintln!("{s}")),
+            locks: Default::default(),
         }
     }
 
     /// Warns, once, in the plan and on the notice sink, when `what` expires (`not_after`)
     /// within `--var expiry_warning_days` (30 by default; 0 turns the warnings off).
     /// `renew` says what to do about it.
-    pub(crate) fn warn_if_expiring(&self, what: &str, not_after: time::OffsetDateTime, renew: &str) {
+    pub(crate) fn warn_if_expiring(
+        &self,
+        what: &str,
+        not_after: time::OffsetDateTime,
+        renew: &str,
+    ) {
         let days = self
             .vars
             .get("expiry_warning_days")
@@ -88,7 +96,12 @@ impl Context {
     }
 
     /// [`Context::warn_if_expiring`] for a certificate file: names it by path and subject.
-    pub(crate) fn warn_if_cert_expiring(&self, path: &str, cert: &crate::pki::ParsedCert, renew: &str) {
+    pub(crate) fn warn_if_cert_expiring(
+        &self,
+        path: &str,
+        cert: &crate::pki::ParsedCert,
+        renew: &str,
+    ) {
         if let (Ok(not_after), Ok(info)) = (cert.not_after(), cert.info()) {
             self.warn_if_expiring(&format!("{path} ({})", info.subject), not_after, renew);
         }
@@ -137,11 +150,13 @@ impl Context {
         }
     }
 
-    /// Ends what the run started in the background (gateways).
+    /// Ends what the run started in the background (gateways), and releases its locks:
+    /// whatever the result (an error, Ctrl-C), another run may go on once this one ends.
     pub(crate) fn finish(&self) {
         let gateways: Vec<_> = self.gateways.borrow_mut().drain(..).collect();
         for g in gateways {
             let _ = self.block_on(g.shutdown());
         }
+        self.locks.release_all();
     }
 }

@@ -53,8 +53,11 @@ pub(crate) fn new_engine(ctx: Option<&Rc<Context>>, print: Printer) -> (Engine, 
         (crate::alloc::live_bytes() > limits::MAX_MEMORY_BYTES).then(|| error::MEMORY_TOKEN.into())
     });
     let p = print.clone();
-    engine.on_print(move |s| p(s));
-    engine.on_debug(move |s, _, pos| print(&format!("[debug {pos}] {s}")));
+    // Text built from a plan's placeholder carries its marks (src/effects/unknown.rs): shown plainly.
+    engine.on_print(move |s| p(&crate::effects::readable(s)));
+    engine.on_debug(move |s, _, pos| {
+        print(&format!("[debug {pos}] {}", crate::effects::readable(s)))
+    });
     let docs = match ctx {
         Some(ctx) => primitives::register_all(&mut engine, ctx),
         None => {

@@ -240,7 +240,11 @@ mod tests {
         let at_line = EvalAltResult::ErrorTerminated("interrupted".into(), Position::new(2, 8));
         let e = sources.runtime_error("flow.rhai", &at_line);
         assert_eq!(e.location, "flow.rhai:2:8");
-        assert!(e.message.contains("while running this line"), "{}", e.message);
+        assert!(
+            e.message.contains("while running this line"),
+            "{}",
+            e.message
+        );
         let nowhere = EvalAltResult::ErrorTerminated("interrupted".into(), Position::NONE);
         let e = sources.runtime_error("flow.rhai", &nowhere);
         assert_eq!(e.location, "flow.rhai");

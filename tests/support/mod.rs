@@ -3,7 +3,10 @@
 
 pub mod cli;
 pub mod key_scan;
+pub mod locks;
 pub mod moto;
+pub mod pki;
+pub mod pkilint;
 pub mod realism;
 pub mod realism_quota;
 pub mod venv;

@@ -1,11 +1,11 @@
-//! Primitives every flow uses: command-line variables, plan awareness, placeholders.
+//! Primitives every flow uses: command-line variables, placeholders, files.
 
 use std::rc::Rc;
 
 use rhai::{Dynamic, ImmutableString, Map};
 
 use super::{primitive, Registrar};
-use crate::effects::Unknown;
+use crate::effects::{is_unknown, Unknown};
 use crate::error::Error;
 use crate::script::error::{fail, Failure};
 use crate::script::Context;
@@ -14,7 +14,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     reg.engine
         .register_type_with_name::<Unknown>("Unknown")
         .register_fn("to_string", |u: &mut Unknown| u.to_string())
-        .register_fn("to_debug", |u: &mut Unknown| u.to_string())
+        .register_fn("to_debug", |_: &mut Unknown| Unknown::TEXT.to_string())
         .register_fn("+", |s: ImmutableString, u: Unknown| format!("{s}{u}"))
         .register_fn("+", |u: Unknown, s: ImmutableString| format!("{u}{s}"))
         .register_type_with_name::<Failure>("Error")
@@ -69,20 +69,12 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
                 .collect()
         }
     );
-    let c = ctx.clone();
-    primitive!(
-        reg,
-        "is_plan",
-        "is_plan() -> bool",
-        "True in `mtls plan` (nothing is changed; some values are `(known after apply)`).",
-        move || c.effects.is_plan()
-    );
     primitive!(
         reg,
         "is_known",
         "is_known(value) -> bool",
-        "False for a `(known after apply)` placeholder of a plan, true for any other value.",
-        |v: Dynamic| !v.is::<Unknown>()
+        "False for a plan's `(known after apply)` placeholder and for text built from one, true for any other value.",
+        |v: Dynamic| !(v.is::<Unknown>() || v.read_lock::<ImmutableString>().is_some_and(|s| is_unknown(&s)))
     );
     let c = ctx.clone();
     primitive!(

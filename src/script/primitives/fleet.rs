@@ -15,7 +15,7 @@ use rhai::{Dynamic, Map};
 use x509_parser::certificate::X509Certificate;
 
 use super::{bound, Opts, Registrar};
-use crate::effects::{Action, Op};
+use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::{
     hex, new_serial, parse_key_pem, prepare_issuer, rfc3339, sha256_fingerprint, CertSpec,
@@ -351,18 +351,12 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let wd = &ctx.workdir;
     // Two runs for the same fleet at once would each find pairs missing and both write
     // them: the second waits for the first (live runs only), then finds them made. The
-    // lock is named by a digest of the real folder and prefix (a path can be long).
-    let folder = std::fs::canonicalize(wd.root())
-        .unwrap_or_else(|_| wd.root().to_path_buf())
-        .join(&fleet.folder);
-    let fleet_id = format!("{}\0{}", folder.display(), fleet.file_prefix);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, fleet_id.as_bytes());
-    let digest: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let _lock = super::aws::StepLock::take(
+    // lock is the fleet's real folder and prefix, however a run spells them.
+    let _lock = super::aws::StepLock::take_files(
         ctx,
-        "fleet",
-        &digest,
-        &format!("the client certificates {}* in {}", fleet.file_prefix, folder.display()),
+        &fleet.folder,
+        &fleet.file_prefix,
+        &format!("the client certificates {}*", fleet.file_prefix),
     )?;
     let ca = load_ca(ctx, &fleet.ca)?;
 
@@ -416,7 +410,7 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
         _ if replace > 0 => format!("{create} missing, {replace} cannot be kept (--force)"),
         _ => format!("{create} missing"),
     };
-    let action = Action::new(op, "client certificates", &range, reason)
+    let action = Action::new(op, Kind::ClientCertificates, &range, reason)
         .arg("count", fleet.count)
         .arg("create", create)
         .arg("replace", replace)
@@ -460,7 +454,7 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
         for (path, text) in [(&csv, &csv_text), (&json, &json_text)] {
             if wd.has_contents(path, text.as_bytes())? {
                 ctx.effects
-                    .keep(Action::new(Op::Keep, "manifest", path, "up to date"));
+                    .keep(Action::new(Op::Keep, Kind::Manifest, path, "up to date"));
                 continue;
             }
             let exists = wd.exists(path)?;
@@ -471,7 +465,7 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
             };
             manifest_status = "update";
             ctx.effects.apply(
-                Action::new(op, "manifest", path, reason).arg("entries", entries.len()),
+                Action::new(op, Kind::Manifest, path, reason).arg("entries", entries.len()),
                 || wd.write(path, text.as_bytes(), Secrecy::Public, exists),
             )?;
         }
@@ -479,7 +473,7 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
         ctx.effects.apply(
             Action::new(
                 Op::Create,
-                "manifest",
+                Kind::Manifest,
                 format!("{csv}, {json}"),
                 "after the certificates",
             )
@@ -788,7 +782,7 @@ fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
     };
     let cert_exists = wd.exists(&cert_path)?;
     let describe = |op: Op, reason: &str| {
-        let mut a = Action::new(op, "certificate", &cert_path, reason)
+        let mut a = Action::new(op, Kind::Certificate, &cert_path, reason)
             .arg("profile", Profile::Client)
             .arg("subject", &spec.subject)
             .arg("csr", &csr_path)

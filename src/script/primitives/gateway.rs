@@ -9,7 +9,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Map};
 
 use super::{bound, Opts, Registrar};
-use crate::effects::{Action, Op, Unknown};
+use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::gateway::{probe, Gateway, ProbeOptions, ProbeResult, ServeConfig};
 use crate::script::Context;
@@ -41,7 +41,7 @@ fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let truststore = o.str("truststore")?;
     let mut action = Action::new(
         Op::Create,
-        "local gateway",
+        Kind::LocalGateway,
         &listen_text,
         "started for this run",
     )
@@ -122,7 +122,7 @@ fn probe_url(ctx: &Context, url: &str, map: &Map) -> Result<Map, Error> {
         (Some(_), Some(c)) => c,
         _ => "none".to_string(),
     };
-    let action = Action::new(Op::Check, "https probe", url, "read-only request")
+    let action = Action::new(Op::Check, Kind::HttpsProbe, url, "read-only request")
         .arg("client_cert", identity);
     let result = ctx
         .effects

@@ -12,7 +12,10 @@ use std::rc::Rc;
 
 use rhai::Engine;
 
+pub(crate) use self::aws::AwsReadGate;
 pub(crate) use args::Opts;
+pub use aws::{domain_lock_file, lock_folder};
+pub(crate) use aws::{take_before_run, RunLocks};
 pub(crate) use pki::KeyPool;
 
 use super::Context;

@@ -9,7 +9,7 @@ use rcgen::PublicKeyData;
 use rhai::{Array, Dynamic, Map};
 
 use super::{bound, primitive, Opts, Registrar};
-use crate::effects::{Action, Op, Unknown};
+use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
 use crate::pki::{
@@ -415,7 +415,7 @@ fn san_text(name: &str) -> String {
 }
 
 fn key_action(op: Op, req: &Request, reason: &str) -> Action {
-    Action::new(op, "private key", &req.key_path, reason)
+    Action::new(op, Kind::PrivateKey, &req.key_path, reason)
         .arg("algorithm", req.algorithm)
         .arg("mode", "0600")
 }
@@ -424,13 +424,15 @@ fn key_action(op: Op, req: &Request, reason: &str) -> Action {
 /// others read it).
 fn kept_key_action(ctx: &Context, req: &Request, reason: &str) -> Result<Action, Error> {
     let mode = ctx.workdir.mode(&req.key_path)?.unwrap_or(0o600);
-    Ok(Action::new(Op::Keep, "private key", &req.key_path, reason)
-        .arg("algorithm", req.algorithm)
-        .arg("mode", format!("{mode:04o}")))
+    Ok(
+        Action::new(Op::Keep, Kind::PrivateKey, &req.key_path, reason)
+            .arg("algorithm", req.algorithm)
+            .arg("mode", format!("{mode:04o}")),
+    )
 }
 
 fn cert_action(op: Op, req: &Request, reason: &str) -> Action {
-    let mut a = Action::new(op, "certificate", &req.cert_path, reason)
+    let mut a = Action::new(op, Kind::Certificate, &req.cert_path, reason)
         .arg("profile", req.spec.profile)
         .arg("subject", &req.spec.subject);
     if !req.spec.sans.is_empty() {

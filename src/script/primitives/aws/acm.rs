@@ -9,7 +9,7 @@ use super::lock::hold_domain;
 use super::{delete_if, map, shown, tags, text, unknown_or, TAG_DOMAIN, TAG_ROLE};
 use crate::aws::acm::{CertificateImport, CertificateSummary};
 use crate::aws::{local_code, AwsError, Tags, Wait};
-use crate::effects::{Action, Op};
+use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::pki::ParsedCert;
 use crate::reconcile::{self, Change, Diff, Observed};
@@ -76,7 +76,11 @@ fn ensure_imported_cert(
     };
     let diff = diff_imported(&local, &observed);
     // What the domain serves until the re-import: warn when that expires soon too.
-    if let Observed::Present(Imported { arn, der: Some(der) }) = &observed {
+    if let Observed::Present(Imported {
+        arn,
+        der: Some(der),
+    }) = &observed
+    {
         if local.as_ref() != Some(der) {
             let served = crate::pki::ParsedCert { der: der.clone() };
             if let Ok(not_after) = served.not_after() {
@@ -98,7 +102,7 @@ fn ensure_imported_cert(
     };
     let (op, imported) = reconcile::apply(
         &ctx.effects,
-        "acm certificate",
+        Kind::AcmCertificate,
         &target,
         observed.looked_up(),
         &diff,
@@ -215,7 +219,7 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     let describe = |a: Action| a.arg("validation", "DNS").arg_maybe("arn", None::<String>);
     let (op, requested) = reconcile::apply(
         &ctx.effects,
-        "acm certificate",
+        Kind::AcmCertificate,
         &target,
         observed.looked_up(),
         &diff,
@@ -293,16 +297,16 @@ fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynam
     let timeout = std::time::Duration::from_secs(timeout.clamp(1, 24 * 3600) as u64);
     let action = Action::new(
         Op::Check,
-        "acm certificate",
+        Kind::AcmCertificate,
         format!("{} is ISSUED", shown(&arn)),
         "wait for DNS validation",
     )
     .arg("timeout", format!("{}s", timeout.as_secs()));
     let status = ctx.effects.apply(action, || {
-        let arn = arn.clone().unwrap_or_default();
+        let arn = crate::reconcile::known(&arn, "the certificate ARN to wait for")?;
         let wait = Wait::new(timeout, std::time::Duration::from_secs(10).min(timeout));
         Ok(ctx
-            .write(|aws| aws.acm().wait_until_issued(&arn, &wait))?
+            .write(|aws| aws.acm().wait_until_issued(arn, &wait))?
             .status)
     })?;
     Ok(unknown_or(status))
@@ -313,11 +317,13 @@ fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
     let mut by_domain = Tags::new();
     by_domain.insert(TAG_DOMAIN.to_string(), domain.to_string());
     match ctx.read(|aws| aws.acm().find_certificates(None, &by_domain))? {
+        // Offline: which certificates are tagged is not known (the target is the live
+        // one's, with the role unknown: a confirmed run sends only what it showed).
         None => delete_if(
             ctx,
             None,
-            "acm certificate",
-            &format!("certificates tagged {TAG_DOMAIN}={domain}"),
+            Kind::AcmCertificate,
+            &format!("{} certificate for {domain}", Unknown::TEXT),
             || Ok(()),
         ),
         Some(certs) => {
@@ -326,7 +332,7 @@ fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
                 delete_if(
                     ctx,
                     Some(true),
-                    "acm certificate",
+                    Kind::AcmCertificate,
                     &format!("{role} certificate for {domain}"),
                     || ctx.write(|aws| aws.acm().delete(&c.arn)),
                 )?;

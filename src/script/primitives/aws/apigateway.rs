@@ -11,7 +11,7 @@ use crate::aws::apigateway::{
     BasePathMapping, DomainName, DomainPatch, MtlsDomainSpec, RestApi, Stage,
 };
 use crate::aws::Wait;
-use crate::effects::{Action, Op};
+use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::primitives::Opts;
@@ -160,7 +160,7 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
     };
     let (op, created) = reconcile::apply(
         &ctx.effects,
-        "rest api",
+        Kind::RestApi,
         name,
         observed.looked_up(),
         &diff,
@@ -242,7 +242,7 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
     let target = format!("{} default endpoint", shown(&api_id));
     let (op, _) = reconcile::apply(
         &ctx.effects,
-        "rest api setting",
+        Kind::RestApiSetting,
         &target,
         observed.looked_up(),
         &diff,
@@ -285,7 +285,7 @@ fn ensure_stage(ctx: &Context, api: &Dynamic, stage: &str) -> Result<Map, Error>
     let target = format!("{}/{stage}", shown(&api_id));
     let (op, deployed) = reconcile::apply(
         &ctx.effects,
-        "api stage",
+        Kind::ApiStage,
         &target,
         observed.looked_up(),
         &diff_stage(&observed),
@@ -483,7 +483,7 @@ fn converge_domain(
     };
     let (op, changed) = reconcile::apply(
         &ctx.effects,
-        "api custom domain",
+        Kind::ApiCustomDomain,
         domain,
         observed.looked_up(),
         diff,
@@ -713,7 +713,7 @@ fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Re
     let diff = diff_mapping(domain, &api_id, stage, &observed)?;
     let (op, _) = reconcile::apply(
         &ctx.effects,
-        "api mapping",
+        Kind::ApiMapping,
         &format!("{domain}/"),
         observed.looked_up(),
         &diff,
@@ -741,7 +741,7 @@ fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
     delete_if(
         ctx,
         found.map(|m| m.is_some()),
-        "api mapping",
+        Kind::ApiMapping,
         &format!("{domain}/"),
         || ctx.write(|aws| aws.apigateway().delete_base_path_mapping(domain, None)),
     )
@@ -754,7 +754,7 @@ fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
         if !domain_made_for(d, domain) {
             ctx.effects.keep(Action::new(
                 Op::Keep,
-                "api custom domain",
+                Kind::ApiCustomDomain,
                 domain,
                 "not made by mtls",
             ));
@@ -764,7 +764,7 @@ fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
     delete_if(
         ctx,
         found.map(|d| d.is_some()),
-        "api custom domain",
+        Kind::ApiCustomDomain,
         domain,
         || ctx.write(|aws| aws.apigateway().delete_domain_name(domain)),
     )
@@ -785,7 +785,7 @@ fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error>
         Observed::Absent => Some(false),
         Observed::Present(_) => Some(true),
     };
-    delete_if(ctx, exists, "rest api", name, || {
+    delete_if(ctx, exists, Kind::RestApi, name, || {
         let id = known(&id, "the REST API id")?;
         ctx.write(|aws| aws.apigateway().delete_rest_api(id))
     })
@@ -924,7 +924,10 @@ mod tests {
         assert!(err.contains("no API Gateway custom domain"), "{err}");
         let theirs = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
         assert!(diff(&theirs, &v("v2")).is_err());
-        assert_eq!(from_to(Some("v1"), &None), "v1 -> (known after apply)");
+        assert_eq!(
+            from_to(Some("v1"), &None),
+            format!("v1 -> {}", crate::effects::Unknown::TEXT)
+        );
         assert_eq!(from_to(None, &v("v2")), "(none) -> v2");
     }
 

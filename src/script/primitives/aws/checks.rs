@@ -24,7 +24,12 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 
 /// The findings of the lint rules (`crate::pki::lint`), all at once: any error stops the
 /// run before anything is sent to AWS; warnings are shown and the run goes on.
-pub(super) fn refuse(ctx: &Context, function: &str, what: &str, findings: Vec<Finding>) -> Result<(), Error> {
+pub(super) fn refuse(
+    ctx: &Context,
+    function: &str,
+    what: &str,
+    findings: Vec<Finding>,
+) -> Result<(), Error> {
     let line = |f: &Finding| {
         format!(
             "{}: {}: {} [{}]",
@@ -99,7 +104,11 @@ pub(crate) fn checked_truststore(ctx: &Context, path: &str) -> Result<Option<Tru
         lint::truststore(path, &store)?,
     )?;
     for ca in store.certs() {
-        ctx.warn_if_cert_expiring(path, ca, "put its successor into the truststore before it expires (rollover.rhai)");
+        ctx.warn_if_cert_expiring(
+            path,
+            ca,
+            "put its successor into the truststore before it expires (rollover.rhai)",
+        );
     }
     Ok(Some(store))
 }
@@ -139,9 +148,17 @@ pub(crate) fn checked_acm_import(
         chain: Some((chain, &chain_certs)),
     })?;
     refuse(ctx, "check_acm_import", cert, findings)?;
-    ctx.warn_if_cert_expiring(cert, &leaf, "issue a new one with --force and run setup again, which re-imports it");
+    ctx.warn_if_cert_expiring(
+        cert,
+        &leaf,
+        "issue a new one with --force and run setup again, which re-imports it",
+    );
     for ca in &chain_certs {
-        ctx.warn_if_cert_expiring(chain, ca, "issue a new intermediate with --force and run setup again");
+        ctx.warn_if_cert_expiring(
+            chain,
+            ca,
+            "issue a new intermediate with --force and run setup again",
+        );
     }
     let pem = |c: &ParsedCert| crate::pki::pem::encode_certificate(&c.der);
     Ok(Some(AcmImportFiles {

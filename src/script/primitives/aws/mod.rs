@@ -14,6 +14,8 @@ mod lock;
 /// The cross-process lock of one step, for steps outside AWS too (a fleet of client
 /// certificates).
 pub(super) use lock::Scoped as StepLock;
+pub use lock::{domain_lock_file, lock_folder};
+pub(crate) use lock::{take_before_run, RunLocks};
 mod rollover;
 mod route53;
 mod s3;
@@ -24,7 +26,7 @@ use rhai::{Dynamic, Map};
 
 use super::{bound, primitive, Registrar};
 use crate::aws::{Aws, Tags};
-use crate::effects::{Action, Op, Unknown};
+use crate::effects::{is_unknown, readable, Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::script::error::fail;
 use crate::script::Context;
@@ -54,12 +56,8 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
     }
     if v.is_string() {
         let s = v.to_string();
-        // "trust-store-(known after apply)": built from a placeholder, so not known either.
-        return Ok(if s.contains(Unknown::TEXT) {
-            None
-        } else {
-            Some(s)
-        });
+        // "trust-store-" + unknown: built from a placeholder, so not known either.
+        return Ok(if is_unknown(&s) { None } else { Some(s) });
     }
     Err(Error::invalid_argument(
         function,
@@ -75,7 +73,7 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
 /// How a script value reads in a plan: strings as they are (placeholders inside included).
 fn display(v: &Dynamic) -> String {
     if v.is_string() {
-        v.to_string()
+        readable(&v.to_string()).into_owned()
     } else {
         Unknown::TEXT.to_string()
     }
@@ -100,15 +98,28 @@ fn tags(domain: &str, role: &str) -> Tags {
     t
 }
 
-impl Context {
-    /// AWS for reads: `None` in an offline plan.
-    fn aws_read(&self) -> Result<Option<&Aws>, Error> {
-        if !self.effects.may_read() {
-            return Ok(None);
-        }
-        self.aws_client().map(Some)
-    }
+/// The one place that asks whether AWS may be read. Its own module, so that its capability
+/// (a private field) cannot be made even by the AWS primitives below: they get `Option<&Aws>`,
+/// never the question.
+mod read_gate {
+    use super::{Aws, Context, Error};
 
+    /// The capability to ask [`crate::effects::Effects::may_read`].
+    pub(crate) struct AwsReadGate(());
+
+    impl Context {
+        /// AWS for reads: `None` in an offline plan.
+        pub(super) fn aws_read(&self) -> Result<Option<&Aws>, Error> {
+            if !self.effects.may_read(&AwsReadGate(())) {
+                return Ok(None);
+            }
+            self.aws_client().map(Some)
+        }
+    }
+}
+pub(crate) use read_gate::AwsReadGate;
+
+impl Context {
     /// AWS for writes (only ever called by live work).
     fn aws_client(&self) -> Result<&Aws, Error> {
         if self.aws.client.get().is_none() {
@@ -166,21 +177,21 @@ fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
     if let Some(r) = &ctx.aws.settings.region {
         return Ok(r.clone().into());
     }
-    if !ctx.effects.may_read() {
+    let Some(aws) = ctx.aws_read()? else {
         // Loading the full configuration may ask the instance metadata service: not offline.
         let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
         return Ok(unknown_or(env));
-    }
-    Ok(ctx.aws_client()?.region().into())
+    };
+    Ok(aws.region().into())
 }
 
 /// Deletes something that may or may not exist: `exists` is `None` offline.
 fn delete_if(
     ctx: &Context,
     exists: Option<bool>,
-    kind: &str,
+    kind: Kind,
     target: &str,
     work: impl FnOnce() -> Result<(), Error>,
 ) -> Result<(), Error> {

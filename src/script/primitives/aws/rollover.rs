@@ -7,7 +7,7 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Map};
 
 use super::{map, tags, text};
-use crate::effects::{Action, Unknown};
+use crate::effects::{Action, Kind, Unknown};
 use crate::error::Error;
 use crate::pki::{ParsedCert, Truststore, MAX_TRUSTSTORE_BYTES};
 use crate::reconcile::{self, Change, Diff, Observed};
@@ -181,7 +181,7 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
     let exists = observed.present().is_some();
     let (op, _) = reconcile::apply(
         &ctx.effects,
-        "truststore bundle",
+        Kind::TruststoreBundle,
         path,
         true,
         &diff,

@@ -9,7 +9,7 @@ use super::lock::{hold_domain, Scoped};
 use super::{delete_if, map, text, unknown_or};
 use crate::aws::route53::{enclosing_names, fqdn, AliasTarget, HostedZone, RecordSet};
 use crate::aws::Wait;
-use crate::effects::{Action, Op, Unknown};
+use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
@@ -80,7 +80,7 @@ fn ensure_zone_for(ctx: &Context, domain: &Dynamic) -> Result<Map, Error> {
             };
             ctx.effects.keep(Action::new(
                 Op::Keep,
-                "route53 hosted zone",
+                Kind::Route53HostedZone,
                 &zone.name,
                 reason,
             ));
@@ -100,7 +100,7 @@ fn ensure_named_zone(
 ) -> Result<Map, Error> {
     let (op, created) = reconcile::apply(
         &ctx.effects,
-        "route53 hosted zone",
+        Kind::Route53HostedZone,
         &fqdn(name),
         observed.looked_up(),
         &diff_zone(&observed),
@@ -214,11 +214,15 @@ fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
             ("status", "unknown".into()),
         ])
     };
-    let (Some(name), Some(_), Some(servers)) = (name, id, servers) else {
+    let (Some(name), Some(_), Some(servers)) = (name.clone(), id, servers) else {
+        plan_unseen_delegation(ctx, name.as_deref())?;
         return Ok(unknown());
     };
     let parent = match read_parent_zone(ctx, &name)? {
-        None => return Ok(unknown()),
+        None => {
+            plan_unseen_delegation(ctx, Some(&name))?;
+            return Ok(unknown());
+        }
         Some(None) => {
             return Ok(map(vec![
                 ("parent", Dynamic::UNIT),
@@ -235,7 +239,7 @@ fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
     let label = format!("{} NS in {}", fqdn(&name), parent.name);
     let (op, _) = reconcile::apply(
         &ctx.effects,
-        "route53 record",
+        Kind::Route53Record,
         &label,
         observed.looked_up(),
         &diff,
@@ -255,16 +259,38 @@ fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
     ]))
 }
 
+/// A plan that cannot look up the parent zone (offline, or a zone this run makes) shows
+/// the NS record a run makes when this account holds one: a plan shows every change its
+/// run may make, and a confirmed run sends no AWS change its plan did not show. Only a
+/// plan gets here (a live run knows the zone), so its work is never done.
+fn plan_unseen_delegation(ctx: &Context, name: Option<&str>) -> Result<(), Error> {
+    let name = name.map_or_else(|| Unknown::TEXT.to_string(), fqdn);
+    let action = Action::new(
+        Op::Create,
+        Kind::Route53Record,
+        format!("{name} NS in {}", Unknown::TEXT),
+        "plan: made if this account holds a parent zone",
+    );
+    ctx.effects.apply(action, || -> Result<(), Error> {
+        Err(Error::internal(
+            "delegate a hosted zone",
+            "the zone was still unknown in a live run",
+        ))
+    })?;
+    Ok(())
+}
+
 fn delete_delegation(ctx: &Context, name: &str) -> Result<(), Error> {
     let zone = ctx.read(|aws| aws.route53().find_public_zone(name))?;
     let parent = read_parent_zone(ctx, name)?;
     let (Some(zone), Some(parent)) = (zone, parent) else {
-        // Offline: whether there is one is not known.
+        // Offline: whether there is one is not known, nor its parent (the target is the
+        // live one's, with the parent unknown: a confirmed run sends only what it showed).
         return delete_if(
             ctx,
             None,
-            "route53 record",
-            &format!("{} NS in its parent zone", fqdn(name)),
+            Kind::Route53Record,
+            &format!("{} NS in {}", fqdn(name), Unknown::TEXT),
             || Ok(()),
         );
     };
@@ -280,7 +306,7 @@ fn delete_delegation(ctx: &Context, name: &str) -> Result<(), Error> {
         return Ok(());
     };
     let label = format!("{} NS in {}", fqdn(name), parent.name);
-    delete_if(ctx, Some(true), "route53 record", &label, || {
+    delete_if(ctx, Some(true), Kind::Route53Record, &label, || {
         let change = ctx.write(|aws| aws.route53().delete_record(&parent.id, record))?;
         let wait = Wait::dns_change();
         ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
@@ -403,7 +429,7 @@ fn ensure_record(
     };
     let (op, _) = reconcile::apply(
         &ctx.effects,
-        "route53 record",
+        Kind::Route53Record,
         &label,
         observed.looked_up(),
         &diff,
@@ -473,7 +499,7 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
         return delete_if(
             ctx,
             None,
-            "route53 record",
+            Kind::Route53Record,
             &format!("{} A and its ACM validation CNAME", fqdn(domain)),
             || Ok(()),
         );
@@ -495,7 +521,7 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
             delete_if(
                 ctx,
                 Some(true),
-                "route53 record",
+                Kind::Route53Record,
                 &format!("{} {}", r.name, r.record_type),
                 || {
                     let change = ctx.write(|aws| aws.route53().delete_record(z, &r))?;
@@ -516,7 +542,7 @@ fn delete_hosted_zone(ctx: &Context, name: &str) -> Result<(), Error> {
     delete_if(
         ctx,
         found.map(|z| z.is_some()),
-        "route53 hosted zone",
+        Kind::Route53HostedZone,
         &fqdn(name),
         || {
             let id = known(&id, "the hosted zone id")?;

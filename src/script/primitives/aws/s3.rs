@@ -7,7 +7,7 @@ use rhai::{Dynamic, Map};
 use super::lock::Scoped;
 use super::{aws_region, delete_if, display, map, text, unknown_or};
 use crate::aws::s3::{sha256_hex, BucketState, ObjectHead, Versioning};
-use crate::effects::{Action, Op};
+use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::reconcile::{self, known, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
@@ -63,7 +63,7 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     };
     let (op, _) = reconcile::apply(
         &ctx.effects,
-        "s3 bucket",
+        Kind::S3Bucket,
         &target,
         observed.looked_up(),
         &diff_bucket(&target, &observed)?,
@@ -83,7 +83,7 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let vdiff = diff_versioning(&versioning);
     reconcile::apply(
         &ctx.effects,
-        "s3 versioning",
+        Kind::S3Versioning,
         &format!("{target} versioning"),
         versioning.looked_up(),
         &vdiff,
@@ -178,7 +178,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     };
     let (op, put) = reconcile::apply(
         &ctx.effects,
-        "s3 object",
+        Kind::S3Object,
         &uri,
         observed.looked_up(),
         &diff,
@@ -212,7 +212,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         None => None,
     };
     Ok(map(vec![
-        // Reads "s3://trust-store-(known after apply)/..." in an offline plan.
+        // In an offline plan the bucket, and so the URI, is not known yet.
         ("uri", uri.clone().into()),
         ("version", unknown_or(version)),
         ("sha256", unknown_or(sha)),
@@ -237,15 +237,17 @@ fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
 fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
     let target = display(bucket);
     let name = text("s3_delete_truststore", "bucket", bucket)?;
-    let Some(name) = name.filter(|_| ctx.effects.may_read()) else {
+    // Looked up only with a known name, and only when AWS may be read.
+    let online = name.is_some() && ctx.aws_read()?.is_some();
+    let Some(name) = name.filter(|_| online) else {
         delete_if(
             ctx,
             None,
-            "s3 object",
+            Kind::S3Object,
             &format!("s3://{target}/{key}"),
             || Ok(()),
         )?;
-        return delete_if(ctx, None, "s3 bucket", &target, || Ok(()));
+        return delete_if(ctx, None, Kind::S3Bucket, &target, || Ok(()));
     };
     let owned = matches!(
         ctx.read(|aws| aws.s3().find_bucket(&name))?,
@@ -261,7 +263,7 @@ fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), E
     if !ours.is_empty() {
         let uri = format!("s3://{name}/{key}");
         let action =
-            Action::new(Op::Delete, "s3 object", &uri, "exists").arg("versions", ours.len());
+            Action::new(Op::Delete, Kind::S3Object, &uri, "exists").arg("versions", ours.len());
         ctx.effects.apply(action, || {
             for v in &ours {
                 ctx.write(|aws| aws.s3().delete_object_version(&name, &v.key, &v.version_id))?;
@@ -270,7 +272,7 @@ fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), E
         })?;
     }
     if others.is_empty() {
-        delete_if(ctx, Some(true), "s3 bucket", &name, || {
+        delete_if(ctx, Some(true), Kind::S3Bucket, &name, || {
             ctx.write(|aws| aws.s3().delete_bucket(&name))
         })
     } else {
@@ -278,7 +280,7 @@ fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), E
         ctx.effects.keep(
             Action::new(
                 Op::Keep,
-                "s3 bucket",
+                Kind::S3Bucket,
                 &name,
                 "holds objects mtls did not put there",
             )
