@@ -249,9 +249,12 @@ impl ApiGateway {
             )
             .set_tags(Some(tags.clone().into_iter().collect()));
         let what = format!("creating REST API {name}");
-        let out = retry(&Retry::throttled(), &what, was_refused_unprocessed, || async {
-            send_once!(request.clone(), OP)
-        })
+        let out = retry(
+            &Retry::throttled(),
+            &what,
+            was_refused_unprocessed,
+            || async { send_once!(request.clone(), OP) },
+        )
         .await?;
         Ok(rest_api_from!(&out, OP))
     }
@@ -421,9 +424,12 @@ impl ApiGateway {
             .stage_name(stage)
             .set_description(description.map(str::to_string));
         let what = format!("deploying REST API {api_id} to stage {stage}");
-        let out = retry(&Retry::throttled(), &what, was_refused_unprocessed, || async {
-            send_once!(request.clone(), OP)
-        })
+        let out = retry(
+            &Retry::throttled(),
+            &what,
+            was_refused_unprocessed,
+            || async { send_once!(request.clone(), OP) },
+        )
         .await?;
         out.id()
             .map(str::to_string)

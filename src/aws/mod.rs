@@ -78,7 +78,10 @@ impl Aws {
         loader = loader.timeout_config(timeouts()?);
         let config = loader.load().await;
         // `AWS_REGION=` (set, empty) reaches the SDK as the region "": no region either.
-        let region = config.region().map(|r| r.to_string()).filter(|r| !r.is_empty());
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .filter(|r| !r.is_empty());
         let region = region.ok_or_else(|| {
             AwsError::local(
                 "config",

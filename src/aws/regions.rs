@@ -91,9 +91,12 @@ pub fn configured_region(settings: &AwsSettings) -> Option<(String, String)> {
     if let Some(r) = &settings.region {
         return Some(("--region".to_string(), r.clone()));
     }
-    let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| (k, v)));
+    let env = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| (k, v))
+    });
     if let Some((k, v)) = env {
         return Some((k.to_string(), v));
     }
@@ -127,7 +130,10 @@ fn profile_region(profile: Option<&str>) -> Option<(String, String)> {
         .map(str::to_string)
         .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
         .unwrap_or_else(|| "default".to_string());
-    Some((format!("the region of profile {name:?}"), region.to_string()))
+    Some((
+        format!("the region of profile {name:?}"),
+        region.to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -136,7 +142,13 @@ mod tests {
 
     #[test]
     fn published_regions_pass_and_unknown_ones_name_the_escape_hatch() {
-        for ok in ["us-east-1", "ap-northeast-1", "eu-central-2", "cn-north-1", "us-gov-west-1"] {
+        for ok in [
+            "us-east-1",
+            "ap-northeast-1",
+            "eu-central-2",
+            "cn-north-1",
+            "us-gov-west-1",
+        ] {
             assert_eq!(region_problem(ok), None, "{ok}");
         }
         // Badly shaped: the shape rule's message.

@@ -249,19 +249,21 @@ impl S3 {
             &what,
             AwsError::is_not_found,
             || async {
-                self.head_object(bucket, key, version).await?.ok_or_else(|| {
-                    let mut e = AwsError::local(
-                        SERVICE,
-                        OP,
-                        "NoSuchKey",
-                        format!(
-                            "{uri} (version {}) was written but S3 does not serve it yet",
-                            version.unwrap_or("null")
-                        ),
-                    );
-                    e.status = Some(404);
-                    e
-                })
+                self.head_object(bucket, key, version)
+                    .await?
+                    .ok_or_else(|| {
+                        let mut e = AwsError::local(
+                            SERVICE,
+                            OP,
+                            "NoSuchKey",
+                            format!(
+                                "{uri} (version {}) was written but S3 does not serve it yet",
+                                version.unwrap_or("null")
+                            ),
+                        );
+                        e.status = Some(404);
+                        e
+                    })
             },
         )
         .await
