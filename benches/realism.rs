@@ -63,6 +63,8 @@ mod key_scan;
 mod moto;
 #[path = "../tests/support/realism.rs"]
 mod realism;
+#[path = "../tests/support/realism_quota.rs"]
+mod realism_quota;
 #[path = "../tests/support/timing.rs"]
 mod timing;
 #[path = "../tests/support/venv.rs"]

@@ -269,18 +269,13 @@ pub fn check_vars(vars: &BTreeMap<String, String>) -> Result<(), Error> {
     }
 }
 
-/// Checks the region given on the command line or in the environment, if any.
-pub fn check_region(flag: Option<&str>) -> Result<(), Error> {
-    let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v)))
-        .find(|(_, v)| !v.is_empty());
-    let (source, region) = match (flag, env) {
-        (Some(r), _) => ("--region", r.to_string()),
-        (None, Some((k, v))) => (k, v),
-        (None, None) => return Ok(()),
+/// Checks the region the run will use, wherever it is set (`--region`, the environment,
+/// the profile), if any: its shape and that AWS publishes it ([`crate::aws::regions`]).
+pub fn check_region(settings: &crate::aws::AwsSettings) -> Result<(), Error> {
+    let Some((source, region)) = crate::aws::regions::configured_region(settings) else {
+        return Ok(());
     };
-    match region_problem(&region) {
+    match crate::aws::regions::region_problem(&region) {
         None => Ok(()),
         Some(problem) => Err(Error::InvalidInput {
             problems: format!("{source}: {problem}"),

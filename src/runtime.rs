@@ -268,7 +268,7 @@ impl Runtime {
         let cfg = self.cfg;
         // Every input is checked before anything is written or sent.
         crate::inputs::check_vars(&cfg.vars)?;
-        crate::inputs::check_region(cfg.aws.region.as_deref())?;
+        crate::inputs::check_region(&cfg.aws)?;
         let mut locks = None;
         if cfg.mode == Mode::Live {
             let quiet: Printer = Arc::new(|_| {});

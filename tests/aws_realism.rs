@@ -11,6 +11,7 @@ use std::time::Duration;
 use support::cli::{mtls_env, run_setup, Run};
 use support::moto::{endpoint_turned_off_then_deployed, Moto};
 use support::realism::*;
+use support::realism_quota::{ChangePending, Quota, VersioningNotFound};
 use support::timing::secs_arg;
 
 const DOMAIN: &str = "api.example.com";
@@ -111,11 +112,17 @@ fn a_new_certificate_unknown_then_without_its_record_is_waited_for() {
     assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
 }
 
-/// Each 429 of `operation` was followed by the next attempt no sooner than its Retry-After.
+/// Each 429 of `operation` (answered by the rule named `rule`) was followed by the next
+/// attempt no sooner than its Retry-After, and the last attempt succeeded.
 #[track_caller]
 fn assert_retry_after_honoured(realism: &Realism, operation: &str) -> usize {
+    assert_quota_honoured(realism, DomainRateLimit::NAME, operation)
+}
+
+#[track_caller]
+fn assert_quota_honoured(realism: &Realism, rule: &str, operation: &str) -> usize {
     let calls = realism.calls_of(operation);
-    let waits: Vec<u64> = events(realism, DomainRateLimit::NAME, &format!("{operation}: 429"))
+    let waits: Vec<u64> = events(realism, rule, &format!("{operation}: 429"))
         .iter()
         .map(|e| e.text.rsplit(' ').next().unwrap().parse().unwrap())
         .collect();
@@ -176,6 +183,140 @@ fn throttled_domain_calls_wait_for_retry_after() {
         realism.report()
     );
     assert!(Inventory::of(&moto, DOMAIN).apis.is_empty());
+}
+
+/// API Gateway quotas, each operation its own window: CreateRestApi (regional, one per
+/// 3 s) and CreateDeployment (one per 5 s) answer 429 with Retry-After; a 429 means nothing
+/// was made, so mtls sends the create again after the wait, and one API with one
+/// deployment exists (the creates are otherwise sent once).
+#[test]
+fn creates_refused_by_api_gateway_quotas_are_sent_again_after_retry_after() {
+    let moto = Moto::start();
+    let realism = Realism::start(
+        &moto,
+        vec![
+            Quota::new(&["CreateRestApi"], secs(2.0)).after_another_caller(),
+            Quota::new(&["CreateDeployment"], secs(2.0)).after_another_caller(),
+        ],
+    );
+    let dir = workdir_with_pki(DOMAIN);
+    let up = ok(run_setup(dir.path(), &realism.env(), &["-v"]), &realism);
+    for op in ["CreateRestApi", "CreateDeployment"] {
+        assert!(
+            assert_quota_honoured(&realism, Quota::NAME, op) >= 1,
+            "{op} was never refused\n{}",
+            realism.report()
+        );
+    }
+    assert!(
+        up.stderr.contains("TooManyRequestsException, asking again")
+            && up.stderr.contains("AWS asked for"),
+        "{}",
+        up.stderr
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+    // One API, and exactly the deployments of the successful calls: one.
+    let inv = Inventory::of(&moto, DOMAIN);
+    assert_eq!(inv.apis.len(), 1, "{inv:#?}\n{}", realism.report());
+    let deployed = realism
+        .calls_of("CreateDeployment")
+        .iter()
+        .filter(|c| c.status.is_some_and(|s| s < 300))
+        .count();
+    assert_eq!(deployed, 1, "{}", realism.report());
+    let (status, body) = moto_call(
+        moto_port(&moto),
+        "GET",
+        &format!("/restapis/{}/deployments", inv.apis[0]),
+        "apigateway",
+        b"",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let items = serde_json::from_str::<serde_json::Value>(&body).unwrap()["item"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(items, 1, "moto holds {items} deployments: {body}");
+}
+
+fn moto_port(moto: &Moto) -> u16 {
+    moto.endpoint_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}
+
+/// S3: for a while after versioning is first enabled, reads of a new object answer 404
+/// (and API Gateway cannot read it as a truststore). setup reads the truststore back until
+/// S3 serves it, saying so, and only then gives it to the domain.
+#[test]
+fn a_new_truststore_answering_404_while_versioning_propagates_is_read_back_until_served() {
+    let moto = Moto::start();
+    // Longer than setup takes from the upload to CreateDomainName (about 4 s), so that
+    // without the read-back the domain would meet the 404 (a BadRequestException).
+    let realism = Realism::start(&moto, vec![VersioningNotFound::new(secs(6.0))]);
+    let dir = workdir_with_pki(DOMAIN);
+    let up = ok(run_setup(dir.path(), &realism.env(), &["-v"]), &realism);
+    let served = events(&realism, VersioningNotFound::NAME, "HeadObject");
+    assert!(
+        served.iter().any(|e| e.text.contains("404 NoSuchKey")),
+        "no 404 was served\n{}",
+        realism.report()
+    );
+    assert!(
+        events(&realism, VersioningNotFound::NAME, "BadRequestException").is_empty(),
+        "the domain was given a truststore S3 did not serve yet\n{}",
+        realism.report()
+    );
+    assert!(
+        up.stderr.contains("S3 may answer 404 for up to 15 minutes"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(
+        realism.calls_of("CreateDomainName").len(),
+        1,
+        "{}",
+        realism.report()
+    );
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+}
+
+/// Route 53: a record change is PENDING for a while, then INSYNC. Setup waits for each of
+/// its changes to be INSYNC before it goes on (the next change, or the end of the run).
+#[test]
+fn each_route53_change_is_waited_for_until_insync() {
+    let moto = Moto::start();
+    let lasts = secs(2.0);
+    let realism = Realism::start(&moto, vec![ChangePending::new(lasts)]);
+    let dir = workdir_with_pki(DOMAIN);
+    ok(run_setup(dir.path(), &realism.env(), &[]), &realism);
+    assert!(
+        !events(&realism, ChangePending::NAME, ": PENDING (").is_empty(),
+        "no change was seen PENDING\n{}",
+        realism.report()
+    );
+    let calls = realism.calls();
+    let changes: Vec<usize> = (0..calls.len())
+        .filter(|&i| calls[i].operation == "ChangeResourceRecordSets")
+        .collect();
+    assert!(!changes.is_empty(), "{}", realism.report());
+    for i in changes {
+        let next_change = (i + 1..calls.len())
+            .find(|&j| calls[j].mutating.is_some())
+            .unwrap_or(calls.len());
+        let waited = calls[i + 1..next_change]
+            .iter()
+            .any(|c| c.operation == "GetChange" && c.at >= calls[i].at + lasts);
+        assert!(
+            waited,
+            "the change at {:?} was not waited for until INSYNC\n{}",
+            calls[i].at,
+            realism.report()
+        );
+    }
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
 }
 
 /// Rule 4: a domain is UPDATING after a create or an update, and refuses changes until
@@ -592,6 +733,8 @@ fn all_rules_at_once() {
             DomainRateLimit::new(secs(2.0)).after_another_caller(),
             DomainUpdating::new(secs(3.0)),
             VersioningLag::new(secs(2.0)),
+            VersioningNotFound::new(secs(2.0)),
+            Quota::new(&["CreateRestApi", "CreateDeployment"], secs(2.0)).after_another_caller(),
             // Outlasts the few calls between teardown's deletes and the next setup's list.
             DeletedCertificatesListed::new(secs(3.0)),
             EndpointNeedsDeployment::new(),
@@ -624,6 +767,8 @@ fn all_rules_at_once() {
         DomainRateLimit::NAME,
         DomainUpdating::NAME,
         VersioningLag::NAME,
+        VersioningNotFound::NAME,
+        Quota::NAME,
         DeletedCertificatesListed::NAME,
         PublicDns::NAME,
     ] {

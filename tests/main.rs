@@ -11,6 +11,7 @@ mod aws_errors_in_scripts;
 mod aws_faults;
 mod aws_interrupts;
 mod aws_realism;
+mod aws_region;
 mod aws_route53;
 mod aws_s3;
 mod aws_setup;

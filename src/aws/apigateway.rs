@@ -7,7 +7,7 @@ use aws_sdk_apigateway::types::{
     SecurityPolicy,
 };
 
-use super::wait::{is_throttled, no_retries, poll, retry, Poll, Retry};
+use super::wait::{is_throttled, no_retries, poll, retry, was_refused_unprocessed, Poll, Retry};
 use super::{local_code, AwsError, SdkResultExt, Tags, Wait};
 
 const SERVICE: &str = "apigateway";
@@ -140,6 +140,23 @@ pub struct BasePathMapping {
     pub stage: Option<String>,
 }
 
+/// Sends a create that must not be sent twice (no idempotency token): with the SDK's
+/// retries off, so that only [`retry`] may send it again, and only after an answer that
+/// proves nothing was made ([`was_refused_unprocessed`]). Gives a [`super::error::Refusal`]
+/// carrying AWS's `Retry-After`.
+macro_rules! send_once {
+    ($request:expr, $op:expr) => {
+        $request
+            .customize()
+            .config_override(
+                aws_sdk_apigateway::config::Builder::default().retry_config(no_retries()),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::refusal_from_sdk(SERVICE, $op, e))
+    };
+}
+
 /// Converts any output that carries a REST API's fields (they share accessors).
 macro_rules! rest_api_from {
     ($out:expr, $op:expr) => {{
@@ -214,13 +231,14 @@ impl ApiGateway {
     }
 
     /// `CreateRestApi`: an empty REGIONAL API with tags (ImportRestApi takes no tags; fill it
-    /// with [`ApiGateway::overwrite_rest_api`]). Sent once, never retried by the SDK: the
-    /// call has no idempotency token, and a retry after an answer lost on the way (a
-    /// timeout, a reset) would make a second API. A failed call fails the run; the next run
-    /// finds the API by its tag.
+    /// with [`ApiGateway::overwrite_rest_api`]). Never retried by the SDK: the call has no
+    /// idempotency token, and a retry after an answer lost on the way (a timeout, a reset)
+    /// would make a second API; a failed call fails the run, and the next run finds the API
+    /// by its tag. Only a 429 is asked again (Retry-After honoured): API Gateway allows one
+    /// regional CreateRestApi per 3 s per account, and a 429 means nothing was created.
     pub async fn create_rest_api(&self, name: &str, tags: &Tags) -> Result<RestApi, AwsError> {
         const OP: &str = "CreateRestApi";
-        let out = self
+        let request = self
             .client
             .create_rest_api()
             .name(name)
@@ -229,14 +247,15 @@ impl ApiGateway {
                     .types(EndpointType::Regional)
                     .build(),
             )
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .customize()
-            .config_override(
-                aws_sdk_apigateway::config::Builder::default().retry_config(no_retries()),
-            )
-            .send()
-            .await
-            .or_aws(SERVICE, OP)?;
+            .set_tags(Some(tags.clone().into_iter().collect()));
+        let what = format!("creating REST API {name}");
+        let out = retry(
+            &Retry::throttled(),
+            &what,
+            was_refused_unprocessed,
+            || async { send_once!(request.clone(), OP) },
+        )
+        .await?;
         Ok(rest_api_from!(&out, OP))
     }
 
@@ -388,7 +407,9 @@ impl ApiGateway {
     }
 
     /// `CreateDeployment` of the API's current state to `stage` (created when missing);
-    /// returns the deployment id.
+    /// returns the deployment id. Like [`ApiGateway::create_rest_api`], sent once (a resend
+    /// after a lost answer would make a second deployment) except after a 429: API Gateway
+    /// allows one CreateDeployment per 5 s per account.
     pub async fn create_deployment(
         &self,
         api_id: &str,
@@ -396,15 +417,20 @@ impl ApiGateway {
         description: Option<&str>,
     ) -> Result<String, AwsError> {
         const OP: &str = "CreateDeployment";
-        let out = self
+        let request = self
             .client
             .create_deployment()
             .rest_api_id(api_id)
             .stage_name(stage)
-            .set_description(description.map(str::to_string))
-            .send()
-            .await
-            .or_aws(SERVICE, OP)?;
+            .set_description(description.map(str::to_string));
+        let what = format!("deploying REST API {api_id} to stage {stage}");
+        let out = retry(
+            &Retry::throttled(),
+            &what,
+            was_refused_unprocessed,
+            || async { send_once!(request.clone(), OP) },
+        )
+        .await?;
         out.id()
             .map(str::to_string)
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "id"))

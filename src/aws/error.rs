@@ -14,6 +14,8 @@ pub mod local_code {
     pub const NO_CREDENTIALS: &str = "mtls.NoCredentials";
     /// No region is configured.
     pub const NO_REGION: &str = "mtls.NoRegion";
+    /// The region configured is not one AWS publishes.
+    pub const INVALID_REGION: &str = "mtls.InvalidRegion";
     /// The endpoint could not be reached (DNS, refused connection, TLS).
     pub const UNREACHABLE: &str = "mtls.EndpointUnreachable";
     /// A request or a wait ran out of time.
@@ -229,6 +231,11 @@ impl AwsError {
             local_code::NO_REGION => {
                 "no AWS region is configured: pass --region (e.g. --region ap-northeast-1), set \
                  AWS_REGION, or set `region` in the profile"
+                    .to_string()
+            }
+            local_code::INVALID_REGION => {
+                "pass --region with a region AWS publishes (e.g. --region ap-northeast-1), or \
+                 correct AWS_REGION or the `region` of the profile"
                     .to_string()
             }
             local_code::UNREACHABLE => {

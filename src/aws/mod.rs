@@ -17,6 +17,7 @@
 pub mod acm;
 pub mod apigateway;
 mod error;
+pub mod regions;
 pub mod route53;
 pub mod s3;
 pub mod sts;
@@ -76,7 +77,12 @@ impl Aws {
         }
         loader = loader.timeout_config(timeouts()?);
         let config = loader.load().await;
-        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+        // `AWS_REGION=` (set, empty) reaches the SDK as the region "": no region either.
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .filter(|r| !r.is_empty());
+        let region = region.ok_or_else(|| {
             AwsError::local(
                 "config",
                 "LoadRegion",
@@ -87,6 +93,16 @@ impl Aws {
                 },
             )
         })?;
+        // Whichever source set it (the profile, the instance metadata included), a region
+        // AWS does not have is refused before the first call.
+        if let Some(problem) = regions::region_problem(&region) {
+            return Err(AwsError::local(
+                "config",
+                "LoadRegion",
+                local_code::INVALID_REGION,
+                problem,
+            ));
+        }
         // An emulator answers on one host name, so buckets cannot be virtual hosts there.
         let endpoint_overridden = config.endpoint_url().is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());

@@ -5,7 +5,6 @@
 //! tell whether the live version holds the bytes it has locally. The ETag is no such hash: it
 //! is an MD5 only for single-part uploads without SSE-KMS.
 
-use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
@@ -144,27 +143,16 @@ impl S3 {
     /// `GetBucketVersioning`.
     pub async fn versioning(&self, bucket: &str) -> Result<Versioning, AwsError> {
         const OP: &str = "GetBucketVersioning";
-        let status = match self
+        let out = self
             .client
             .get_bucket_versioning()
             .bucket(bucket)
             .send()
             .await
-        {
-            Ok(out) => out.status().map(|s| s.as_str().to_string()),
-            // moto 5.2 names the root element `GetBucketVersioningResponse` instead of
-            // `VersioningConfiguration`, which the SDK refuses to parse; the status element
-            // inside is right, so read it from the raw body of such a 200 answer.
-            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 200 => e
-                .raw()
-                .body()
-                .bytes()
-                .and_then(|b| xml_element(&String::from_utf8_lossy(b), "Status")),
-            Err(e) => return Err(AwsError::from_sdk(SERVICE, OP, e)),
-        };
-        Ok(match status.as_deref() {
-            Some("Enabled") => Versioning::Enabled,
-            Some("Suspended") => Versioning::Suspended,
+            .or_aws(SERVICE, OP)?;
+        Ok(match out.status() {
+            Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
+            Some(BucketVersioningStatus::Suspended) => Versioning::Suspended,
             _ => Versioning::Unversioned,
         })
     }
@@ -234,6 +222,50 @@ impl S3 {
         until_versioned(&policy, &format!("s3://{bucket}/{key}"), || {
             self.put_object(bucket, key, body, content_type)
         })
+        .await
+    }
+
+    /// `HeadObject` of the version `written` made, until S3 serves it (read back before any
+    /// other service is pointed at it). For up to 15 minutes after versioning is first
+    /// enabled on a bucket, "GET requests for objects created or updated after enabling
+    /// versioning may result in HTTP 404 NoSuchKey errors" (S3 user guide, "Enabling
+    /// versioning on buckets"); API Gateway reads the truststore when a domain is created or
+    /// updated, so a version it cannot read yet would fail that call. Asks again while S3
+    /// answers 404, within [`Retry::versioning_propagation`], saying so at each attempt.
+    pub async fn wait_until_readable(
+        &self,
+        bucket: &str,
+        key: &str,
+        written: &ObjectVersion,
+    ) -> Result<ObjectHead, AwsError> {
+        const OP: &str = "HeadObject";
+        let uri = format!("s3://{bucket}/{key}");
+        let what = format!(
+            "reading back {uri} (S3 may answer 404 for up to 15 minutes after versioning is first enabled)"
+        );
+        let version = written.version_id.as_deref();
+        super::wait::retry(
+            &Retry::versioning_propagation(),
+            &what,
+            AwsError::is_not_found,
+            || async {
+                self.head_object(bucket, key, version)
+                    .await?
+                    .ok_or_else(|| {
+                        let mut e = AwsError::local(
+                            SERVICE,
+                            OP,
+                            "NoSuchKey",
+                            format!(
+                                "{uri} (version {}) was written but S3 does not serve it yet",
+                                version.unwrap_or("null")
+                            ),
+                        );
+                        e.status = Some(404);
+                        e
+                    })
+            },
+        )
         .await
     }
 
@@ -455,14 +487,6 @@ fn no_such_object(e: &AwsError, version_id: Option<&str>) -> bool {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The text of the first `<name>...</name>` in `xml`.
-fn xml_element(xml: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&format!("</{name}>"))?;
-    Some(xml[start..start + len].trim().to_string())
 }
 
 /// S3 quotes ETags (`"abc"`); callers compare the bare value.

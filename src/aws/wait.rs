@@ -170,6 +170,18 @@ impl Retry {
         }
     }
 
+    /// A new object in a bucket whose versioning was just enabled: "it may take up to 15
+    /// minutes for the change to fully propagate", and meanwhile GET requests for objects
+    /// created after enabling versioning "may result in HTTP 404 NoSuchKey errors" (S3 user
+    /// guide, "Enabling versioning on buckets", manage-versioning-examples.html).
+    pub const fn versioning_propagation() -> Self {
+        Retry {
+            total: Duration::from_secs(15 * 60),
+            first: Duration::from_millis(250),
+            max_pause: Duration::from_secs(10),
+        }
+    }
+
     /// A resource just made can be missing from reads for a few seconds.
     pub const fn not_yet() -> Self {
         Retry {
@@ -179,9 +191,12 @@ impl Retry {
         }
     }
 
-    /// A throttled call: API Gateway allows about one CreateDomainName, UpdateDomainName,
-    /// DeleteDomainName or DeleteRestApi per 30 seconds per account, and says how long to
-    /// wait (`Retry-After`), which [`retry`] honours.
+    /// A throttled call. API Gateway's fixed per-account quotas (API Gateway developer
+    /// guide, "Amazon API Gateway quotas", limits.html) are each their own: one
+    /// CreateRestApi (regional) per 3 s, one CreateDeployment per 5 s, one
+    /// CreateDomainName, UpdateDomainName, DeleteDomainName or DeleteRestApi per 30 s; a
+    /// call beyond one gets HTTP 429 `TooManyRequestsException` with the time to wait
+    /// (`Retry-After`), which [`retry`] honours. Ten minutes outlast twenty windows.
     pub const fn throttled() -> Self {
         Retry {
             total: Duration::from_secs(10 * 60),
@@ -200,6 +215,16 @@ pub(crate) fn no_retries() -> aws_smithy_types::retry::RetryConfig {
 /// Whether `err` is a "too many requests" answer, for [`retry`].
 pub(crate) fn is_throttled(err: &AwsError) -> bool {
     Transient::of(err) == Some(Transient::Throttled)
+}
+
+/// Whether AWS refused `err`'s call with HTTP 429 before doing anything, so that even a
+/// create that must be sent once ([`no_retries`]) may be sent again: API Gateway answers
+/// a call beyond its quota with `TooManyRequestsException`, "The request has reached its
+/// throttling limit. Retry after the specified time period." (API Gateway API reference,
+/// CreateRestApi and CreateDeployment, Errors; quotas in the developer guide, limits.html).
+/// A lost answer (a timeout, a reset) proves nothing and is never a reason to resend.
+pub(crate) fn was_refused_unprocessed(err: &AwsError) -> bool {
+    err.status == Some(429)
 }
 
 /// Calls `call` until it succeeds, fails with an answer `again` does not accept, or
@@ -464,6 +489,15 @@ mod tests {
             Some(Transient::Throttled)
         );
         assert_eq!(Transient::of(&err("AccessDenied")), None);
+        // Only a 429 proves a create was not processed; a lost answer proves nothing.
+        let refused = AwsError {
+            status: Some(429),
+            ..err("TooManyRequestsException")
+        };
+        assert!(was_refused_unprocessed(&refused));
+        assert!(!was_refused_unprocessed(&err("TooManyRequestsException")));
+        let lost = AwsError::local("apigateway", "CreateRestApi", local_code::TIMEOUT, "");
+        assert!(!was_refused_unprocessed(&lost));
     }
 }
 

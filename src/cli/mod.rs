@@ -175,11 +175,14 @@ fn serve(args: args::ServeArgs) -> Result<()> {
 }
 
 fn init_logging(verbose: u8, serving: bool, colour: bool) {
-    // aws-config warns about every missing optional config file; that is not news.
+    // aws-config warns about every missing optional config file; that is not news. Nor is
+    // an instance metadata service that does not answer off EC2: when no region is set,
+    // aws-config asks it and logs each failed attempt as a multi-line WARN, before mtls's
+    // own "no region is set" error says what to do.
     let default = match (verbose, serving) {
-        (0, false) => "warn,aws_runtime::env_config=error",
-        (0, true) => "warn,mtls::gateway=info",
-        (1, _) => "info,aws_runtime::env_config=error",
+        (0, false) => "warn,aws_runtime::env_config=error,aws_config::imds=error",
+        (0, true) => "warn,mtls::gateway=info,aws_config::imds=error",
+        (1, _) => "info,aws_runtime::env_config=error,aws_config::imds=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

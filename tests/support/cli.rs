@@ -55,6 +55,12 @@ pub fn mtls(cwd: &Path, args: &[&str]) -> Run {
 
 /// Runs `mtls ARGS` in `cwd` with extra environment (e.g. a moto endpoint).
 pub fn mtls_env(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    mtls_env_unset(cwd, args, env, &[])
+}
+
+/// [`mtls_env`] with the variables `unset` removed from the environment (unset, not
+/// empty: the AWS SDK reads an empty `AWS_REGION` as the region "").
+pub fn mtls_env_unset(cwd: &Path, args: &[&str], env: &[(String, String)], unset: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtls"));
     cmd.args(args)
         .current_dir(cwd)
@@ -62,6 +68,9 @@ pub fn mtls_env(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
         .env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
     }
     Run::from(cmd.output().expect("run mtls"))
 }

@@ -10,5 +10,6 @@ pub mod pkilint;
 pub mod realism;
 pub mod realism_acm;
 pub mod realism_domain;
+pub mod realism_quota;
 pub mod timing;
 pub mod venv;

@@ -444,7 +444,7 @@ impl Moto {
         let child = Command::new(server.with_file_name("python"))
             .args([
                 "-c",
-                SERVER_SHIM,
+                &with_s3_versioning_patch(SERVER_SHIM),
                 "-H",
                 "127.0.0.1",
                 "-p",
@@ -734,4 +734,25 @@ pub fn venv_dir() -> PathBuf {
 /// Installs the pinned moto into the venv unless it is there; returns `moto_server`'s path.
 fn ensure_installed() -> PathBuf {
     MOTO.ensure_installed()
+}
+
+/// `shim` with moto's GetBucketVersioning answer patched: moto 5.2.5 names the root
+/// element `GetBucketVersioningResponse`, which the SDK refuses to parse; S3 answers
+/// `<VersioningConfiguration>` with an optional `<Status>` (S3 API reference,
+/// GetBucketVersioning). Patched here, so src reads S3's documented answer only.
+fn with_s3_versioning_patch(shim: &str) -> String {
+    const PATCH: &str = r#"
+import moto.s3.responses as s3_responses
+
+def _get_bucket_versioning_as_s3(self):
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            + inner + "</VersioningConfiguration>")
+    return 200, {"Content-Type": "application/xml"}, body
+
+s3_responses.S3Response.get_bucket_versioning = _get_bucket_versioning_as_s3
+"#;
+    format!("{PATCH}{shim}")
 }

@@ -7,7 +7,7 @@
 //! |-------------------------------|----------------------------------------------------------|
 //! | [`CertificateInUse`]          | ACM DeleteCertificate: ResourceInUseException for a while after the domain that used it is deleted |
 //! | [`NewCertificateLag`]         | ACM DescribeCertificate: ResourceNotFoundException right after RequestCertificate, then no validation record for a while |
-//! | [`DomainRateLimit`]           | API Gateway: about one Create/Update/DeleteDomainName or DeleteRestApi per 30 s per account, HTTP 429 with Retry-After |
+//! | [`DomainRateLimit`]           | API Gateway: one Create/Update/DeleteDomainName and one DeleteRestApi per 30 s per account (each its own window), HTTP 429 with Retry-After |
 //! | [`DomainUpdating`]            | API Gateway: a domain is UPDATING after a create or update, and changes to it are refused (409) until AVAILABLE |
 //! | [`VersioningLag`]             | S3: right after versioning is enabled, writes may get no version id |
 //! | [`DeletedCertificatesListed`] | ACM: a deleted certificate is still listed for a while; its tags are then "not found" |
@@ -15,6 +15,10 @@
 //! | [`PublicDns`]                 | ACM validates through public DNS: only a record the registrar's delegation leads to counts |
 //! | [`Latency`]                   | every answer takes a while                               |
 //! | [`Fault`], [`Hold`]           | the network: a reset, HTTP 500 (once, always), a stall; a request held while the test kills mtls |
+//!
+//! More rules (per-operation quotas, 404s while versioning propagates) are in
+//! [`super::realism_quota`]; tests/README.md maps every AWS operation mtls calls to the
+//! rules that model it.
 //!
 //! Errors are shaped as AWS sends them: JSON `{"__type", "message"}` with
 //! `x-amzn-ErrorType` for ACM and API Gateway, XML for S3 and Route 53. Operations are told
@@ -38,6 +42,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::moto::Moto;
+use super::realism_quota::Quota;
 
 /// Seconds, for rule parameters: stretched by `MTLS_TEST_SLOWDOWN` (one function for every
 /// window and timeout of the tests, see [`super::timing`]).
@@ -1254,14 +1259,11 @@ impl Rule for NewCertificateLag {
     }
 }
 
-/// Rule 3. API Gateway allows about one CreateDomainName, UpdateDomainName,
-/// DeleteDomainName or DeleteRestApi per `per` per account; others get HTTP 429
-/// TooManyRequestsException with `Retry-After` (whole seconds).
-pub struct DomainRateLimit {
-    per: Duration,
-    another_caller: bool,
-    last: Option<Instant>,
-}
+/// Rule 3. API Gateway allows one CreateDomainName, UpdateDomainName, DeleteDomainName
+/// and DeleteRestApi per 30 s per account, **each its own window** (API Gateway developer
+/// guide, "Amazon API Gateway quotas"); others get HTTP 429 TooManyRequestsException with
+/// `Retry-After` (whole seconds). A [`Quota`] over those four operations.
+pub struct DomainRateLimit;
 
 impl DomainRateLimit {
     pub const NAME: &'static str = "domain rate limit";
@@ -1272,60 +1274,11 @@ impl DomainRateLimit {
         "DeleteRestApi",
     ];
 
-    /// One call per `per`.
-    pub fn new(per: Duration) -> Box<Self> {
-        Box::new(DomainRateLimit {
-            per,
-            another_caller: false,
-            last: None,
-        })
-    }
-
-    /// As if someone else in the account had made such a call just before mtls's first.
-    pub fn after_another_caller(mut self: Box<Self>) -> Box<Self> {
-        self.another_caller = true;
-        self
-    }
-}
-
-impl Rule for DomainRateLimit {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    fn before(&mut self, req: &Request, cx: &Cx) -> Verdict {
-        let op = req.operation();
-        if !Self::LIMITED.contains(&op.as_str()) {
-            return Verdict::Forward;
-        }
-        if self.last.is_none() && self.another_caller {
-            self.last = Some(cx.now);
-        }
-        match self.last {
-            Some(last) if cx.now < last + self.per => {
-                let retry_after = left(last + self.per, cx.now).ceil().max(1.0) as u64;
-                cx.log(format!(
-                    "{op}: 429 TooManyRequestsException, Retry-After: {retry_after}"
-                ));
-                let mut r = aws_error(
-                    "apigateway",
-                    429,
-                    "TooManyRequestsException",
-                    "Too Many Requests",
-                );
-                r.headers
-                    .push(("Retry-After".into(), retry_after.to_string()));
-                Verdict::Answer(r)
-            }
-            _ => Verdict::Forward,
-        }
-    }
-
-    fn after(&mut self, req: &Request, resp: &mut Response, _cx: &Cx) -> After {
-        if resp.is_success() && Self::LIMITED.contains(&req.operation().as_str()) {
-            self.last = Some(Instant::now());
-        }
-        After::Deliver
+    /// One call of each operation per `per` ([`Quota::after_another_caller`] applies). A
+    /// [`Quota`] under this rule's name, so the tests keep naming the rule they mean.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(per: Duration) -> Box<Quota> {
+        Quota::named(Self::NAME, &Self::LIMITED, per)
     }
 }
 

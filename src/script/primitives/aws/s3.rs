@@ -186,15 +186,16 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         || {
             let body = known(&body, "the truststore")?;
             let bucket = known(&bucket, "the bucket name")?;
-            // Right after versioning is enabled S3 may store a write without a version id:
-            // written again until it has one.
-            ctx.write(|aws| {
-                aws.s3().put_object_versioned(
-                    bucket,
-                    key,
-                    body.as_bytes(),
-                    "application/x-pem-file",
-                )
+            // Right after versioning is enabled S3 may store a write without a version id
+            // (written again until it has one), then answer 404 for the new version for a
+            // while (read back until S3 serves it, before the domain is pointed at it).
+            ctx.write(|aws| async move {
+                let s3 = aws.s3();
+                let written = s3
+                    .put_object_versioned(bucket, key, body.as_bytes(), "application/x-pem-file")
+                    .await?;
+                s3.wait_until_readable(bucket, key, &written).await?;
+                Ok(written)
             })
         },
     )?;
