@@ -289,7 +289,8 @@ async fn serve_connection(
     let tls = tokio::select! {
         _ = stop.changed() => return,
         _ = slot.evicted() => {
-            tracing::info!(%peer, "TLS handshake dropped: newer connections needed its place");
+            // Debug, not info: a flood would log a line per connection.
+            tracing::debug!(%peer, "TLS handshake dropped: newer connections needed its place");
             return;
         }
         done = handshake => match done {
