@@ -665,7 +665,9 @@ fn issuer_fixtures(pki: &TestPki) {
     let mut der = std::fs::read(pki.path("RootCA.der")).unwrap();
     der.extend_from_slice(&[0, 0]);
     std::fs::write(pki.path("trailing.der"), der).unwrap();
-    let b64 = openssl(d, &["base64", "-in", "trailing.der"]).success().stdout;
+    let b64 = openssl(d, &["base64", "-in", "trailing.der"])
+        .success()
+        .stdout;
     std::fs::write(
         pki.path("ts_trailing.pem"),
         format!("-----BEGIN CERTIFICATE-----\n{b64}-----END CERTIFICATE-----\n"),
@@ -687,15 +689,36 @@ fn issuer_fixtures(pki: &TestPki) {
     ok(openssl(
         d,
         &[
-            "req", "-new", "-config", "openssl.cnf", "-key", "rsa3072.key", "-subj",
-            "/CN=rsa 3072 server", "-out", "rsa3072.csr",
+            "req",
+            "-new",
+            "-config",
+            "openssl.cnf",
+            "-key",
+            "rsa3072.key",
+            "-subj",
+            "/CN=rsa 3072 server",
+            "-out",
+            "rsa3072.csr",
         ],
     ));
     ok(openssl(
         d,
         &[
-            "ca", "-batch", "-notext", "-rand_serial", "-config", "openssl.cnf", "-extensions",
-            "server", "-cert", "inca.pem", "-keyfile", "inca.key", "-in", "rsa3072.csr", "-out",
+            "ca",
+            "-batch",
+            "-notext",
+            "-rand_serial",
+            "-config",
+            "openssl.cnf",
+            "-extensions",
+            "server",
+            "-cert",
+            "inca.pem",
+            "-keyfile",
+            "inca.key",
+            "-in",
+            "rsa3072.csr",
+            "-out",
             "rsa3072.pem",
         ],
     ));
@@ -726,8 +749,18 @@ fn issuer_and_chain_rules() {
     issuer_fixtures(&pki);
     let d = pki.dir();
     // The fixtures are what they claim, by openssl's verdict.
-    assert!(openssl_verifies(d, "RootCA.pem", Some("inca.pem"), "server.pem"));
-    assert!(!openssl_verifies(d, "pl0root.pem", Some("pl0sub.pem"), "pl0client.pem"));
+    assert!(openssl_verifies(
+        d,
+        "RootCA.pem",
+        Some("inca.pem"),
+        "server.pem"
+    ));
+    assert!(!openssl_verifies(
+        d,
+        "pl0root.pem",
+        Some("pl0sub.pem"),
+        "pl0client.pem"
+    ));
     assert!(!openssl_verifies(d, "nkcsroot.pem", None, "nkcsclient.pem"));
     assert!(!openssl_verifies(d, "RootCA.pem", None, "badsub.pem"));
 

@@ -30,7 +30,14 @@ async fn four_levels_pass_five_do_not() {
     pki.concat("sub_1_2_3.pem", &["sub3.pem", "sub2.pem", "sub1.pem"]);
     for (leaf, untrusted) in [("four.pem", "sub_1_2.pem"), ("five.pem", "sub_1_2_3.pem")] {
         let out = std::process::Command::new("openssl")
-            .args(["verify", "-CAfile", "RootCA.pem", "-untrusted", untrusted, leaf])
+            .args([
+                "verify",
+                "-CAfile",
+                "RootCA.pem",
+                "-untrusted",
+                untrusted,
+                leaf,
+            ])
             .current_dir(pki.dir())
             .output()
             .expect("run openssl");

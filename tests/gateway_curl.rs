@@ -227,7 +227,12 @@ async fn expired_client_is_refused() {
         .await
         .expect("start gateway");
     // Sound but for its dates (openssl told not to check them): refused for its dates.
-    assert_openssl_verifies(&pki, "RootCA.pem", "expired_client.pem", &["-no_check_time"]);
+    assert_openssl_verifies(
+        &pki,
+        "RootCA.pem",
+        "expired_client.pem",
+        &["-no_check_time"],
+    );
     let result = curl_as(&pki, &gateway, "expired_client", "/pets", &[]).await;
     assert_refused(
         &result,

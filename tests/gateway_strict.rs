@@ -138,8 +138,18 @@ async fn roots_that_cannot_issue_are_not_trusted() {
     let pki = TestPki::new();
     pki.broken_cas();
     pki.concat("pl0chain.pem", &["pl0client.pem", "pl0sub.pem"]);
-    assert!(!openssl_verifies(&pki, "pl0root.pem", Some("pl0sub.pem"), "pl0client.pem"));
-    assert!(!openssl_verifies(&pki, "nkcsroot.pem", None, "nkcsclient.pem"));
+    assert!(!openssl_verifies(
+        &pki,
+        "pl0root.pem",
+        Some("pl0sub.pem"),
+        "pl0client.pem"
+    ));
+    assert!(!openssl_verifies(
+        &pki,
+        "nkcsroot.pem",
+        None,
+        "nkcsclient.pem"
+    ));
     refused_start(&pki, "ts_pathlen.pem", "ca-path-len").await;
     refused_start(&pki, "nkcsroot.pem", "ca-key-cert-sign").await;
     refused_start(&pki, "ts_badsig.pem", "truststore-signature").await;
@@ -149,7 +159,10 @@ async fn roots_that_cannot_issue_are_not_trusted() {
         .expect("a pathlen:0 root alone is a valid truststore");
     let port = gateway.local_addr().port();
     let result = curl(&pki, port, "pl0chain.pem", "pl0client.key", "10").await;
-    assert_access_denied(&result, "a client under an intermediate of a pathlen:0 root");
+    assert_access_denied(
+        &result,
+        "a client under an intermediate of a pathlen:0 root",
+    );
     gateway.shutdown().await;
 }
 
@@ -166,14 +179,22 @@ async fn a_fake_intermediate_does_not_shorten_a_chain() {
     pki.issue("five", "five levels", "client", "sub3");
     // "sub CA 3" again, issued under RootCA's name by fakeroot's key.
     pki.issue("fake3", "sub CA 3", "v3_intermediate", "fakeroot");
-    pki.concat("five_chain.pem", &["five.pem", "sub3.pem", "sub2.pem", "sub1.pem"]);
+    pki.concat(
+        "five_chain.pem",
+        &["five.pem", "sub3.pem", "sub2.pem", "sub1.pem"],
+    );
     pki.concat(
         "five_fake.pem",
         &["five.pem", "sub3.pem", "sub2.pem", "sub1.pem", "fake3.pem"],
     );
     pki.concat("intermediates.pem", &["sub3.pem", "sub2.pem", "sub1.pem"]);
     // Sound but for its length: openssl, which has no length limit, accepts it.
-    assert!(openssl_verifies(&pki, "RootCA.pem", Some("intermediates.pem"), "five.pem"));
+    assert!(openssl_verifies(
+        &pki,
+        "RootCA.pem",
+        Some("intermediates.pem"),
+        "five.pem"
+    ));
     assert!(!openssl_verifies(&pki, "RootCA.pem", None, "fake3.pem"));
 
     let gateway = Gateway::start(&pki.serve_config())
@@ -247,7 +268,10 @@ async fn an_idle_flood_does_not_starve_good_clients() {
     let mut byte = [0u8; 1];
     let read = first.read(&mut byte);
     assert!(
-        matches!(read, Ok(0)) || read.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
         "the oldest idle connection is still open: {read:?}"
     );
     drop(flood);

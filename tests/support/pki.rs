@@ -312,7 +312,12 @@ impl TestPki {
         self.issue("pl0client", "client under pathlen0", "client", "pl0sub");
         self.concat("ts_pathlen.pem", &["pl0root.pem", "pl0sub.pem"]);
         self.self_signed_with("nkcsroot", "no keyCertSign root", "v3_root_no_cert_sign");
-        self.issue("nkcsclient", "client of no keyCertSign", "client", "nkcsroot");
+        self.issue(
+            "nkcsclient",
+            "client of no keyCertSign",
+            "client",
+            "nkcsroot",
+        );
         self.self_signed("fakeroot", "mtls test root CA");
         self.issue("badsub", "badly signed CA", "v3_intermediate", "fakeroot");
         self.concat("ts_badsig.pem", &["RootCA.pem", "badsub.pem"]);
