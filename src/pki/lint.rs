@@ -526,8 +526,8 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
     for (i, (cert, c)) in certs.iter().zip(&parsed).enumerate() {
         out.extend(certificate(file, cert)?);
         let n = named(c, &cert.der);
-        let is_ca = is_ca(c);
-        if !is_ca {
+        let ca = is_ca(c);
+        if !ca {
             out.push(Finding::new(
                 "truststore-not-ca",
                 file,
@@ -555,7 +555,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
         }
         let (path, top) = path_in(i, certs, &parsed);
         let max = crate::gateway::MAX_CLIENT_CHAIN_LEN;
-        if is_ca && path.len() + 1 > max {
+        if ca && path.len() + 1 > max {
             out.push(Finding::new(
                 "truststore-chain-length",
                 file,
@@ -590,7 +590,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
             )),
             Top::MissingIssuer | Top::BadSignature(_) => {}
         }
-        if !is_ca {
+        if !ca {
             continue;
         }
         // A client certificate under certificate `i` has `below` CAs under the ancestor.
@@ -842,7 +842,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
         for (i, ca) in chain.iter().enumerate() {
             let c = parse(ca)?;
             let n = named(&c, &ca.der);
-            let is_ca = matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+            let ca_cert = is_ca(&c);
             if ca.der == cert.der {
                 out.push(Finding::new(
                     "acm-chain-end-entity",
@@ -850,7 +850,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
                     Some(&n),
                     format!("{chain_file} contains the end-entity certificate {cert_file}; ACM wants only its issuers"),
                 ));
-            } else if !is_ca {
+            } else if !ca_cert {
                 out.push(Finding::new(
                     "acm-chain-end-entity",
                     chain_file,
@@ -866,7 +866,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
                 ));
             }
             // Certificate i of the chain has i CAs of the chain under it.
-            if is_ca {
+            if ca_cert {
                 if let Some(problem) = key_cert_sign_problem(&c) {
                     out.push(Finding::new("ca-key-cert-sign", chain_file, Some(&n), problem));
                 }
