@@ -6,9 +6,7 @@
 //! gateway answers: a refused start naming the rule, or a handshake refused with the TLS
 //! alert rustls sends for it. A case that got 200 before the change fails here.
 
-mod support {
-    pub mod pki;
-}
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
