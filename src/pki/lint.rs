@@ -1112,6 +1112,25 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_issues_within_its_path_length_and_only_with_key_cert_sign() {
+        let mut limited = make("limited", true, NOW, None);
+        limited.params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
+        limited.params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+        let der = limited.params.self_signed(&limited.key).unwrap().der().to_vec();
+        assert_eq!(cannot_issue(&der, 0), None);
+        assert_eq!(cannot_issue(&der, 1), None);
+        let two = cannot_issue(&der, 2).unwrap();
+        assert!(two.contains("pathLenConstraint is 1"), "{two}");
+        limited.params.key_usages = vec![rcgen::KeyUsagePurpose::CrlSign];
+        let der = limited.params.self_signed(&limited.key).unwrap().der().to_vec();
+        let usage = cannot_issue(&der, 0).unwrap();
+        assert!(usage.contains("keyCertSign"), "{usage}");
+        let leaf = make("leaf", false, NOW, None);
+        let not_ca = cannot_issue(&leaf.cert.der, 0).unwrap();
+        assert!(not_ca.contains("not a CA"), "{not_ca}");
+    }
+
+    #[test]
     fn rule_ids_are_unique_and_findings_use_known_ids() {
         for (i, r) in RULES.iter().enumerate() {
             assert!(RULES[..i].iter().all(|o| o.id != r.id), "{} twice", r.id);
