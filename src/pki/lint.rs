@@ -665,9 +665,9 @@ fn is_ca(c: &X509Certificate<'_>) -> bool {
 /// 4.2.1.3); without a keyUsage extension every use is allowed.
 fn key_cert_sign_problem(c: &X509Certificate<'_>) -> Option<String> {
     match c.key_usage() {
-        Ok(Some(ku)) if !ku.value.key_cert_sign() => Some(
-            "its keyUsage has no keyCertSign, so it may not sign certificates".to_string(),
-        ),
+        Ok(Some(ku)) if !ku.value.key_cert_sign() => {
+            Some("its keyUsage has no keyCertSign, so it may not sign certificates".to_string())
+        }
         _ => None,
     }
 }
@@ -868,7 +868,12 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
             // Certificate i of the chain has i CAs of the chain under it.
             if ca_cert {
                 if let Some(problem) = key_cert_sign_problem(&c) {
-                    out.push(Finding::new("ca-key-cert-sign", chain_file, Some(&n), problem));
+                    out.push(Finding::new(
+                        "ca-key-cert-sign",
+                        chain_file,
+                        Some(&n),
+                        problem,
+                    ));
                 }
                 if let Some(problem) = path_len_problem(&c, i) {
                     out.push(Finding::new("ca-path-len", chain_file, Some(&n), problem));
@@ -1116,13 +1121,23 @@ mod tests {
         let mut limited = make("limited", true, NOW, None);
         limited.params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
         limited.params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
-        let der = limited.params.self_signed(&limited.key).unwrap().der().to_vec();
+        let der = limited
+            .params
+            .self_signed(&limited.key)
+            .unwrap()
+            .der()
+            .to_vec();
         assert_eq!(cannot_issue(&der, 0), None);
         assert_eq!(cannot_issue(&der, 1), None);
         let two = cannot_issue(&der, 2).unwrap();
         assert!(two.contains("pathLenConstraint is 1"), "{two}");
         limited.params.key_usages = vec![rcgen::KeyUsagePurpose::CrlSign];
-        let der = limited.params.self_signed(&limited.key).unwrap().der().to_vec();
+        let der = limited
+            .params
+            .self_signed(&limited.key)
+            .unwrap()
+            .der()
+            .to_vec();
         let usage = cannot_issue(&der, 0).unwrap();
         assert!(usage.contains("keyCertSign"), "{usage}");
         let leaf = make("leaf", false, NOW, None);

@@ -13,9 +13,8 @@ use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
 use crate::pki::{
-    lint,
-    parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert, Profile,
-    SecretPem, Subject,
+    lint, parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert,
+    Profile, SecretPem, Subject,
 };
 use crate::script::error::fail;
 use crate::script::Context;
@@ -411,7 +410,12 @@ fn issuer_allows(path: &str, ca: &ParsedCert, req: &Request) -> Result<(), Error
     let profile = req.spec.profile;
     // An intermediate made under the CA is one more CA below it on every client path.
     let below = usize::from(profile.is_ca());
-    able_to_issue(path, ca, &format!("the {} certificate {}", profile, req.cert_path), below)
+    able_to_issue(
+        path,
+        ca,
+        &format!("the {} certificate {}", profile, req.cert_path),
+        below,
+    )
 }
 
 /// `ca` may sign a certificate with `below` CAs between them ([`lint::cannot_issue`]).
