@@ -219,6 +219,29 @@ pub enum Error {
     )]
     CertificateUnusable { cert: String, problems: String },
 
+    #[error("{cert} holds {count} certificates; after its own comes {extra}")]
+    #[diagnostic(
+        code(mtls::extra_certificate),
+        help("a key + certificate file holds its one certificate (a `cat` into it adds others, which would then be uploaded and trusted): remove every block after the first from {cert}, or make it again with --force")
+    )]
+    ExtraCertificate {
+        cert: String,
+        count: usize,
+        /// The second certificate: subject and SHA-256 fingerprint.
+        extra: String,
+    },
+
+    #[error("{cert} cannot issue {what}: {reason}")]
+    #[diagnostic(
+        code(mtls::ca_cannot_issue),
+        help("openssl and API Gateway refuse every chain through it: pass --force to make the CA again (mtls makes CAs with keyCertSign and room for the intermediate it issues), then the certificates under it")
+    )]
+    CaCannotIssue {
+        cert: String,
+        what: String,
+        reason: String,
+    },
+
     #[error("{cert} holds {count} certificates and {key} belongs to certificate {position}, not the first")]
     #[diagnostic(
         code(mtls::certificate_order),

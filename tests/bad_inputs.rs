@@ -979,3 +979,119 @@ fn the_plan_shows_a_kept_keys_real_mode() {
         "{modes:?}"
     );
 }
+
+/// The walkthrough's root subject, as pki.rhai asks for it.
+const ROOT_SUBJECT: &str = "/C=JP/ST=Tokyo/O=Example/CN=mtls root CA";
+
+/// A root on RootCA.key with these extensions, replacing RootCA.pem; what the root issued
+/// (inca.pem, client.pem) still verifies under it: same name, same key.
+fn root_with(d: &Dirs, basic: &str, usage: &str) {
+    d.openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "RootCA.key",
+        "-out",
+        "RootCA.pem",
+        "-subj",
+        ROOT_SUBJECT,
+        "-days",
+        "30",
+        "-addext",
+        basic,
+        "-addext",
+        usage,
+    ]);
+}
+
+/// CAs that cannot issue what the flow makes under them, a truststore changed by a `cat`,
+/// and a truststore without its root: setup stops before any AWS call.
+#[test]
+fn cas_that_cannot_issue_and_truststores_without_their_root() {
+    let cases = [
+        Case {
+            name: "a client certificate appended to the root certificate",
+            prepare: |d| {
+                let both = format!("{}{}", d.read("RootCA.pem"), d.read("client.pem"));
+                d.write("RootCA.pem", both);
+            },
+            args: SETUP,
+            env: NONE,
+            expect: "RootCA.pem holds 2 certificates; after its own comes C=JP, ST=Tokyo, O=Example, CN=mtls client (SHA-256 ",
+            empty: false,
+        },
+        Case {
+            name: "a root with pathlen:0 over the intermediate",
+            prepare: |d| {
+                root_with(
+                    d,
+                    "basicConstraints=critical,CA:TRUE,pathlen:0",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                )
+            },
+            args: SETUP,
+            env: NONE,
+            expect: "RootCA.pem cannot issue the intermediate certificate inca.pem: its pathLenConstraint is 0",
+            empty: false,
+        },
+        Case {
+            name: "a root without keyCertSign",
+            prepare: |d| {
+                root_with(
+                    d,
+                    "basicConstraints=critical,CA:TRUE",
+                    "keyUsage=critical,digitalSignature,cRLSign",
+                )
+            },
+            args: SETUP,
+            env: NONE,
+            expect: "RootCA.pem cannot issue certificates: its keyUsage has no keyCertSign",
+            empty: false,
+        },
+        Case {
+            name: "a truststore holding an intermediate only",
+            prepare: |d| {
+                // RootCA.pem issued by another CA: the root's name and key, not self-signed.
+                d.openssl(&[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-keyout",
+                    "other.key",
+                    "-subj",
+                    "/CN=other root",
+                    "-days",
+                    "30",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                    "-out",
+                    "other.pem",
+                ]);
+                d.write(
+                    "ca.ext",
+                    "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+                );
+                d.openssl(&[
+                    "req", "-new", "-key", "RootCA.key", "-subj", ROOT_SUBJECT, "-out", "root.csr",
+                ]);
+                d.openssl(&[
+                    "x509", "-req", "-in", "root.csr", "-CA", "other.pem", "-CAkey", "other.key",
+                    "-set_serial", "7", "-days", "30", "-sha256", "-extfile", "ca.ext", "-out",
+                    "RootCA.pem",
+                ]);
+            },
+            args: SETUP,
+            env: NONE,
+            expect: "[truststore-root]",
+            empty: false,
+        },
+    ];
+    run_all(&cases, true);
+}

@@ -628,3 +628,198 @@ fn scripts_report_the_same_findings() {
         run.all()
     );
 }
+
+/// The fixtures of the issuer and chain rules, besides [`fixtures`]: broken CAs
+/// ([`TestPki::broken_cas`]), a secp256k1 CA, a certificate with bytes after its DER, an
+/// intermediate-only truststore and an RSA 3072 server certificate.
+fn issuer_fixtures(pki: &TestPki) {
+    let d = pki.dir();
+    pki.broken_cas();
+    ok(openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:secp256k1",
+            "-nodes",
+            "-keyout",
+            "k1.key",
+            "-subj",
+            "/CN=secp256k1 root",
+            "-days",
+            "30",
+            "-config",
+            "/dev/null",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "k1.pem",
+        ],
+    ));
+    // RootCA's DER with two bytes after it, back in a PEM block.
+    let mut der = std::fs::read(pki.path("RootCA.der")).unwrap();
+    der.extend_from_slice(&[0, 0]);
+    std::fs::write(pki.path("trailing.der"), der).unwrap();
+    let b64 = openssl(d, &["base64", "-in", "trailing.der"])
+        .success()
+        .stdout;
+    std::fs::write(
+        pki.path("ts_trailing.pem"),
+        format!("-----BEGIN CERTIFICATE-----\n{b64}-----END CERTIFICATE-----\n"),
+    )
+    .unwrap();
+    pki.concat("ts_inca_only.pem", &["inca.pem"]);
+    ok(openssl(
+        d,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:3072",
+            "-out",
+            "rsa3072.key",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-config",
+            "openssl.cnf",
+            "-key",
+            "rsa3072.key",
+            "-subj",
+            "/CN=rsa 3072 server",
+            "-out",
+            "rsa3072.csr",
+        ],
+    ));
+    ok(openssl(
+        d,
+        &[
+            "ca",
+            "-batch",
+            "-notext",
+            "-rand_serial",
+            "-config",
+            "openssl.cnf",
+            "-extensions",
+            "server",
+            "-cert",
+            "inca.pem",
+            "-keyfile",
+            "inca.key",
+            "-in",
+            "rsa3072.csr",
+            "-out",
+            "rsa3072.pem",
+        ],
+    ));
+    for key in ["k1.key", "rsa3072.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(pki.path(key), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// openssl's own verdict on a chain: `leaf` against the CAs of `truststore` (trusted) with
+/// `untrusted` intermediates, so that each fixture is shown broken (or sound) by an
+/// implementation independent of mtls.
+fn openssl_verifies(dir: &Path, truststore: &str, untrusted: Option<&str>, leaf: &str) -> bool {
+    let mut args = vec!["verify", "-CAfile", truststore];
+    if let Some(chain) = untrusted {
+        args.extend(["-untrusted", chain]);
+    }
+    args.push(leaf);
+    openssl(dir, &args).status.success()
+}
+
+/// The rules a CA must pass to issue (keyCertSign, pathLen, each link's signature), the
+/// truststore's root, the curves ACM takes, bytes after the DER, and the server key of a
+/// REGIONAL domain: each fails on a fixture openssl also refuses, and passes on a sound one.
+#[test]
+fn issuer_and_chain_rules() {
+    let pki = fixtures();
+    issuer_fixtures(&pki);
+    let d = pki.dir();
+    // The fixtures are what they claim, by openssl's verdict.
+    assert!(openssl_verifies(
+        d,
+        "RootCA.pem",
+        Some("inca.pem"),
+        "server.pem"
+    ));
+    assert!(!openssl_verifies(
+        d,
+        "pl0root.pem",
+        Some("pl0sub.pem"),
+        "pl0client.pem"
+    ));
+    assert!(!openssl_verifies(d, "nkcsroot.pem", None, "nkcsclient.pem"));
+    assert!(!openssl_verifies(d, "RootCA.pem", None, "badsub.pem"));
+
+    fails(
+        d,
+        &["--truststore", "ts_pathlen.pem"],
+        "ca-path-len",
+        Some("CN=pathlen0 root"),
+    );
+    passes(d, &["--truststore", "ts_three.pem"], "ca-path-len");
+    fails(
+        d,
+        &["--truststore", "nkcsroot.pem"],
+        "ca-key-cert-sign",
+        Some("CN=no keyCertSign root"),
+    );
+    passes(d, &["--truststore", "RootCA.pem"], "ca-key-cert-sign");
+    fails(
+        d,
+        &["--truststore", "ts_badsig.pem"],
+        "truststore-signature",
+        Some("CN=badly signed CA"),
+    );
+    passes(d, &["--truststore", "ts_three.pem"], "truststore-signature");
+    fails(
+        d,
+        &["--truststore", "ts_inca_only.pem"],
+        "truststore-root",
+        Some("CN=mtls test intermediate CA"),
+    );
+    passes(d, &["--truststore", "ts_three.pem"], "truststore-root");
+    fails(
+        d,
+        &["--truststore", "k1.pem"],
+        "cert-curve",
+        Some("CN=secp256k1 root"),
+    );
+    passes(d, &["--truststore", "RootCA.pem"], "cert-curve");
+    fails(
+        d,
+        &["--truststore", "ts_trailing.pem"],
+        "cert-der-trailing",
+        Some("CN=mtls test root CA"),
+    );
+    passes(d, &["--truststore", "RootCA.pem"], "cert-der-trailing");
+    let server = |name: &str| {
+        [
+            "--cert".to_string(),
+            format!("{name}.pem"),
+            "--key".to_string(),
+            format!("{name}.key"),
+            "--chain".to_string(),
+            "chain_ok.pem".to_string(),
+        ]
+    };
+    let big = server("rsa3072");
+    let big: Vec<&str> = big.iter().map(String::as_str).collect();
+    fails(d, &big, "acm-server-key", Some("CN=rsa 3072 server"));
+    let good = server("server");
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    passes(d, &good, "acm-server-key");
+}

@@ -24,6 +24,30 @@ async fn four_levels_pass_five_do_not() {
         &["five.pem", "sub3.pem", "sub2.pem", "sub1.pem"],
     );
 
+    // Both chains are sound by openssl, which has no length limit: the five is refused
+    // for its length alone.
+    pki.concat("sub_1_2.pem", &["sub2.pem", "sub1.pem"]);
+    pki.concat("sub_1_2_3.pem", &["sub3.pem", "sub2.pem", "sub1.pem"]);
+    for (leaf, untrusted) in [("four.pem", "sub_1_2.pem"), ("five.pem", "sub_1_2_3.pem")] {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "verify",
+                "-CAfile",
+                "RootCA.pem",
+                "-untrusted",
+                untrusted,
+                leaf,
+            ])
+            .current_dir(pki.dir())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl refuses {leaf}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     let gateway = Gateway::start(&pki.serve_config())
         .await
         .expect("start gateway");
@@ -43,6 +67,8 @@ async fn four_levels_pass_five_do_not() {
     assert_eq!(five.status, None, "{five:?}");
     let error = five.error.unwrap_or_default();
     assert!(error.contains("refused the client certificate"), "{error}");
+    // The alert rustls sends when its verifier (the chain-length rule) refuses a client.
+    assert!(error.contains("AccessDenied"), "{error}");
 
     gateway.shutdown().await;
 }

@@ -64,15 +64,46 @@ async fn curl_as(pki: &TestPki, gateway: &Gateway, name: &str, path: &str, extra
     curl(pki, gateway, path, &args).await
 }
 
-fn assert_refused(result: &Curl, what: &str) {
-    assert_ne!(
+/// The handshake was refused for the reason given: curl's exit code (56: the alert came at
+/// its first read, TLS 1.3; 98: a client certificate was required) and the TLS alert the
+/// gateway sent, as OpenSSL names it. Any other failure (a broken fixture, a timeout) is
+/// not a refusal.
+#[track_caller]
+fn assert_refused(result: &Curl, what: &str, exit: i32, alert: &str) {
+    assert_eq!(
         result.exit,
-        Some(0),
-        "{what}: curl should fail, got body {:?}",
-        result.body
+        Some(exit),
+        "{what}: curl exit {:?}, body {:?}: {}",
+        result.exit,
+        result.body,
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains(alert),
+        "{what}: no {alert:?} in {}",
+        result.stderr
     );
     assert_eq!(result.status, "000", "{what}: no HTTP status expected");
     assert!(result.body.is_empty(), "{what}: no body expected");
+}
+
+/// `openssl verify` of `leaf` against `ca`, with more options (`-no_check_time`): the fixture is
+/// sound where a test says it is, so a refusal is the gateway's doing.
+#[track_caller]
+fn assert_openssl_verifies(pki: &TestPki, ca: &str, leaf: &str, extra: &[&str]) {
+    let mut args = vec!["verify", "-CAfile", ca];
+    args.extend_from_slice(extra);
+    args.push(leaf);
+    let out = std::process::Command::new("openssl")
+        .args(&args)
+        .current_dir(pki.dir())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl refuses {leaf} under {ca}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -82,6 +113,7 @@ async fn client_from_the_truststore_gets_the_pets() {
         .await
         .expect("start gateway");
 
+    assert_openssl_verifies(&pki, "RootCA.pem", "client.pem", &[]);
     let pets = curl_as(&pki, &gateway, "client", "/pets", &[]).await;
     assert_eq!(pets.exit, Some(0), "curl failed: {}", pets.stderr);
     assert_eq!(pets.status, "200");
@@ -150,7 +182,12 @@ async fn tls_1_2_works_too() {
     assert_eq!(pets.status, "200");
 
     let anonymous = curl(&pki, &gateway, "/pets", &["--tlsv1.2", "--tls-max", "1.2"]).await;
-    assert_refused(&anonymous, "TLS 1.2 without a client certificate");
+    assert_refused(
+        &anonymous,
+        "TLS 1.2 without a client certificate",
+        98,
+        "alert certificate required",
+    );
     gateway.shutdown().await;
 }
 
@@ -161,7 +198,12 @@ async fn client_without_certificate_is_refused() {
         .await
         .expect("start gateway");
     let result = curl(&pki, &gateway, "/pets", &[]).await;
-    assert_refused(&result, "no client certificate");
+    assert_refused(
+        &result,
+        "no client certificate",
+        56,
+        "alert certificate required",
+    );
     gateway.shutdown().await;
 }
 
@@ -171,8 +213,10 @@ async fn client_of_another_ca_is_refused() {
     let gateway = Gateway::start(&pki.serve_config())
         .await
         .expect("start gateway");
+    // Sound under its own CA: refused only for not chaining to the truststore.
+    assert_openssl_verifies(&pki, "OtherCA.pem", "other_client.pem", &[]);
     let result = curl_as(&pki, &gateway, "other_client", "/pets", &[]).await;
-    assert_refused(&result, "client of an unrelated CA");
+    assert_refused(&result, "client of an unrelated CA", 56, "alert unknown ca");
     gateway.shutdown().await;
 }
 
@@ -182,7 +226,19 @@ async fn expired_client_is_refused() {
     let gateway = Gateway::start(&pki.serve_config())
         .await
         .expect("start gateway");
+    // Sound but for its dates (openssl told not to check them): refused for its dates.
+    assert_openssl_verifies(
+        &pki,
+        "RootCA.pem",
+        "expired_client.pem",
+        &["-no_check_time"],
+    );
     let result = curl_as(&pki, &gateway, "expired_client", "/pets", &[]).await;
-    assert_refused(&result, "expired client certificate");
+    assert_refused(
+        &result,
+        "expired client certificate",
+        56,
+        "alert certificate expired",
+    );
     gateway.shutdown().await;
 }

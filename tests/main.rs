@@ -33,6 +33,7 @@ mod gateway_errors;
 mod gateway_openssl;
 mod gateway_probe;
 mod gateway_shutdown;
+mod gateway_strict;
 mod interrupt;
 mod locks;
 mod pki_cli;

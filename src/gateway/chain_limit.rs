@@ -1,97 +1,130 @@
-//! A client-certificate verifier that also enforces API Gateway's chain-length limit.
+//! A client-certificate verifier that holds every accepted path to API Gateway's rules.
 //!
-//! webpki accepts longer chains than API Gateway does, so a rehearsal that only used
-//! webpki would let through a client that the real custom domain refuses. This wrapper lets
-//! webpki do all of the cryptographic and policy checks first and then measures the path
-//! it accepted.
+//! webpki alone accepts more than API Gateway does: longer chains, and any certificate of
+//! the truststore as an issuer, CA or not, whatever its keyUsage or pathLenConstraint (a
+//! trust anchor keeps only a name and a key). This wrapper lets rustls's webpki verifier
+//! do all of the cryptographic and policy checks first, then asks webpki for a path again,
+//! vetting each candidate path as it is found: the path must be at most
+//! [`MAX_CLIENT_CHAIN_LEN`] certificates, and every issuer on it, the trust anchor
+//! included, must be able to issue ([`crate::pki::lint::cannot_issue`], the rules of
+//! `mtls check`). The checks run on the path webpki verified, never on names alone: an
+//! unverifiable extra intermediate sent by the client changes nothing.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
+use crate::pki::lint::cannot_issue;
+
 /// Longest client chain API Gateway accepts, counted from the client certificate up to and
 /// including the trust anchor from the truststore.
+///
+/// API Gateway developer guide, rest-api-mutual-tls (configuring your truststore): the
+/// certificate chain is at most four levels deep.
 pub const MAX_CLIENT_CHAIN_LEN: usize = 4;
 
-/// Wraps a verifier and rejects chains longer than `max_len`.
+/// Wraps a verifier and refuses paths that break API Gateway's rules (see the module).
 #[derive(Debug)]
 pub(crate) struct ChainLimitVerifier {
     inner: Arc<dyn ClientCertVerifier>,
-    /// Raw DER subjects of the trust anchors, to find where a path ends.
-    anchor_subjects: Vec<Vec<u8>>,
+    /// The truststore's certificates, and the same as webpki trust anchors.
+    anchor_certs: Vec<CertificateDer<'static>>,
+    anchors: Vec<TrustAnchor<'static>>,
+    algorithms: &'static [&'static dyn SignatureVerificationAlgorithm],
     max_len: usize,
 }
 
 impl ChainLimitVerifier {
     pub(crate) fn new(
         inner: Arc<dyn ClientCertVerifier>,
-        anchors: &[CertificateDer<'_>],
+        truststore: &[CertificateDer<'static>],
+        algorithms: &'static [&'static dyn SignatureVerificationAlgorithm],
         max_len: usize,
     ) -> Self {
-        let anchor_subjects = anchors
+        let (anchor_certs, anchors) = truststore
             .iter()
             .filter_map(|der| {
-                x509_parser::parse_x509_certificate(der)
-                    .ok()
-                    .map(|(_, c)| c.subject().as_raw().to_vec())
+                let anchor = webpki::anchor_from_trusted_cert(der).ok()?.to_owned();
+                Some((der.clone(), anchor))
             })
-            .collect();
+            .unzip();
         Self {
             inner,
-            anchor_subjects,
+            anchor_certs,
+            anchors,
+            algorithms,
             max_len,
         }
     }
-}
 
-/// Length of the path from `end_entity` to a trust anchor, anchor included, following
-/// issuer names through `intermediates`; `None` when no such path is found by name.
-///
-/// Names are enough here: signatures were already checked by webpki, this only measures.
-/// The shortest path wins, as a client sending surplus intermediates is not penalised.
-pub(crate) fn path_len(
-    end_entity: &[u8],
-    intermediates: &[CertificateDer<'_>],
-    anchor_subjects: &[Vec<u8>],
-) -> Option<usize> {
-    let parsed: Vec<_> = intermediates
-        .iter()
-        .filter_map(|der| {
-            x509_parser::parse_x509_certificate(der)
-                .ok()
-                .map(|(_, c)| c)
-        })
-        .collect();
-    let (_, leaf) = x509_parser::parse_x509_certificate(end_entity).ok()?;
-
-    // Breadth-first over issuer names, so that the first anchor reached is the nearest.
-    let mut frontier = vec![leaf.issuer().as_raw().to_vec()];
-    let mut used = vec![false; parsed.len()];
-    for len in 1..=parsed.len() + 1 {
-        if frontier
+    /// The truststore certificate a path ended at.
+    fn anchor_cert(&self, anchor: &TrustAnchor<'_>) -> Option<&CertificateDer<'static>> {
+        self.anchors
             .iter()
-            .any(|issuer| anchor_subjects.contains(issuer))
-        {
-            return Some(len + 1);
+            .position(|a| {
+                a.subject == anchor.subject
+                    && a.subject_public_key_info == anchor.subject_public_key_info
+            })
+            .map(|i| &self.anchor_certs[i])
+    }
+
+    /// Why API Gateway would refuse this verified path; `None` when it would not.
+    fn path_problem(&self, path: &webpki::VerifiedPath<'_>) -> Option<String> {
+        // Issuers from the one that signed the client certificate upwards.
+        let intermediates: Vec<CertificateDer<'_>> =
+            path.intermediate_certificates().map(|c| c.der()).collect();
+        let len = intermediates.len() + 2;
+        if len > self.max_len {
+            return Some(format!(
+                "a chain of {len} certificates; API Gateway accepts at most {}",
+                self.max_len
+            ));
         }
-        let mut next = Vec::new();
-        for issuer in &frontier {
-            for (i, cert) in parsed.iter().enumerate() {
-                if !used[i] && cert.subject().as_raw() == issuer.as_slice() {
-                    used[i] = true;
-                    next.push(cert.issuer().as_raw().to_vec());
-                }
+        for (below, der) in intermediates.iter().enumerate() {
+            if let Some(reason) = cannot_issue(der, below) {
+                return Some(format!("{}: {reason}", super::pem_files::subject_of(der)));
             }
         }
-        if next.is_empty() {
-            return None;
-        }
-        frontier = next;
+        let Some(anchor) = self.anchor_cert(path.anchor()) else {
+            return Some("its trust anchor is not a truststore certificate".to_string());
+        };
+        cannot_issue(anchor, intermediates.len())
+            .map(|reason| format!("{}: {reason}", super::pem_files::subject_of(anchor)))
     }
-    None
+
+    /// Asks webpki for a path that also passes [`Self::path_problem`]; the reason the last
+    /// candidate was refused when there is none.
+    fn vetted_path(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), String> {
+        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|e| e.to_string())?;
+        let refused = RefCell::new(None);
+        let vet = |path: &webpki::VerifiedPath<'_>| match self.path_problem(path) {
+            None => Ok(()),
+            Some(reason) => {
+                *refused.borrow_mut() = Some(reason);
+                Err(webpki::Error::UnknownIssuer)
+            }
+        };
+        cert.verify_for_usage(
+            self.algorithms,
+            &self.anchors,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+            None,
+            Some(&vet),
+        )
+        .map(|_| ())
+        .map_err(|e| refused.into_inner().unwrap_or_else(|| e.to_string()))
+    }
 }
 
 impl ClientCertVerifier for ChainLimitVerifier {
@@ -113,21 +146,19 @@ impl ClientCertVerifier for ChainLimitVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        // First rustls's own verdict, with its precise errors (expired, unknown issuer...).
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        if let Some(len) = path_len(end_entity, intermediates, &self.anchor_subjects) {
-            if len > self.max_len {
-                tracing::warn!(
-                    client = %super::pem_files::subject_of(end_entity),
-                    chain_len = len,
-                    max = self.max_len,
-                    "client certificate refused: chain longer than API Gateway accepts"
-                );
-                return Err(rustls::Error::InvalidCertificate(
-                    CertificateError::ApplicationVerificationFailure,
-                ));
-            }
+        if let Err(reason) = self.vetted_path(end_entity, intermediates, now) {
+            tracing::warn!(
+                client = %super::pem_files::subject_of(end_entity),
+                %reason,
+                "client certificate refused: no path API Gateway would accept"
+            );
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ));
         }
         Ok(verified)
     }

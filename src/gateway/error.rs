@@ -161,6 +161,26 @@ pub enum GatewayError {
         path: PathBuf,
     },
 
+    /// The truststore breaks rules API Gateway applies: the rehearsal would trust what
+    /// the custom domain refuses (or the reverse), so it does not start.
+    #[error("the {option} file {} breaks the truststore rules:\n{findings}", path.display())]
+    #[diagnostic(
+        code(mtls::gateway::truststore_rules),
+        help(
+            "fix each problem listed (`mtls check --truststore {}` shows the same findings with their fixes), \
+             then start `mtls serve` again",
+            path.display()
+        )
+    )]
+    TruststoreRules {
+        /// The command-line option that named the file.
+        option: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error findings, one per line.
+        findings: String,
+    },
+
     /// A certificate in the truststore cannot serve as a trust anchor.
     #[error("certificate #{index} in the {option} file {} cannot be a trust anchor: {reason}", path.display())]
     #[diagnostic(

@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admission;
 mod chain_limit;
 mod error;
 mod pem_files;

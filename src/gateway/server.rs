@@ -8,7 +8,7 @@
 
 use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,14 +20,17 @@ use rustls::sign::SingleCertAndKey;
 use rustls::ServerConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::admission::{HandshakeSlot, Handshakes, Limits};
 use super::chain_limit::{ChainLimitVerifier, MAX_CLIENT_CHAIN_LEN};
 use super::pem_files::{load_identity, load_roots, subject_of};
 use super::{routes, GatewayError};
+use crate::pki::lint::{self, Severity};
+use crate::pki::Truststore;
 
 /// How long a client may take to finish the TLS handshake; a stalled client must not hold
 /// a connection slot (or delay shutdown) for ever.
@@ -143,6 +146,7 @@ pub async fn serve_until_ctrl_c(cfg: &ServeConfig) -> Result<(), GatewayError> {
 fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let (roots, anchors) = load_roots("--truststore", &cfg.truststore)?;
+    check_truststore_rules("--truststore", &cfg.truststore)?;
     let identity = load_identity(
         &provider,
         "--cert",
@@ -159,7 +163,12 @@ fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
         .map_err(|e| GatewayError::TlsConfig {
             reason: e.to_string(),
         })?;
-    let verifier = ChainLimitVerifier::new(webpki, &anchors, MAX_CLIENT_CHAIN_LEN);
+    let verifier = ChainLimitVerifier::new(
+        webpki,
+        &anchors,
+        provider.signature_verification_algorithms.all,
+        MAX_CLIENT_CHAIN_LEN,
+    );
 
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -173,21 +182,76 @@ fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
     Ok(config)
 }
 
+/// Refuses a truststore that `mtls check` calls an error: what API Gateway would refuse
+/// to load, or would trust differently than the rehearsal.
+fn check_truststore_rules(option: &'static str, path: &Path) -> Result<(), GatewayError> {
+    let bytes = std::fs::read(path).map_err(|source| GatewayError::ReadFile {
+        option,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let problems = truststore_problems(&path.display().to_string(), &bytes);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(GatewayError::TruststoreRules {
+        option,
+        path: path.to_path_buf(),
+        findings: problems.join("\n"),
+    })
+}
+
+/// The error findings of a truststore file, as `mtls check --truststore` makes them, one
+/// line each; a file that cannot be read as a truststore at all is one line saying why.
+fn truststore_problems(file: &str, bytes: &[u8]) -> Vec<String> {
+    let findings = std::str::from_utf8(bytes)
+        .map_err(|_| crate::error::Error::BadTruststore {
+            path: file.to_string(),
+            message: "it is not UTF-8 text".to_string(),
+        })
+        .and_then(|text| Truststore::from_pem(file, text))
+        .and_then(|store| lint::truststore(file, &store));
+    match findings {
+        Ok(findings) => findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("  {f}"))
+            .collect(),
+        Err(e) => match lint::truststore_unreadable(file, &e, Some(bytes)) {
+            Some(finding) => vec![format!("  {finding}")],
+            None => vec![format!("  {e}")],
+        },
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     mut stop: watch::Receiver<bool>,
 ) {
+    let limits = Limits::for_this_process();
+    tracing::debug!(?limits, "connection caps");
+    // A permit per connection: beyond the cap, new clients wait in the kernel's queue
+    // instead of failing `accept` once descriptors run out.
+    let permits = Arc::new(Semaphore::new(limits.connections));
+    let handshakes = Handshakes::new(limits.handshakes);
     let mut connections = JoinSet::new();
     loop {
+        let next = async {
+            let permit = permits.clone().acquire_owned().await;
+            (permit, listener.accept().await)
+        };
         tokio::select! {
             // Also taken when the `Gateway` was dropped (the sender is gone).
             _ = stop.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    connections.spawn(serve_connection(tcp, peer, acceptor.clone(), stop.clone()));
+            (permit, accepted) = next => match (permit, accepted) {
+                (Ok(permit), Ok((tcp, peer))) => {
+                    let admitted = Admitted { permit, slot: handshakes.admit() };
+                    connections.spawn(serve_connection(tcp, peer, acceptor.clone(), stop.clone(), admitted));
                 }
-                Err(e) => {
+                // The semaphore is never closed; were it, nothing more could be served.
+                (Err(_), _) => break,
+                (Ok(_), Err(e)) => {
                     // Usually out of file descriptors; back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -206,15 +270,29 @@ async fn accept_loop(
     tracing::debug!("gateway stopped");
 }
 
+/// What a connection holds while it lives: its place under the connection cap, and
+/// until its handshake is over, its place among the handshakes.
+struct Admitted {
+    permit: OwnedSemaphorePermit,
+    slot: HandshakeSlot,
+}
+
 async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     mut stop: watch::Receiver<bool>,
+    admitted: Admitted,
 ) {
+    let Admitted { permit, slot } = admitted;
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     let tls = tokio::select! {
         _ = stop.changed() => return,
+        _ = slot.evicted() => {
+            // Debug, not info: a flood would log a line per connection.
+            tracing::debug!(%peer, "TLS handshake dropped: newer connections needed its place");
+            return;
+        }
         done = handshake => match done {
             Ok(Ok(tls)) => tls,
             Ok(Err(e)) => {
@@ -229,6 +307,7 @@ async fn serve_connection(
         },
     };
 
+    drop(slot);
     let (_, session) = tls.get_ref();
     let client: Arc<str> = match session.peer_certificates().and_then(|chain| chain.first()) {
         Some(leaf) => subject_of(leaf).into(),
@@ -269,6 +348,7 @@ async fn serve_connection(
         // A shutdown that starts meanwhile does not wait for the client.
         _ = stop.changed() => {}
     }
+    drop(permit);
 }
 
 /// Closes a connection so that the client can read what it was last sent.

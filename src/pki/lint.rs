@@ -75,6 +75,22 @@ pub const RULES: &[Rule] = &[
         fix: "reissue it signed with SHA-256 or stronger",
     },
     Rule {
+        id: "cert-curve",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "an EC key on a curve ACM imports: P-256, P-384 or P-521",
+        // ACM user guide, import-certificate-prerequisites: the EC algorithms ACM takes
+        // are EC_prime256v1, EC_secp384r1 and EC_secp521r1; any other curve is refused.
+        fix: "reissue it with an ECDSA P-256 or P-384 key (ACM user guide, import-certificate-prerequisites, lists prime256v1, secp384r1 and secp521r1 only)",
+    },
+    Rule {
+        id: "cert-der-trailing",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "each PEM block holds one DER certificate and nothing after it",
+        fix: "re-export the certificate (`openssl x509 -in FILE -out FILE.clean`) so that its block holds the certificate alone",
+    },
+    Rule {
         id: "cert-expired",
         severity: Severity::Error,
         scope: "certificate",
@@ -124,6 +140,18 @@ pub const RULES: &[Rule] = &[
         fix: "remove the end-entity certificate from the chain: ACM wants only its issuers",
     },
     Rule {
+        id: "acm-server-key",
+        severity: Severity::Error,
+        scope: "acm",
+        summary: "the server certificate's key is one API Gateway serves on a REGIONAL custom domain: RSA 2048, ECDSA P-256 or P-384",
+        // API Gateway developer guide, how-to-specify-certificate-for-custom-domain-name
+        // (the docs.amazonaws.cn edition): for a Regional custom domain name the largest
+        // public key is 2048 bits. ACM user guide, import-certificate-prerequisites: ACM
+        // imports RSA 1024-4096 and EC P-256/P-384/P-521, but "integrated services allow
+        // only the algorithms and key sizes that they support".
+        fix: "reissue the server certificate with an RSA 2048 or ECDSA P-256/P-384 key (API Gateway developer guide, how-to-specify-certificate-for-custom-domain-name: a Regional custom domain takes public keys up to 2048 bits; ACM user guide, import-certificate-prerequisites)",
+    },
+    Rule {
         id: "domain-not-covered",
         severity: Severity::Error,
         scope: "acm",
@@ -143,6 +171,40 @@ pub const RULES: &[Rule] = &[
         scope: "truststore",
         summary: "every certificate is a CA (basicConstraints cA=TRUE)",
         fix: "put only CA certificates (root and intermediates) in the truststore",
+    },
+    Rule {
+        id: "ca-key-cert-sign",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "a CA certificate with a keyUsage extension has keyCertSign in it",
+        // RFC 5280 4.2.1.3: keyCertSign is what allows a key to verify certificate
+        // signatures; `openssl verify` refuses chains through a CA without it.
+        fix: "reissue the CA with keyUsage keyCertSign (`mtls run pki.rhai --force` makes CAs that have it)",
+    },
+    Rule {
+        id: "ca-path-len",
+        severity: Severity::Error,
+        scope: "certificate",
+        summary: "no CA has more CAs below it than its pathLenConstraint allows",
+        // RFC 5280 4.2.1.9: pathLenConstraint is the most non-self-issued intermediate
+        // CAs that may follow the CA in a path; `openssl verify` refuses longer paths.
+        fix: "reissue the CA without a path length limit (or a larger one), or issue directly from the CA the limit allows",
+    },
+    Rule {
+        id: "truststore-signature",
+        severity: Severity::Error,
+        scope: "truststore",
+        summary: "each certificate is signed by the truststore CA its issuer names",
+        fix: "replace the certificate with the one its CA really signed (`openssl verify -CAfile ROOT.pem CERT.pem` tells)",
+    },
+    Rule {
+        id: "truststore-root",
+        severity: Severity::Error,
+        scope: "truststore",
+        summary: "every chain goes up to a self-signed root in the truststore",
+        // API Gateway developer guide, rest-api-mutual-tls (configuring your truststore):
+        // the truststore holds the complete chain, from the issuing CA up to the root CA.
+        fix: "add the missing issuers, up to and including the self-signed root (API Gateway developer guide, rest-api-mutual-tls: the truststore holds the whole chain from the issuing CA to the root CA)",
     },
     Rule {
         id: "truststore-duplicate",
@@ -305,13 +367,36 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
                 ec.key_size()
             ),
         )),
-        Ok(PublicKey::RSA(_)) | Ok(PublicKey::EC(_)) => {}
+        Ok(PublicKey::EC(_)) => {
+            if let Err(oid) = curve_name(&c) {
+                out.push(Finding::new(
+                    "cert-curve",
+                    file,
+                    Some(&n),
+                    format!("EC key on curve {oid}; ACM takes P-256 (1.2.840.10045.3.1.7), P-384 or P-521 only"),
+                ));
+            }
+        }
+        Ok(PublicKey::RSA(_)) => {}
         _ => out.push(Finding::new(
             "cert-key",
             file,
             Some(&n),
             "key type not accepted; use RSA or ECDSA",
         )),
+    }
+    if let Ok((rest, _)) = x509_parser::parse_x509_certificate(&cert.der) {
+        if !rest.is_empty() {
+            out.push(Finding::new(
+                "cert-der-trailing",
+                file,
+                Some(&n),
+                format!(
+                    "{} byte(s) follow the certificate's DER inside its PEM block",
+                    rest.len()
+                ),
+            ));
+        }
     }
     let sig = super::inspect::signature_name(&c);
     if !STRONG_SIGNATURES.contains(&sig.as_str()) {
@@ -428,18 +513,21 @@ fn describe_window(window: std::time::Duration) -> String {
     }
 }
 
-/// API Gateway's truststore rules: every certificate passes [`certificate`], is a CA and
-/// appears once; no client chain through them is longer than API Gateway accepts; the
-/// file is at most 1 MiB.
+/// API Gateway's truststore rules: every certificate passes [`certificate`], is a CA that
+/// may sign certificates and appears once; each chain goes up, link by verified link, to
+/// a self-signed root in the file, within every CA's pathLenConstraint; no client chain
+/// through them is longer than API Gateway accepts; the file is at most 1 MiB.
 pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error> {
     let mut out = Vec::new();
     let certs = store.certs();
     let parsed: Vec<X509Certificate<'_>> = certs.iter().map(parse).collect::<Result<_, _>>()?;
+    // A CA whose limit several chains break is reported once.
+    let mut limit_reported = vec![false; certs.len()];
     for (i, (cert, c)) in certs.iter().zip(&parsed).enumerate() {
         out.extend(certificate(file, cert)?);
         let n = named(c, &cert.der);
-        let is_ca = matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
-        if !is_ca {
+        let ca = is_ca(c);
+        if !ca {
             out.push(Finding::new(
                 "truststore-not-ca",
                 file,
@@ -449,6 +537,8 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
                     i + 1
                 ),
             ));
+        } else if let Some(problem) = key_cert_sign_problem(c) {
+            out.push(Finding::new("ca-key-cert-sign", file, Some(&n), problem));
         }
         if let Some(first) = certs[..i].iter().position(|o| o.der == cert.der) {
             out.push(Finding::new(
@@ -463,18 +553,60 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
             ));
             continue;
         }
-        let depth = depth_in(i, certs, &parsed);
+        let (path, top) = path_in(i, certs, &parsed);
         let max = crate::gateway::MAX_CLIENT_CHAIN_LEN;
-        if is_ca && depth + 1 > max {
+        if ca && path.len() + 1 > max {
             out.push(Finding::new(
                 "truststore-chain-length",
                 file,
                 Some(&n),
                 format!(
                     "a client certificate it issues makes a chain of {} certificates up to the root; API Gateway accepts at most {max}",
-                    depth + 1
+                    path.len() + 1
                 ),
             ));
+        }
+        // The broken link is reported on the certificate above which it breaks, once.
+        match top {
+            Top::Root => {}
+            Top::MissingIssuer if path.len() == 1 => out.push(Finding::new(
+                "truststore-root",
+                file,
+                Some(&n),
+                format!(
+                    "its issuer {} is not in the truststore, so its chain stops short of a self-signed root",
+                    c.issuer()
+                ),
+            )),
+            Top::BadSignature(j) if path.len() == 1 => out.push(Finding::new(
+                "truststore-signature",
+                file,
+                Some(&n),
+                format!(
+                    "it names {} (certificate {}) as its issuer, but that CA's key did not sign it",
+                    parsed[j].subject(),
+                    j + 1
+                ),
+            )),
+            Top::MissingIssuer | Top::BadSignature(_) => {}
+        }
+        if !ca {
+            continue;
+        }
+        // A client certificate under certificate `i` has `below` CAs under the ancestor.
+        for (below, &above) in path.iter().enumerate().skip(1) {
+            if limit_reported[above] {
+                continue;
+            }
+            if let Some(problem) = path_len_problem(&parsed[above], below) {
+                limit_reported[above] = true;
+                out.push(Finding::new(
+                    "ca-path-len",
+                    file,
+                    Some(&named(&parsed[above], &certs[above].der)),
+                    format!("{problem}: {} is under it", c.subject()),
+                ));
+            }
         }
     }
     let size = store.to_pem().len();
@@ -493,25 +625,120 @@ fn size_finding(file: &str, size: usize) -> Finding {
     )
 }
 
-/// How many certificates long the path is from certificate `i` up to a self-issued one,
-/// through the store's certificates (by name and signature), `i` included.
-fn depth_in(i: usize, certs: &[ParsedCert], parsed: &[X509Certificate<'_>]) -> usize {
-    let mut depth = 1;
-    let mut at = i;
-    let mut seen = vec![at];
-    while parsed[at].subject() != parsed[at].issuer() {
-        let next =
-            (0..certs.len()).find(|&j| !seen.contains(&j) && certs[at].is_issued_by(&certs[j]));
-        match next {
-            Some(j) => {
-                depth += 1;
-                seen.push(j);
-                at = j;
-            }
-            None => break,
+/// Where the walk up from a certificate through a truststore ended.
+enum Top {
+    /// At a self-issued certificate.
+    Root,
+    /// At a certificate whose issuer is not in the store.
+    MissingIssuer,
+    /// At a certificate whose issuer (by name) is this one, which did not sign it.
+    BadSignature(usize),
+}
+
+/// The path from certificate `i` up through the store's certificates, `i` first, each
+/// step checked by name and signature; and how it ended.
+fn path_in(i: usize, certs: &[ParsedCert], parsed: &[X509Certificate<'_>]) -> (Vec<usize>, Top) {
+    let mut path = vec![i];
+    loop {
+        let at = path[path.len() - 1];
+        if parsed[at].subject() == parsed[at].issuer() {
+            return (path, Top::Root);
+        }
+        let named: Vec<usize> = (0..certs.len())
+            .filter(|j| !path.contains(j) && parsed[*j].subject() == parsed[at].issuer())
+            .collect();
+        match named.iter().find(|&&j| certs[at].is_issued_by(&certs[j])) {
+            Some(&j) => path.push(j),
+            None => match named.first() {
+                Some(&j) => return (path, Top::BadSignature(j)),
+                None => return (path, Top::MissingIssuer),
+            },
         }
     }
-    depth
+}
+
+fn is_ca(c: &X509Certificate<'_>) -> bool {
+    matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca)
+}
+
+/// A CA whose keyUsage leaves out keyCertSign may not sign certificates (RFC 5280
+/// 4.2.1.3); without a keyUsage extension every use is allowed.
+fn key_cert_sign_problem(c: &X509Certificate<'_>) -> Option<String> {
+    match c.key_usage() {
+        Ok(Some(ku)) if !ku.value.key_cert_sign() => {
+            Some("its keyUsage has no keyCertSign, so it may not sign certificates".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// A CA with `below` CA certificates under it in a path breaks a pathLenConstraint
+/// smaller than that (RFC 5280 4.2.1.9).
+fn path_len_problem(c: &X509Certificate<'_>, below: usize) -> Option<String> {
+    let limit = match c.basic_constraints() {
+        Ok(Some(bc)) => bc.value.path_len_constraint?,
+        _ => return None,
+    };
+    (usize::try_from(limit).unwrap_or(usize::MAX) < below).then(|| {
+        format!("its pathLenConstraint is {limit}, so at most {limit} CA certificate(s) may be under it, not {below}")
+    })
+}
+
+/// Why the certificate `ca_der` may not issue a certificate with `below` CA certificates
+/// between them (0: it signs the certificate itself; 1: an intermediate it signed does):
+/// not a CA, no keyCertSign, or a pathLenConstraint under `below`. `None` when it may.
+///
+/// The rehearsal gateway asks this of every issuer on a client's path, and the PKI steps
+/// of every CA they keep, so that neither trusts what `mtls check` calls an error.
+pub fn cannot_issue(ca_der: &[u8], below: usize) -> Option<String> {
+    let c = match x509_parser::parse_x509_certificate(ca_der) {
+        Ok((_, c)) => c,
+        Err(e) => return Some(format!("it does not parse ({e})")),
+    };
+    if !is_ca(&c) {
+        return Some("it is not a CA (no basicConstraints cA=TRUE)".to_string());
+    }
+    key_cert_sign_problem(&c).or_else(|| path_len_problem(&c, below))
+}
+
+/// The OIDs and names of the curves ACM imports (ACM user guide,
+/// import-certificate-prerequisites: EC_prime256v1, EC_secp384r1, EC_secp521r1).
+const ACM_CURVES: [(&str, &str); 3] = [
+    ("1.2.840.10045.3.1.7", "P-256"),
+    ("1.3.132.0.34", "P-384"),
+    ("1.3.132.0.35", "P-521"),
+];
+
+/// The name of an EC key's curve (`P-256`), or its OID when ACM does not import it.
+fn curve_name(c: &X509Certificate<'_>) -> Result<&'static str, String> {
+    let oid = c
+        .public_key()
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|o| o.to_id_string())
+        .unwrap_or_else(|| "no named curve".to_string());
+    ACM_CURVES
+        .iter()
+        .find(|(id, _)| *id == oid)
+        .map(|(_, name)| *name)
+        .ok_or(oid)
+}
+
+/// The server key rule of a REGIONAL custom domain (see the `acm-server-key` rule):
+/// RSA 2048, ECDSA P-256 or P-384. Smaller keys and other curves are other rules' findings.
+fn regional_server_key_problem(c: &X509Certificate<'_>) -> Option<String> {
+    match c.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) if rsa.key_size() > 2048 => Some(format!(
+            "RSA {}-bit key; a REGIONAL custom domain serves RSA keys of 2048 bits",
+            rsa.key_size()
+        )),
+        Ok(PublicKey::EC(_)) if curve_name(c) == Ok("P-521") => Some(
+            "ECDSA P-521 key; a REGIONAL custom domain serves ECDSA P-256 or P-384".to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// A truststore file that could not be read as one (not PEM, other blocks, too large),
@@ -571,6 +798,14 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
     let leaf = parse(cert)?;
     let leaf_name = named(&leaf, &cert.der);
     let mut out = certificate(cert_file, cert)?;
+    if let Some(problem) = regional_server_key_problem(&leaf) {
+        out.push(Finding::new(
+            "acm-server-key",
+            cert_file,
+            Some(&leaf_name),
+            problem,
+        ));
+    }
     if let Some((key_file, key)) = files.key {
         if key.len() > 5120 {
             out.push(Finding::new(
@@ -607,7 +842,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
         for (i, ca) in chain.iter().enumerate() {
             let c = parse(ca)?;
             let n = named(&c, &ca.der);
-            let is_ca = matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+            let ca_cert = is_ca(&c);
             if ca.der == cert.der {
                 out.push(Finding::new(
                     "acm-chain-end-entity",
@@ -615,7 +850,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
                     Some(&n),
                     format!("{chain_file} contains the end-entity certificate {cert_file}; ACM wants only its issuers"),
                 ));
-            } else if !is_ca {
+            } else if !ca_cert {
                 out.push(Finding::new(
                     "acm-chain-end-entity",
                     chain_file,
@@ -629,6 +864,20 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
                     Some(&n),
                     format!("certificate {} of {chain_file} did not issue the one before it: the chain must go from the issuer of {cert_file} up towards the root, in that order", i + 1),
                 ));
+            }
+            // Certificate i of the chain has i CAs of the chain under it.
+            if ca_cert {
+                if let Some(problem) = key_cert_sign_problem(&c) {
+                    out.push(Finding::new(
+                        "ca-key-cert-sign",
+                        chain_file,
+                        Some(&n),
+                        problem,
+                    ));
+                }
+                if let Some(problem) = path_len_problem(&c, i) {
+                    out.push(Finding::new("ca-path-len", chain_file, Some(&n), problem));
+                }
             }
             child = ca;
         }
@@ -865,6 +1114,35 @@ mod tests {
             ids(&domain("s.pem", &server.cert, "api.example").unwrap()),
             ["domain-not-covered"]
         );
+    }
+
+    #[test]
+    fn a_ca_issues_within_its_path_length_and_only_with_key_cert_sign() {
+        let mut limited = make("limited", true, NOW, None);
+        limited.params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
+        limited.params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+        let der = limited
+            .params
+            .self_signed(&limited.key)
+            .unwrap()
+            .der()
+            .to_vec();
+        assert_eq!(cannot_issue(&der, 0), None);
+        assert_eq!(cannot_issue(&der, 1), None);
+        let two = cannot_issue(&der, 2).unwrap();
+        assert!(two.contains("pathLenConstraint is 1"), "{two}");
+        limited.params.key_usages = vec![rcgen::KeyUsagePurpose::CrlSign];
+        let der = limited
+            .params
+            .self_signed(&limited.key)
+            .unwrap()
+            .der()
+            .to_vec();
+        let usage = cannot_issue(&der, 0).unwrap();
+        assert!(usage.contains("keyCertSign"), "{usage}");
+        let leaf = make("leaf", false, NOW, None);
+        let not_ca = cannot_issue(&leaf.cert.der, 0).unwrap();
+        assert!(not_ca.contains("not a CA"), "{not_ca}");
     }
 
     #[test]

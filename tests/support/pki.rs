@@ -150,6 +150,19 @@ impl TestPki {
 
     /// A self-signed root CA `NAME.pem` with a fresh key.
     pub fn self_signed(&self, name: &str, cn: &str) {
+        self.self_signed_with(name, cn, "v3_root");
+    }
+
+    /// Appends sections to the openssl configuration, for profiles of a test's own.
+    pub fn add_config(&self, sections: &str) {
+        let path = self.path("openssl.cnf");
+        let mut text = std::fs::read_to_string(&path).expect("read config");
+        text.push_str(sections);
+        std::fs::write(&path, text).expect("write config");
+    }
+
+    /// Like [`TestPki::self_signed`], with the extensions of config section `section`.
+    pub fn self_signed_with(&self, name: &str, cn: &str, section: &str) {
         self.key(name);
         openssl(
             self.dir(),
@@ -160,7 +173,7 @@ impl TestPki {
                 "-config",
                 "openssl.cnf",
                 "-extensions",
-                "v3_root",
+                section,
                 "-key",
                 &format!("{name}.key"),
                 "-subj",
@@ -264,5 +277,49 @@ impl TestPki {
             truststore: self.path("RootCA.pem"),
             listen: "127.0.0.1:0".parse().expect("literal address"),
         }
+    }
+}
+
+/// Config sections for CAs that must not be trusted as issuers: a root whose
+/// pathLenConstraint forbids the intermediate under it, and a root whose keyUsage lacks
+/// keyCertSign.
+const BROKEN_CA_SECTIONS: &str = r#"
+[v3_root_pathlen0]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
+[v3_root_no_cert_sign]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,digitalSignature,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+"#;
+
+impl TestPki {
+    /// CAs that cannot issue, each with what it issued (openssl signs regardless):
+    /// - `pl0root` (`CN=pathlen0 root`, pathlen:0) -> `pl0sub` (`CN=under pathlen0`, a CA)
+    ///   -> `pl0client` (`CN=client under pathlen0`); `ts_pathlen.pem` holds both CAs;
+    /// - `nkcsroot` (`CN=no keyCertSign root`) -> `nkcsclient` (`CN=client of no keyCertSign`);
+    /// - `fakeroot`, with RootCA's subject but its own key, -> `badsub` (`CN=badly signed CA`),
+    ///   which therefore names RootCA as its issuer without RootCA's signature;
+    ///   `ts_badsig.pem` holds RootCA and badsub.
+    pub fn broken_cas(&self) {
+        self.add_config(BROKEN_CA_SECTIONS);
+        self.self_signed_with("pl0root", "pathlen0 root", "v3_root_pathlen0");
+        self.issue("pl0sub", "under pathlen0", "v3_intermediate", "pl0root");
+        self.issue("pl0client", "client under pathlen0", "client", "pl0sub");
+        self.concat("ts_pathlen.pem", &["pl0root.pem", "pl0sub.pem"]);
+        self.self_signed_with("nkcsroot", "no keyCertSign root", "v3_root_no_cert_sign");
+        self.issue(
+            "nkcsclient",
+            "client of no keyCertSign",
+            "client",
+            "nkcsroot",
+        );
+        self.self_signed("fakeroot", "mtls test root CA");
+        self.issue("badsub", "badly signed CA", "v3_intermediate", "fakeroot");
+        self.concat("ts_badsig.pem", &["RootCA.pem", "badsub.pem"]);
     }
 }

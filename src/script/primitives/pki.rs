@@ -13,8 +13,8 @@ use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
 use crate::pki::{
-    parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert, Profile,
-    SecretPem, Subject,
+    lint, parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert,
+    Profile, SecretPem, Subject,
 };
 use crate::script::error::fail;
 use crate::script::Context;
@@ -245,6 +245,7 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         if wd.exists(&issuer.cert_path)? {
             let ca = ParsedCert::from_pem(&issuer.cert_path, &wd.read_public(&issuer.cert_path)?)?;
             usable(&issuer.cert_path, &ca)?;
+            issuer_allows(&issuer.cert_path, &ca, &req)?;
         }
     }
 
@@ -334,7 +335,18 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
             },
         });
     }
+    if let Some(extra) = certs.get(1) {
+        let extra_info = extra.info()?;
+        return Err(Error::ExtraCertificate {
+            cert: req.cert_path.clone(),
+            count: certs.len(),
+            extra: format!("{} (SHA-256 {})", extra_info.subject, extra_info.sha256),
+        });
+    }
     usable(&req.cert_path, &cert)?;
+    if req.spec.profile.is_ca() {
+        able_to_issue(&req.cert_path, &cert, "certificates", 0)?;
+    }
     let info = cert.info()?;
     let differs = |field, found: String, wanted: String| Error::CertificateDiffers {
         cert: req.cert_path.clone(),
@@ -366,6 +378,7 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
         if !cert.is_issued_by(&ca) {
             return Err(wrong());
         }
+        issuer_allows(&issuer.cert_path, &ca, req)?;
     }
     ctx.effects.keep(kept_key_action(ctx, req, "exists")?);
     ctx.effects
@@ -389,6 +402,32 @@ fn usable(path: &str, cert: &ParsedCert) -> Result<(), Error> {
         cert: path.to_string(),
         problems: problems.join("; "),
     })
+}
+
+/// The CA `path` may issue what `req` makes: it is a CA with keyCertSign, and a CA
+/// made under it fits its pathLenConstraint (the rules of `mtls check`).
+fn issuer_allows(path: &str, ca: &ParsedCert, req: &Request) -> Result<(), Error> {
+    let profile = req.spec.profile;
+    // An intermediate made under the CA is one more CA below it on every client path.
+    let below = usize::from(profile.is_ca());
+    able_to_issue(
+        path,
+        ca,
+        &format!("the {} certificate {}", profile, req.cert_path),
+        below,
+    )
+}
+
+/// `ca` may sign a certificate with `below` CAs between them ([`lint::cannot_issue`]).
+fn able_to_issue(path: &str, ca: &ParsedCert, what: &str, below: usize) -> Result<(), Error> {
+    match lint::cannot_issue(&ca.der, below) {
+        None => Ok(()),
+        Some(reason) => Err(Error::CaCannotIssue {
+            cert: path.to_string(),
+            what: what.to_string(),
+            reason,
+        }),
+    }
 }
 
 fn load_key(ctx: &Context, path: &str) -> Result<KeyPair, Error> {
