@@ -83,6 +83,9 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
         if label.starts_with('-') || label.ends_with('-') {
             return Some(format!("the label {label:?} starts or ends with a hyphen"));
         }
+        if let Some(problem) = punycode_problem(label) {
+            return Some(problem);
+        }
     }
     if labels
         .last()
@@ -91,6 +94,20 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
         return Some("its last label is all digits; a domain's top level is a name".into());
     }
     None
+}
+
+/// An `xn--` label stands for a Unicode label in punycode (RFC 3492): it must decode, and
+/// the decoded label must encode back to the same letters (IDNA, RFC 5891 section 5.4),
+/// or it names no domain at all; other labels are not punycode and pass.
+fn punycode_problem(label: &str) -> Option<String> {
+    if !label.starts_with("xn--") {
+        return None;
+    }
+    let (unicode, decoded) = idna::domain_to_unicode(label);
+    let again = decoded.ok().and_then(|()| idna::domain_to_ascii(&unicode).ok());
+    (again.as_deref() != Some(label)).then(|| {
+        format!("the label {label:?} is not valid punycode (an xn-- label must decode to Unicode and encode back to itself); write the name in Unicode and mtls shows its punycode form")
+    })
 }
 
 /// The problem with an AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
@@ -136,15 +153,21 @@ pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
         return Some("it may not look like an IP address");
     }
-    if name.starts_with("xn--")
-        || name.starts_with("sthree-")
-        || name.ends_with("-s3alias")
-        || name.ends_with("--ol-s3")
+    if RESERVED_BUCKET_PREFIXES.iter().any(|p| name.starts_with(p))
+        || RESERVED_BUCKET_SUFFIXES.iter().any(|s| name.ends_with(s))
     {
-        return Some("it uses a prefix or suffix S3 reserves");
+        return Some("it uses a prefix or suffix S3 reserves (xn--, sthree-, amzn-s3-demo-; -s3alias, --ol-s3, .mrap, --x-s3, --table-s3)");
     }
     None
 }
+
+/// Prefixes S3 refuses in a general purpose bucket's name (Amazon S3 user guide, "General
+/// purpose bucket naming rules": `sthree-configurator` is covered by `sthree-`).
+const RESERVED_BUCKET_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes S3 reserves for other kinds of names (same page): access point aliases
+/// (`-s3alias`), Object Lambda access point aliases (`--ol-s3`), Multi-Region Access Points
+/// (`.mrap`), directory buckets (`--x-s3`) and table buckets (`--table-s3`).
+const RESERVED_BUCKET_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
 /// API Gateway's rule for stage names.
 pub fn stage_name_problem(stage: &str) -> Option<&'static str> {
@@ -322,6 +345,11 @@ mod tests {
         bad("-api.example.com", "hyphen");
         bad("api.123", "all digits");
         bad("bücher.example", "xn--bcher-kva.example");
+        // Punycode that does not decode, or does not encode back to itself.
+        bad("xn--zz.example", "not valid punycode");
+        bad("xn--abc-.example", "hyphen");
+        bad("api.xn--a.example", "not valid punycode");
+        bad("xn--bcher-kvaa.example", "not valid punycode");
         assert_eq!(dns_name_problem("*.example.com", Wildcard::Allowed), None);
         assert!(dns_name_problem("a.*.example.com", Wildcard::Allowed).is_some());
         assert!(dns_name_problem("*.com", Wildcard::Allowed).is_some());
@@ -364,6 +392,13 @@ mod tests {
             "a..b",
             "192.168.1.1",
             "xn--abc",
+            "sthree-configurator-x",
+            "amzn-s3-demo-bucket",
+            "mine-s3alias",
+            "mine--ol-s3",
+            "mine.mrap",
+            "mine--x-s3",
+            "mine--table-s3",
             &"a".repeat(64),
         ] {
             assert!(bucket_name_problem(bad).is_some(), "{bad}");
