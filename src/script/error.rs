@@ -207,7 +207,11 @@ fn describe(err: &EvalAltResult) -> (String, Option<String>) {
         E::ErrorDataTooLarge(what, _) => (
             format!(
                 "{what} grew past the limit ({} items, counting those of arrays and maps nested inside) and the script was stopped",
-                super::limits::MAX_ARRAY_SIZE
+                if what.contains("map") {
+                    super::limits::MAX_MAP_SIZE
+                } else {
+                    super::limits::MAX_ARRAY_SIZE
+                }
             ),
             Some("is a loop adding to an array or map, or nesting one in itself, without end? The limit protects this machine".to_string()),
         ),
