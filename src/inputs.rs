@@ -25,6 +25,13 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
     if name.parse::<std::net::IpAddr>().is_ok() {
         return Some("it is an IP address; a custom domain is a DNS name".into());
     }
+    // Before IDNA, which drops some of them silently (U+200B) and would suggest a name.
+    if let Some(c) = name.chars().find(|c| is_format_character(*c)) {
+        return Some(format!(
+            "it contains the invisible format character U+{:04X} (a bidi control, a zero-width character, ...), so it would print as another name",
+            c as u32
+        ));
+    }
     if !name.is_ascii() {
         return Some(match idna::domain_to_ascii(name) {
             Ok(ascii) if dns_name_problem(&ascii, wildcard).is_none() => {
@@ -94,6 +101,41 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
         return Some("its last label is all digits; a domain's top level is a name".into());
     }
     None
+}
+
+/// Unicode's format characters (general category Cf; Unicode 15.1, DerivedGeneralCategory.txt):
+/// bidi controls (U+202A-202E, U+2066-2069), zero-width characters (U+200B-200D, U+2060,
+/// U+FEFF), the soft hyphen, tags, ... They are invisible or reorder what follows, so a
+/// value holding one prints as another value.
+const FORMAT_CHARACTERS: [(char, char); 21] = [
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is a Unicode format character (category Cf).
+pub(crate) fn is_format_character(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&c))
 }
 
 /// An `xn--` label stands for a Unicode label in punycode (RFC 3492): it must decode, and
@@ -345,6 +387,9 @@ mod tests {
         bad("-api.example.com", "hyphen");
         bad("api.123", "all digits");
         bad("bücher.example", "xn--bcher-kva.example");
+        // Invisible characters that make a name print as another one.
+        bad("ad\u{200B}min.example.com", "invisible format character U+200B");
+        bad("api.example\u{202E}moc", "invisible format character U+202E");
         // Punycode that does not decode, or does not encode back to itself.
         bad("xn--zz.example", "not valid punycode");
         bad("xn--abc-.example", "hyphen");

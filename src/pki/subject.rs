@@ -36,7 +36,7 @@ impl Subject {
                     "{attr} contains a control character (newline, tab, ...)"
                 ));
             }
-            if let Some(c) = value.chars().find(|c| is_format_character(*c)) {
+            if let Some(c) = value.chars().find(|c| crate::inputs::is_format_character(*c)) {
                 return Err(format!(
                     "{attr} contains the invisible format character U+{:04X} (a bidi control, a zero-width character, ...), so it would print as another name",
                     c as u32
@@ -114,41 +114,6 @@ impl Subject {
         }
         dn
     }
-}
-
-/// Unicode's format characters (general category Cf; Unicode 15.1, DerivedGeneralCategory.txt):
-/// bidi controls (U+202A-202E, U+2066-2069), zero-width characters (U+200B-200D, U+2060,
-/// U+FEFF), the soft hyphen, tags, ... They are invisible or reorder what follows, so a
-/// value holding one prints as another value.
-const FORMAT_CHARACTERS: [(char, char); 21] = [
-    ('\u{00AD}', '\u{00AD}'),
-    ('\u{0600}', '\u{0605}'),
-    ('\u{061C}', '\u{061C}'),
-    ('\u{06DD}', '\u{06DD}'),
-    ('\u{070F}', '\u{070F}'),
-    ('\u{0890}', '\u{0891}'),
-    ('\u{08E2}', '\u{08E2}'),
-    ('\u{180E}', '\u{180E}'),
-    ('\u{200B}', '\u{200F}'),
-    ('\u{202A}', '\u{202E}'),
-    ('\u{2060}', '\u{2064}'),
-    ('\u{2066}', '\u{206F}'),
-    ('\u{FEFF}', '\u{FEFF}'),
-    ('\u{FFF9}', '\u{FFFB}'),
-    ('\u{110BD}', '\u{110BD}'),
-    ('\u{110CD}', '\u{110CD}'),
-    ('\u{13430}', '\u{1343F}'),
-    ('\u{1BCA0}', '\u{1BCA3}'),
-    ('\u{1D173}', '\u{1D17A}'),
-    ('\u{E0001}', '\u{E0001}'),
-    ('\u{E0020}', '\u{E007F}'),
-];
-
-/// Whether `c` is a Unicode format character (category Cf).
-pub(crate) fn is_format_character(c: char) -> bool {
-    FORMAT_CHARACTERS
-        .iter()
-        .any(|(first, last)| (*first..=*last).contains(&c))
 }
 
 /// The part of a value that reads as one more attribute of a distinguished name, if any:
