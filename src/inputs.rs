@@ -146,7 +146,9 @@ fn punycode_problem(label: &str) -> Option<String> {
         return None;
     }
     let (unicode, decoded) = idna::domain_to_unicode(label);
-    let again = decoded.ok().and_then(|()| idna::domain_to_ascii(&unicode).ok());
+    let again = decoded
+        .ok()
+        .and_then(|()| idna::domain_to_ascii(&unicode).ok());
     (again.as_deref() != Some(label)).then(|| {
         format!("the label {label:?} is not valid punycode (an xn-- label must decode to Unicode and encode back to itself); write the name in Unicode and mtls shows its punycode form")
     })
@@ -209,7 +211,8 @@ const RESERVED_BUCKET_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"]
 /// Suffixes S3 reserves for other kinds of names (same page): access point aliases
 /// (`-s3alias`), Object Lambda access point aliases (`--ol-s3`), Multi-Region Access Points
 /// (`.mrap`), directory buckets (`--x-s3`) and table buckets (`--table-s3`).
-const RESERVED_BUCKET_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+const RESERVED_BUCKET_SUFFIXES: [&str; 5] =
+    ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
 /// API Gateway's rule for stage names.
 pub fn stage_name_problem(stage: &str) -> Option<&'static str> {
@@ -388,8 +391,14 @@ mod tests {
         bad("api.123", "all digits");
         bad("bücher.example", "xn--bcher-kva.example");
         // Invisible characters that make a name print as another one.
-        bad("ad\u{200B}min.example.com", "invisible format character U+200B");
-        bad("api.example\u{202E}moc", "invisible format character U+202E");
+        bad(
+            "ad\u{200B}min.example.com",
+            "invisible format character U+200B",
+        );
+        bad(
+            "api.example\u{202E}moc",
+            "invisible format character U+202E",
+        );
         // Punycode that does not decode, or does not encode back to itself.
         bad("xn--zz.example", "not valid punycode");
         bad("xn--abc-.example", "hyphen");

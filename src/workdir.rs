@@ -80,7 +80,6 @@ impl Secrecy {
             Secrecy::Public => 0o644,
         }
     }
-
 }
 
 /// The folder a run works in.
@@ -442,11 +441,7 @@ impl Workdir {
 
     /// Makes (or follows) the folders of a name, inside the real working folder; returns
     /// the real path of the last one.
-    fn make_folders(
-        &self,
-        name: &str,
-        folders: &[&str],
-    ) -> Result<PathBuf, Error> {
+    fn make_folders(&self, name: &str, folders: &[&str]) -> Result<PathBuf, Error> {
         if self.real_root()?.is_none() {
             make_folder(&self.root, true)
                 .map_err(|e| self.io("create the folder", &self.root, e))?;

@@ -36,7 +36,10 @@ impl Subject {
                     "{attr} contains a control character (newline, tab, ...)"
                 ));
             }
-            if let Some(c) = value.chars().find(|c| crate::inputs::is_format_character(*c)) {
+            if let Some(c) = value
+                .chars()
+                .find(|c| crate::inputs::is_format_character(*c))
+            {
                 return Err(format!(
                     "{attr} contains the invisible format character U+{:04X} (a bidi control, a zero-width character, ...), so it would print as another name",
                     c as u32
@@ -128,7 +131,8 @@ fn attribute_inside(value: &str) -> Option<&str> {
         let name = &before[name_starts..];
         let lead = before[..name_starts].trim_end();
         let separated = lead.ends_with([',', ';', '+', '/']);
-        (!name.is_empty() && separated).then(|| value[name_starts..=at].trim_start_matches([',', ';', '+', '/', ' ']))
+        (!name.is_empty() && separated)
+            .then(|| value[name_starts..=at].trim_start_matches([',', ';', '+', '/', ' ']))
     })
 }
 
@@ -177,7 +181,12 @@ mod tests {
     #[test]
     fn refuses_format_characters_and_attributes_inside_a_value() {
         let err = |cn: &str| Subject::from_pairs([("CN", cn.to_string())]).unwrap_err();
-        for cn in ["dev\u{202E}1gpj.exe", "ad\u{200B}min", "\u{FEFF}admin", "a\u{00AD}b"] {
+        for cn in [
+            "dev\u{202E}1gpj.exe",
+            "ad\u{200B}min",
+            "\u{FEFF}admin",
+            "a\u{00AD}b",
+        ] {
             assert!(err(cn).contains("invisible format character"), "{cn:?}");
         }
         for (cn, fake) in [
@@ -190,7 +199,12 @@ mod tests {
             assert!(e.contains(&format!("holds {fake:?}")), "{cn:?}: {e}");
         }
         // A comma, or an equals sign, alone is not an attribute.
-        for (attr, fine) in [("O", "Example, Inc."), ("CN", "bücher"), ("CN", "a == b"), ("CN", "k=v")] {
+        for (attr, fine) in [
+            ("O", "Example, Inc."),
+            ("CN", "bücher"),
+            ("CN", "a == b"),
+            ("CN", "k=v"),
+        ] {
             let pairs = [(attr, fine.to_string()), ("CN", "x".to_string())];
             assert!(Subject::from_pairs(pairs).is_ok(), "{fine:?}");
         }

@@ -40,7 +40,11 @@ impl Modules {
         let loading = self.loading.borrow();
         let mut importer = "the script".to_string();
         let mut steps = Vec::new();
-        for (module, at) in loading.iter().map(|(m, p)| (m.as_str(), *p)).chain([(name, pos)]) {
+        for (module, at) in loading
+            .iter()
+            .map(|(m, p)| (m.as_str(), *p))
+            .chain([(name, pos)])
+        {
             let line = at.line().map_or(String::new(), |l| format!(" (line {l})"));
             steps.push(format!("{importer} imports {module}{line}"));
             importer = module.to_string();
@@ -66,7 +70,13 @@ impl Modules {
     }
 
     /// Loads `name` from the first folder that has it, with `name` marked as loading.
-    fn load(&self, engine: &Engine, path: &str, name: &str, pos: Position) -> Result<Option<Shared<Module>>, Box<EvalAltResult>> {
+    fn load(
+        &self,
+        engine: &Engine,
+        path: &str,
+        name: &str,
+        pos: Position,
+    ) -> Result<Option<Shared<Module>>, Box<EvalAltResult>> {
         self.check_nesting(name, pos).map_err(fail)?;
         self.loading.borrow_mut().push((name.to_string(), pos));
         let loaded = self.load_first(engine, path, name, pos);
@@ -137,4 +147,3 @@ impl rhai::ModuleResolver for Modules {
         }))
     }
 }
-
