@@ -116,12 +116,30 @@ pub enum Error {
     )]
     PrimitiveRedefined { name: String, file: String },
 
+    #[error("{name}() is defined in two stdlib files: {first} and {second}")]
+    #[diagnostic(
+        code(mtls::stdlib_function_twice),
+        help("one of them would silently replace the other: keep one definition (remove or rename the other); a stdlib file may replace a bundled step, but only one file may do so")
+    )]
+    StdlibFunctionTwice {
+        name: String,
+        first: String,
+        second: String,
+    },
+
     #[error("{path} is {size} bytes; scripts are limited to {limit} bytes")]
     #[diagnostic(
         code(mtls::script_too_large),
         help("check that the path names a Rhai script")
     )]
     ScriptTooLarge { path: String, size: u64, limit: u64 },
+
+    #[error("import refused: {problem}: {chain}")]
+    #[diagnostic(
+        code(mtls::import_too_deep),
+        help("a module may not import itself or one that imports it; move what two modules share into a third that imports neither")
+    )]
+    ImportTooDeep { problem: String, chain: String },
 
     #[error("no module {name:?} to import")]
     #[diagnostic(

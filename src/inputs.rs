@@ -25,6 +25,13 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
     if name.parse::<std::net::IpAddr>().is_ok() {
         return Some("it is an IP address; a custom domain is a DNS name".into());
     }
+    // Before IDNA, which drops some of them silently (U+200B) and would suggest a name.
+    if let Some(c) = name.chars().find(|c| is_format_character(*c)) {
+        return Some(format!(
+            "it contains the invisible format character U+{:04X} (a bidi control, a zero-width character, ...), so it would print as another name",
+            c as u32
+        ));
+    }
     if !name.is_ascii() {
         return Some(match idna::domain_to_ascii(name) {
             Ok(ascii) if dns_name_problem(&ascii, wildcard).is_none() => {
@@ -83,6 +90,9 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
         if label.starts_with('-') || label.ends_with('-') {
             return Some(format!("the label {label:?} starts or ends with a hyphen"));
         }
+        if let Some(problem) = punycode_problem(label) {
+            return Some(problem);
+        }
     }
     if labels
         .last()
@@ -91,6 +101,57 @@ pub fn dns_name_problem(name: &str, wildcard: Wildcard) -> Option<String> {
         return Some("its last label is all digits; a domain's top level is a name".into());
     }
     None
+}
+
+/// Unicode's format characters (general category Cf; Unicode 15.1, DerivedGeneralCategory.txt):
+/// bidi controls (U+202A-202E, U+2066-2069), zero-width characters (U+200B-200D, U+2060,
+/// U+FEFF), the soft hyphen, tags, ... They are invisible or reorder what follows, so a
+/// value holding one prints as another value.
+const FORMAT_CHARACTERS: [(char, char); 21] = [
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is a Unicode format character (category Cf).
+pub(crate) fn is_format_character(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&c))
+}
+
+/// An `xn--` label stands for a Unicode label in punycode (RFC 3492): it must decode, and
+/// the decoded label must encode back to the same letters (IDNA, RFC 5891 section 5.4),
+/// or it names no domain at all; other labels are not punycode and pass.
+fn punycode_problem(label: &str) -> Option<String> {
+    if !label.starts_with("xn--") {
+        return None;
+    }
+    let (unicode, decoded) = idna::domain_to_unicode(label);
+    let again = decoded
+        .ok()
+        .and_then(|()| idna::domain_to_ascii(&unicode).ok());
+    (again.as_deref() != Some(label)).then(|| {
+        format!("the label {label:?} is not valid punycode (an xn-- label must decode to Unicode and encode back to itself); write the name in Unicode and mtls shows its punycode form")
+    })
 }
 
 /// The problem with an AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
@@ -136,15 +197,22 @@ pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
         return Some("it may not look like an IP address");
     }
-    if name.starts_with("xn--")
-        || name.starts_with("sthree-")
-        || name.ends_with("-s3alias")
-        || name.ends_with("--ol-s3")
+    if RESERVED_BUCKET_PREFIXES.iter().any(|p| name.starts_with(p))
+        || RESERVED_BUCKET_SUFFIXES.iter().any(|s| name.ends_with(s))
     {
-        return Some("it uses a prefix or suffix S3 reserves");
+        return Some("it uses a prefix or suffix S3 reserves (xn--, sthree-, amzn-s3-demo-; -s3alias, --ol-s3, .mrap, --x-s3, --table-s3)");
     }
     None
 }
+
+/// Prefixes S3 refuses in a general purpose bucket's name (Amazon S3 user guide, "General
+/// purpose bucket naming rules": `sthree-configurator` is covered by `sthree-`).
+const RESERVED_BUCKET_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes S3 reserves for other kinds of names (same page): access point aliases
+/// (`-s3alias`), Object Lambda access point aliases (`--ol-s3`), Multi-Region Access Points
+/// (`.mrap`), directory buckets (`--x-s3`) and table buckets (`--table-s3`).
+const RESERVED_BUCKET_SUFFIXES: [&str; 5] =
+    ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
 /// API Gateway's rule for stage names.
 pub fn stage_name_problem(stage: &str) -> Option<&'static str> {
@@ -317,6 +385,19 @@ mod tests {
         bad("-api.example.com", "hyphen");
         bad("api.123", "all digits");
         bad("bücher.example", "xn--bcher-kva.example");
+        // Invisible characters that make a name print as another one.
+        bad(
+            "ad\u{200B}min.example.com",
+            "invisible format character U+200B",
+        );
+        bad(
+            "api.example\u{202E}moc",
+            "invisible format character U+202E",
+        );
+        // Punycode that does not decode, or does not encode back to itself.
+        bad("xn--zz.example", "not valid punycode");
+        bad("xn--abc-.example", "hyphen");
+        bad("api.xn--a.example", "not valid punycode");
         assert_eq!(dns_name_problem("*.example.com", Wildcard::Allowed), None);
         assert!(dns_name_problem("a.*.example.com", Wildcard::Allowed).is_some());
         assert!(dns_name_problem("*.com", Wildcard::Allowed).is_some());
@@ -359,6 +440,13 @@ mod tests {
             "a..b",
             "192.168.1.1",
             "xn--abc",
+            "sthree-configurator-x",
+            "amzn-s3-demo-bucket",
+            "mine-s3alias",
+            "mine--ol-s3",
+            "mine.mrap",
+            "mine--x-s3",
+            "mine--table-s3",
             &"a".repeat(64),
         ] {
             assert!(bucket_name_problem(bad).is_some(), "{bad}");

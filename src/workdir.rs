@@ -6,7 +6,7 @@
 //! anything but a regular file (a FIFO would hang the run, `/dev/zero` would fill memory).
 //! Reads are capped in size. Writes are atomic (a temporary file in the same folder,
 //! flushed, renamed), so an interrupted run never leaves a half-written key behind; keys
-//! are 0600 from their first byte, and folders made to hold them are 0700 whatever the
+//! are 0600 from their first byte, and every folder mtls makes is 0700 whatever the
 //! umask.
 
 use std::fs;
@@ -78,13 +78,6 @@ impl Secrecy {
         match self {
             Secrecy::Secret => 0o600,
             Secrecy::Public => 0o644,
-        }
-    }
-
-    fn folder_mode(self) -> u32 {
-        match self {
-            Secrecy::Secret => 0o700,
-            Secrecy::Public => 0o755,
         }
     }
 }
@@ -400,7 +393,7 @@ impl Workdir {
                 path: name.to_string(),
                 workdir: self.root.display().to_string(),
             })?;
-        let dir = self.make_folders(name, folders, secrecy)?;
+        let dir = self.make_folders(name, folders)?;
         let path = dir.join(file_name);
         if let Ok(meta) = fs::symlink_metadata(&path) {
             if meta.is_dir() {
@@ -448,14 +441,9 @@ impl Workdir {
 
     /// Makes (or follows) the folders of a name, inside the real working folder; returns
     /// the real path of the last one.
-    fn make_folders(
-        &self,
-        name: &str,
-        folders: &[&str],
-        secrecy: Secrecy,
-    ) -> Result<PathBuf, Error> {
+    fn make_folders(&self, name: &str, folders: &[&str]) -> Result<PathBuf, Error> {
         if self.real_root()?.is_none() {
-            make_folder(&self.root, secrecy, true)
+            make_folder(&self.root, true)
                 .map_err(|e| self.io("create the folder", &self.root, e))?;
         }
         let root = self.real_root()?.ok_or_else(|| {
@@ -467,7 +455,7 @@ impl Workdir {
                 Some(next) => next,
                 None => {
                     let next = here.join(part);
-                    make_folder(&next, secrecy, false)
+                    make_folder(&next, false)
                         .map_err(|e| self.io("create the folder", &next, e))?;
                     next
                 }
@@ -542,7 +530,7 @@ impl Workdir {
         } else {
             self.parts(folder)?
         };
-        let dir = self.make_folders(folder, &folders, Secrecy::Secret)?;
+        let dir = self.make_folders(folder, &folders)?;
         Ok(Batch {
             dir,
             shown: folder.to_string(),
@@ -848,18 +836,23 @@ fn open_no_follow(path: &Path) -> std::io::Result<fs::File> {
     fs::File::open(path)
 }
 
-/// Creates one folder (or the whole path) with an explicit mode, whatever the umask.
-fn make_folder(path: &Path, secrecy: Secrecy, recursive: bool) -> std::io::Result<()> {
+/// The mode of every folder mtls makes: only its owner may list or enter it. A folder made
+/// for a certificate may later hold a key (`issue_clients`, a `--var cert=x/y/z.pem`
+/// beside its key), and a listing shows device names, so no folder is made wider.
+const FOLDER_MODE: u32 = 0o700;
+
+/// Creates one folder (or the whole path) with [`FOLDER_MODE`], whatever the umask.
+fn make_folder(path: &Path, recursive: bool) -> std::io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(recursive);
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
-        builder.mode(secrecy.folder_mode());
+        builder.mode(FOLDER_MODE);
     }
     builder.create(path)?;
     // DirBuilder's mode is filtered by the umask (never widened): set it exactly.
-    set_mode(path, secrecy.folder_mode())
+    set_mode(path, FOLDER_MODE)
 }
 
 #[cfg(unix)]

@@ -1095,3 +1095,286 @@ fn cas_that_cannot_issue_and_truststores_without_their_root() {
     ];
     run_all(&cases, true);
 }
+
+/// Names a script hands to the AWS primitives directly, and names S3 or IDNA refuse that
+/// looked valid: each stops the run before its first file or AWS call (issue 17, row 8).
+#[test]
+fn names_given_to_primitives_and_reserved_or_false_names() {
+    let cases = [
+        Case {
+            name: "a script sends a bad bucket name to s3_ensure_bucket",
+            prepare: |d| d.write("b.rhai", "s3_ensure_bucket(\"Bad_Bucket\");\n"),
+            args: &["run", "work/b.rhai"],
+            env: NONE,
+            expect: "s3_ensure_bucket: argument `name`: \"Bad_Bucket\" is not a valid S3 bucket name",
+            empty: true,
+        },
+        Case {
+            name: "a script sends a wildcard with an empty label to acm_ensure_requested",
+            prepare: |d| d.write("a.rhai", "acm_ensure_requested(\"*.bad..x\");\n"),
+            args: &["run", "work/a.rhai"],
+            env: NONE,
+            expect: "acm_ensure_requested: argument `domain`: \"*.bad..x\"",
+            empty: true,
+        },
+        Case {
+            name: "a script sends a reserved bucket name to s3_ensure_truststore",
+            prepare: |d| {
+                d.write(
+                    "t.rhai",
+                    "s3_ensure_truststore(\"trust--x-s3\", \"api.example.com/RootCA.pem\", \"RootCA.pem\");\n",
+                )
+            },
+            args: &["run", "work/t.rhai"],
+            env: NONE,
+            expect: "s3_ensure_truststore: argument `bucket`: \"trust--x-s3\" is not a valid S3 bucket name: it uses a prefix or suffix S3 reserves",
+            empty: false,
+        },
+        Case {
+            name: "S3's reserved prefix amzn-s3-demo-",
+            prepare: |_| {},
+            args: &["run", "setup.rhai", "--var", "domain=api.example.com", "--var", "bucket=amzn-s3-demo-bucket"],
+            env: NONE,
+            expect: "--var bucket=\"amzn-s3-demo-bucket\": it uses a prefix or suffix S3 reserves",
+            empty: true,
+        },
+        Case {
+            name: "S3's reserved suffixes --table-s3 and .mrap",
+            prepare: |_| {},
+            args: &["run", "setup.rhai", "--var", "domain=api.example.com", "--var", "bucket=trust.mrap"],
+            env: NONE,
+            expect: "--var bucket=\"trust.mrap\": it uses a prefix or suffix S3 reserves",
+            empty: true,
+        },
+        Case {
+            name: "S3's reserved suffix --table-s3",
+            prepare: |_| {},
+            args: &["run", "setup.rhai", "--var", "domain=api.example.com", "--var", "bucket=trust--table-s3"],
+            env: NONE,
+            expect: "--var bucket=\"trust--table-s3\": it uses a prefix or suffix S3 reserves",
+            empty: true,
+        },
+        Case {
+            name: "invalid punycode as the domain",
+            prepare: |_| {},
+            args: &["run", "setup.rhai", "--var", "domain=api.xn--zz.example"],
+            env: NONE,
+            expect: "the label \"xn--zz\" is not valid punycode",
+            empty: true,
+        },
+        Case {
+            name: "a script sends an empty object key to s3_delete_truststore",
+            prepare: |d| d.write("k.rhai", "s3_delete_truststore(\"trust-store-1\", \"\");\n"),
+            args: &["run", "work/k.rhai"],
+            env: NONE,
+            expect: "s3_delete_truststore: argument `key`: the object key is 0 bytes long",
+            empty: true,
+        },
+        Case {
+            name: "a script sends a stage name with a space to apigw_ensure_stage",
+            prepare: |d| d.write("s.rhai", "apigw_ensure_stage(\"abc123\", \"prod stage\");\n"),
+            args: &["run", "work/s.rhai"],
+            env: NONE,
+            expect: "apigw_ensure_stage: argument `stage`: \"prod stage\": a stage name is 1-128",
+            empty: true,
+        },
+        Case {
+            name: "a script asks for the zone of a false punycode name",
+            prepare: |d| d.write("z.rhai", "print(route53_find_zone(\"xn--a.example\"));\n"),
+            args: &["run", "work/z.rhai"],
+            env: NONE,
+            expect: "route53_find_zone: argument `domain`: \"xn--a.example\"",
+            empty: true,
+        },
+    ];
+    run_all(&cases, true);
+}
+
+/// A fleet's manifest that cannot be written is found before the first pair is (the
+/// manifest is written last; before, 3 pairs were made, then the run failed).
+#[test]
+fn a_fleet_manifest_that_cannot_be_written_stops_the_run_before_any_pair() {
+    let cases = [
+        Case {
+            name: "a folder where the CSV manifest goes",
+            prepare: |d| fs::create_dir(d.w("device-manifest.csv")).unwrap(),
+            args: &["run", "issue_clients.rhai", "--var", "count=3"],
+            env: NONE,
+            expect: "device-manifest.csv is a folder",
+            empty: false,
+        },
+        Case {
+            name: "the JSON manifest a link out of the folder",
+            prepare: |d| {
+                symlink(
+                    d.outside().join("precious.txt"),
+                    d.w("device-manifest.json"),
+                )
+                .unwrap()
+            },
+            args: &["run", "issue_clients.rhai", "--var", "count=3"],
+            env: NONE,
+            expect: "outside the working folder",
+            empty: false,
+        },
+    ];
+    for case in &cases {
+        check(case, None);
+        let dirs = lay_out(case);
+        let work = dirs.work();
+        let mut args = case.args.to_vec();
+        args.extend(["-C", work.to_str().unwrap()]);
+        support::cli::mtls(dirs.top.path(), &args).failure();
+        let made: Vec<String> = fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("device-") && !n.starts_with("device-manifest"))
+            .collect();
+        assert!(
+            made.is_empty(),
+            "{}: pairs were written: {made:?}",
+            case.name
+        );
+    }
+}
+
+/// Scripts that import themselves, import each other, import too deep, build an ever
+/// deeper array, or define one stdlib function twice: each stops with a clear error
+/// (issue 17, rows 9 and 12; the imports overflowed the stack, exit 134).
+#[test]
+fn import_cycles_deep_data_and_twice_defined_functions_stop_with_a_clear_error() {
+    let cases = [
+        Case {
+            name: "a script that imports itself",
+            prepare: |d| d.write("flow.rhai", "import \"flow\" as me;\nprint(1);\n"),
+            args: &["run", "work/flow.rhai"],
+            env: NONE,
+            expect: "import cycle): the script imports flow.rhai (line 1), flow.rhai imports flow.rhai (line 1)",
+            empty: true,
+        },
+        Case {
+            name: "two modules that import each other",
+            prepare: |d| {
+                d.write("a.rhai", "import \"b\" as b;\nfn f() { 1 }\n");
+                d.write("b.rhai", "\nimport \"a\" as a;\n");
+                d.write("flow.rhai", "import \"a\" as a;\n");
+            },
+            args: &["run", "work/flow.rhai"],
+            env: NONE,
+            expect: "a.rhai imports b.rhai (line 1), b.rhai imports a.rhai (line 2)",
+            empty: true,
+        },
+        Case {
+            name: "imports nested ten deep",
+            prepare: |d| {
+                for i in 1..10 {
+                    d.write(&format!("m{i}.rhai"), format!("import \"m{}\" as m;\n", i + 1));
+                }
+                d.write("m10.rhai", "fn f() { 1 }\n");
+                d.write("flow.rhai", "import \"m1\" as m;\n");
+            },
+            args: &["run", "work/flow.rhai"],
+            env: NONE,
+            expect: "imports nest more than 8 deep: the script imports m1.rhai (line 1), m1.rhai imports m2.rhai",
+            empty: true,
+        },
+        Case {
+            name: "an array nested in itself without end",
+            prepare: |d| d.write("deep.rhai", "let a = [];\nloop { a = [a]; }\n"),
+            args: &["run", "work/deep.rhai"],
+            env: NONE,
+            expect: "deep.rhai:2:13: Size of array/BLOB grew past the limit (2000 items",
+            empty: true,
+        },
+        Case {
+            name: "a map nested in itself without end",
+            prepare: |d| d.write("deep.rhai", "let m = #{};\nloop { m = #{ k: m }; }\n"),
+            args: &["run", "work/deep.rhai"],
+            env: NONE,
+            expect: "Size of object map grew past the limit (2000 items",
+            empty: true,
+        },
+        Case {
+            name: "one stdlib function in two files",
+            prepare: |d| {
+                fs::create_dir(d.w("stdlib")).unwrap();
+                d.write("stdlib/a.rhai", "fn my_step(x) { 1 }\n");
+                d.write("stdlib/b.rhai", "fn my_step(y) { 2 }\n");
+                d.write("flow.rhai", "print(my_step(0));\n");
+            },
+            args: &["run", "work/flow.rhai"],
+            env: NONE,
+            expect: "my_step() is defined in two stdlib files:",
+            empty: true,
+        },
+        Case {
+            name: "a bundled step replaced in two files",
+            prepare: |d| {
+                fs::create_dir(d.w("stdlib")).unwrap();
+                d.write("stdlib/a.rhai", "fn print_certs(c) { print(\"a\"); }\n");
+                d.write("stdlib/b.rhai", "fn print_certs(c) { print(\"b\"); }\n");
+                d.write("flow.rhai", "print_certs([]);\n");
+            },
+            args: &["run", "work/flow.rhai"],
+            env: NONE,
+            expect: "stdlib/a.rhai and ",
+            empty: true,
+        },
+    ];
+    for case in &cases {
+        let started = std::time::Instant::now();
+        check(case, None);
+        // "Within seconds": before, the array loop ran for minutes, then aborted.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}: took {:?}",
+            case.name,
+            started.elapsed()
+        );
+    }
+}
+
+/// Folders mtls makes for a certificate alone are 0700 too, under `umask 000`: before,
+/// `sign_csr --var cert=x/y/z.pem` made x and x/y 0755 (issue 17, row 11).
+#[test]
+fn folders_made_for_a_certificate_are_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in PKI_FILES {
+        fs::copy(template().join(f), dir.path().join(f)).unwrap();
+    }
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            "client.key",
+            "-out",
+            "dev.csr",
+            "-subj",
+            "/CN=dev1",
+        ],
+    )
+    .success();
+    let mtls = env!("CARGO_BIN_EXE_mtls");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000 && exec {mtls} run sign_csr.rhai --var csr=dev.csr --var cert=x/y/z.pem"
+        ))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = |p: &str| {
+        fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("x"), 0o700);
+    assert_eq!(mode("x/y"), 0o700);
+    assert_eq!(mode("x/y/z.pem"), 0o644);
+}

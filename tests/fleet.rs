@@ -940,3 +940,118 @@ fn sign_csr_force_re_signs_and_replaces_a_certificate_of_another_ca() {
     sign(&["--force"]).success();
     verify(dir, &["device-b.pem".into()]);
 }
+
+/// Requests whose names print as other names, that ask for too many names, that hide a
+/// second request, that are hashed with SHA-1 or SHA-224, or that are DER: each refused,
+/// saying why, with nothing written (issue 17, row 10).
+#[test]
+fn requests_whose_names_mislead_or_whose_form_is_wrong_are_refused_and_write_nothing() {
+    let tmp = ca_folder();
+    let dir = tmp.path();
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "dev.key",
+        ],
+    )
+    .success();
+    let req = |csr: &str, extra: &[&str]| {
+        let mut args = vec!["req", "-new", "-key", "dev.key", "-out", csr, "-utf8"];
+        args.extend_from_slice(extra);
+        openssl(dir, &args).success();
+    };
+    req("rlo.csr", &["-subj", "/CN=dev\u{202E}1gpj.exe"]);
+    req("zwsp.csr", &["-subj", "/CN=ad\u{200B}min"]);
+    req("comma.csr", &["-subj", "/CN=dev1, O=Root CA"]);
+    req("slash.csr", &["-subj", "/CN=admin\\/O=Root CA"]);
+    let names: Vec<String> = (1..=101).map(|i| format!("DNS:d{i}.example.com")).collect();
+    let san = format!("subjectAltName={}", names.join(","));
+    req("many.csr", &["-subj", "/CN=dev1", "-addext", &san]);
+    req("sha1.csr", &["-subj", "/CN=dev1", "-sha1"]);
+    req("sha224.csr", &["-subj", "/CN=dev1", "-sha224"]);
+    req("one.csr", &["-subj", "/CN=dev1"]);
+    req("two.csr", &["-subj", "/CN=dev2"]);
+    let both = std::fs::read_to_string(dir.join("one.csr")).unwrap()
+        + std::fs::read_to_string(dir.join("two.csr"))
+            .unwrap()
+            .as_str();
+    std::fs::write(dir.join("both.csr"), both).unwrap();
+    openssl(
+        dir,
+        &[
+            "req", "-in", "one.csr", "-outform", "der", "-out", "der.csr",
+        ],
+    )
+    .success();
+    // openssl made what each case claims (read back, not assumed).
+    let text = |csr: &str| openssl(dir, &["req", "-in", csr, "-noout", "-text"]).all();
+    assert!(
+        text("sha1.csr").contains("sha1WithRSAEncryption")
+            || text("sha1.csr").contains("ecdsa-with-SHA1")
+    );
+    assert!(text("sha224.csr").contains("ecdsa-with-SHA224"));
+    assert!(text("many.csr").contains("DNS:d101.example.com"));
+    assert!(
+        text("comma.csr").contains("CN = \"dev1, O=Root CA\"")
+            || text("comma.csr").contains("dev1, O=Root CA")
+    );
+
+    let before = snapshot(dir);
+    for (csr, message) in [
+        ("rlo.csr", "invisible format character U+202E"),
+        ("zwsp.csr", "invisible format character U+200B"),
+        (
+            "comma.csr",
+            "holds \"O=\", which reads as another attribute",
+        ),
+        (
+            "slash.csr",
+            "holds \"O=\", which reads as another attribute",
+        ),
+        (
+            "many.csr",
+            "it asks for 101 names; a client certificate takes at most 100",
+        ),
+        (
+            "sha1.csr",
+            "it is signed with ecdsa-with-SHA1; SHA-256 or stronger is required",
+        ),
+        ("sha224.csr", "it is signed with ecdsa-with-SHA224"),
+        ("both.csr", "more than one CERTIFICATE REQUEST block"),
+        ("der.csr", "openssl req -inform der -in der.csr"),
+    ] {
+        let var = format!("csr={csr}");
+        let run = mtls(dir, &["run", "sign_csr.rhai", "--var", &var]).failure();
+        assert!(run.all().contains(message), "{csr}: {}", run.all());
+        assert!(snapshot(dir) == before, "{csr}: files changed");
+    }
+    // The same key and subject, one request, SHA-256: signed.
+    mtls(dir, &["run", "sign_csr.rhai", "--var", "csr=one.csr"]).success();
+}
+
+/// A prefix that makes names a spreadsheet evaluates (`-1-7` is a formula) gives manifest
+/// cells quoted as text, as OWASP's CSV injection rule says (issue 17, row 12).
+#[test]
+fn manifest_cells_a_spreadsheet_would_evaluate_are_quoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fleet(dir, &["--var", "count=2", "--var", "prefix=-1-"]).success();
+    let csv = std::fs::read_to_string(dir.join("-1-manifest.csv")).unwrap();
+    let names: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(names, ["\"'-1-1\"", "\"'-1-2\""], "{csv}");
+    // The JSON manifest keeps the names as they are.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("-1-manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(json[0]["name"], "-1-1");
+}

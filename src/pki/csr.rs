@@ -9,9 +9,16 @@ use x509_parser::pem::Pem;
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
+use super::inspect::signature_algorithm_name;
+use super::lint::STRONG_SIGNATURES;
 use super::{KeyAlgorithm, Subject};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
+
+/// The most names a request may ask for: the most ACM puts in one certificate (AWS
+/// Certificate Manager user guide, "Quotas": up to 100 domain names per certificate). A
+/// device needs a few; 10,000 names made a 257 KB certificate that every handshake carries.
+pub const MAX_NAMES: usize = 100;
 
 /// What a checked CSR asks for, as far as the client profile honours it.
 #[derive(Debug, Clone)]
@@ -34,15 +41,22 @@ impl CsrRequest {
             problem,
             help: help.to_string(),
         };
-        let block = Pem::iter_from_buffer(pem.as_bytes())
+        let mut blocks = Pem::iter_from_buffer(pem.as_bytes())
             .filter_map(Result::ok)
-            .find(|p| p.label == "CERTIFICATE REQUEST" || p.label == "NEW CERTIFICATE REQUEST")
-            .ok_or_else(|| {
-                refuse(
-                    "it holds no CERTIFICATE REQUEST block".into(),
-                    "make the request with `openssl req -new -key device.key -out device.csr -subj /CN=device-1`",
-                )
-            })?;
+            .filter(|p| p.label == "CERTIFICATE REQUEST" || p.label == "NEW CERTIFICATE REQUEST");
+        let block = blocks.next().ok_or_else(|| {
+            refuse(
+                "it holds no CERTIFICATE REQUEST block".into(),
+                "make the request with `openssl req -new -key device.key -out device.csr -subj /CN=device-1`",
+            )
+        })?;
+        // Which request is signed must not depend on which one comes first.
+        if blocks.next().is_some() {
+            return Err(refuse(
+                "it holds more than one CERTIFICATE REQUEST block".into(),
+                "put each device's request in a file of its own and sign them one by one",
+            ));
+        }
         let (_, csr) = X509CertificationRequest::from_der(&block.contents).map_err(|e| {
             refuse(
                 format!("it cannot be parsed ({e})"),
@@ -59,6 +73,14 @@ impl CsrRequest {
                 "client keys must be RSA 2048, 3072 or 4096 bits, or ECDSA P-256 or P-384 (what API Gateway accepts): make a new key on the device",
             )
         })?;
+        // Then the hash: a SHA-1 or SHA-224 request would otherwise read as "altered".
+        let signature = signature_algorithm_name(&csr.signature_algorithm);
+        if !STRONG_SIGNATURES.contains(&signature.as_str()) {
+            return Err(refuse(
+                format!("it is signed with {signature}; SHA-256 or stronger is required"),
+                "make the request again with SHA-256: `openssl req -new -sha256 -key device.key -out device.csr -subj /CN=device-1`",
+            ));
+        }
         csr.verify_signature().map_err(|_| {
             refuse(
                 "its signature does not verify: it was altered after it was signed, or not signed with the key it holds".into(),
@@ -76,6 +98,15 @@ impl CsrRequest {
                     ))
                 }
                 ParsedExtension::SubjectAlternativeName(san) => {
+                    if sans.len() + san.general_names.len() > MAX_NAMES {
+                        return Err(refuse(
+                            format!(
+                                "it asks for {} names; a client certificate takes at most {MAX_NAMES}",
+                                sans.len() + san.general_names.len()
+                            ),
+                            "a device needs a few names: make the request with fewer",
+                        ));
+                    }
                     for name in &san.general_names {
                         match name {
                             GeneralName::DNSName(d) => {

@@ -231,8 +231,15 @@ fn key_algorithm(c: &X509Certificate<'_>) -> String {
 }
 
 pub(super) fn signature_name(c: &X509Certificate<'_>) -> String {
+    signature_algorithm_name(&c.signature_algorithm)
+}
+
+/// The name openssl gives a signature algorithm (`sha256WithRSAEncryption`), else its OID.
+pub(super) fn signature_algorithm_name(
+    algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>,
+) -> String {
     use x509_parser::oid_registry as oids;
-    let oid = &c.signature_algorithm.algorithm;
+    let oid = &algorithm.algorithm;
     let known = [
         (oids::OID_PKCS1_SHA256WITHRSA, "sha256WithRSAEncryption"),
         (oids::OID_PKCS1_SHA384WITHRSA, "sha384WithRSAEncryption"),
@@ -243,6 +250,8 @@ pub(super) fn signature_name(c: &X509Certificate<'_>) -> String {
     ];
     let by_id = [
         ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+        ("1.2.840.113549.1.1.14", "sha224WithRSAEncryption"),
+        ("1.2.840.10045.4.3.1", "ecdsa-with-SHA224"),
         ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512"),
     ];
     let id = oid.to_id_string();

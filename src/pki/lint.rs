@@ -325,7 +325,7 @@ fn parse(cert: &ParsedCert) -> Result<X509Certificate<'_>, Error> {
         .map_err(|e| Error::crypto("parse a certificate", e))
 }
 
-const STRONG_SIGNATURES: [&str; 6] = [
+pub(crate) const STRONG_SIGNATURES: [&str; 6] = [
     "sha256WithRSAEncryption",
     "sha384WithRSAEncryption",
     "sha512WithRSAEncryption",

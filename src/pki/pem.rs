@@ -69,14 +69,19 @@ pub fn is_private_key_label(label: &str) -> bool {
 /// Why bytes that should be PEM text are not, in words a user can act on; `None` when
 /// they are text.
 pub fn binary_problem(bytes: &[u8]) -> Option<&'static str> {
-    // DER starts with a SEQUENCE tag and a long-form length.
-    if bytes.first() == Some(&0x30) && bytes.get(1).is_some_and(|b| *b >= 0x80) {
+    if is_der(bytes) {
         return Some("it is binary DER, not PEM text; convert it first, e.g. `openssl x509 -inform der -in FILE -out FILE.pem` (for a key: `openssl pkey -inform der ...`)");
     }
     if std::str::from_utf8(bytes).is_err() || bytes.contains(&0) {
         return Some("it is binary, not PEM text (PEM starts with -----BEGIN ...)");
     }
     None
+}
+
+/// Whether bytes look like DER (certificates, keys and requests are all a SEQUENCE).
+pub fn is_der(bytes: &[u8]) -> bool {
+    // DER starts with a SEQUENCE tag and a long-form length.
+    bytes.first() == Some(&0x30) && bytes.get(1).is_some_and(|b| *b >= 0x80)
 }
 
 /// A certificate as PEM text, with the LF line endings every tool of this kind writes.

@@ -36,6 +36,20 @@ impl Subject {
                     "{attr} contains a control character (newline, tab, ...)"
                 ));
             }
+            if let Some(c) = value
+                .chars()
+                .find(|c| crate::inputs::is_format_character(*c))
+            {
+                return Err(format!(
+                    "{attr} contains the invisible format character U+{:04X} (a bidi control, a zero-width character, ...), so it would print as another name",
+                    c as u32
+                ));
+            }
+            if let Some(fake) = attribute_inside(&value) {
+                return Err(format!(
+                    "{attr} {value:?} holds {fake:?}, which reads as another attribute of the name: a subject printed as `{attr}={value}` would show a name it is not"
+                ));
+            }
             // RFC 5280's upper bounds (ub-common-name and friends).
             let most = match *attr {
                 "ST" | "L" => 128,
@@ -105,6 +119,23 @@ impl Subject {
     }
 }
 
+/// The part of a value that reads as one more attribute of a distinguished name, if any:
+/// `NAME=` after `,` `;` `+` (how openssl and mtls print a subject,
+/// `CN=dev1, O=Root CA`) or `/` (how `-subj` writes one, `/CN=admin/O=Root CA`).
+fn attribute_inside(value: &str) -> Option<&str> {
+    value.match_indices('=').find_map(|(at, _)| {
+        let before = value[..at].trim_end();
+        let name_starts = before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+            .map_or(0, |i| i + 1);
+        let name = &before[name_starts..];
+        let lead = before[..name_starts].trim_end();
+        let separated = lead.ends_with([',', ';', '+', '/']);
+        (!name.is_empty() && separated)
+            .then(|| value[name_starts..=at].trim_start_matches([',', ';', '+', '/', ' ']))
+    })
+}
+
 impl fmt::Display for Subject {
     /// `C=JP, ST=Tokyo, O=Example, CN=api.example.com`, as `openssl x509 -subject` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,6 +174,40 @@ mod tests {
         assert!(err("a\nb".into()).contains("control character"));
         assert!(err("x".repeat(65)).contains("the most RFC 5280 allows is 64"));
         assert!(Subject::from_pairs([("CN", "x".repeat(64))]).is_ok());
+    }
+
+    /// Names that print as other names: invisible or reordering characters, and text that
+    /// reads as one more attribute.
+    #[test]
+    fn refuses_format_characters_and_attributes_inside_a_value() {
+        let err = |cn: &str| Subject::from_pairs([("CN", cn.to_string())]).unwrap_err();
+        for cn in [
+            "dev\u{202E}1gpj.exe",
+            "ad\u{200B}min",
+            "\u{FEFF}admin",
+            "a\u{00AD}b",
+        ] {
+            assert!(err(cn).contains("invisible format character"), "{cn:?}");
+        }
+        for (cn, fake) in [
+            ("dev1, O=Root CA", "O="),
+            ("admin/O=Root CA", "O="),
+            ("x;OU =y", "OU ="),
+            ("a + 2.5.4.3=b", "2.5.4.3="),
+        ] {
+            let e = err(cn);
+            assert!(e.contains(&format!("holds {fake:?}")), "{cn:?}: {e}");
+        }
+        // A comma, or an equals sign, alone is not an attribute.
+        for (attr, fine) in [
+            ("O", "Example, Inc."),
+            ("CN", "bücher"),
+            ("CN", "a == b"),
+            ("CN", "k=v"),
+        ] {
+            let pairs = [(attr, fine.to_string()), ("CN", "x".to_string())];
+            assert!(Subject::from_pairs(pairs).is_ok(), "{fine:?}");
+        }
     }
 
     /// RFC 5280: countryName is a PrintableString; the other attributes UTF8String.

@@ -20,10 +20,15 @@ pub mod limits {
     pub const MAX_EXPR_DEPTH: usize = 128;
     /// The longest string, in bytes.
     pub const MAX_STRING_SIZE: usize = 4 * 1024 * 1024;
-    /// The most items in an array.
-    pub const MAX_ARRAY_SIZE: usize = 100_000;
-    /// The most entries in a map.
-    pub const MAX_MAP_SIZE: usize = 10_000;
+    /// The most items in an array, counting the items of the arrays and maps inside it
+    /// (Rhai counts them so); so also how deep arrays may nest. Each level of
+    /// `loop { a = [a]; }` copies the whole value, so depth N costs N² steps: at 100,000 the
+    /// loop ran 233 s and then overflowed the stack at depth 50,000; at 2,000 it stops in
+    /// about a second. Flows hold a few names and certificates per array.
+    pub const MAX_ARRAY_SIZE: usize = 2_000;
+    /// The most entries in a map, counting those of the maps and arrays inside it; the
+    /// same reasoning for `m = #{ k: m }` as for arrays.
+    pub const MAX_MAP_SIZE: usize = 2_000;
     /// Live heap bytes past which a script is stopped (see [`crate::alloc`]).
     pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
 }

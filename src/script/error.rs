@@ -192,9 +192,28 @@ fn describe(err: &EvalAltResult) -> (String, Option<String>) {
             "interrupted (Ctrl-C) while running this line".to_string(),
             Some(crate::error::INTERRUPTED_HELP.to_string()),
         ),
-        E::ErrorDataTooLarge(what, _) => (
-            format!("{what} grew past the limit and the script was stopped"),
+        // An error inside an imported module: its own words, and which module.
+        E::ErrorInModule(module, inner, _) => {
+            let (message, help) = describe(inner);
+            (format!("in module {module}: {message}"), help)
+        }
+        E::ErrorDataTooLarge(what, _) if what.contains("string") => (
+            format!(
+                "{what} grew past the limit ({} bytes) and the script was stopped",
+                super::limits::MAX_STRING_SIZE
+            ),
             None,
+        ),
+        E::ErrorDataTooLarge(what, _) => (
+            format!(
+                "{what} grew past the limit ({} items, counting those of arrays and maps nested inside) and the script was stopped",
+                if what.contains("map") {
+                    super::limits::MAX_MAP_SIZE
+                } else {
+                    super::limits::MAX_ARRAY_SIZE
+                }
+            ),
+            Some("is a loop adding to an array or map, or nesting one in itself, without end? The limit protects this machine".to_string()),
         ),
         other => {
             // Display appends " (line L, position C)"; the location is shown separately.

@@ -1,8 +1,9 @@
 //! The stdlib of a run: the bundled steps, then a `stdlib/` folder next to the script,
 //! then `--stdlib DIR`, compiled together; a user's function replaces a bundled one of
-//! the same name, and no file may redefine a primitive.
+//! the same name, no two of the user's files define one function, and no file may
+//! redefine a primitive.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rhai::{Engine, AST};
@@ -22,8 +23,8 @@ pub struct StdlibFile {
 }
 
 /// The stdlib files of a run, in load order: bundled first, then a `stdlib/` folder next
-/// to the script, then `--stdlib DIR`. A later file's function replaces an earlier one of
-/// the same name and arity, so a user overrides one step without copying the rest.
+/// to the script, then `--stdlib DIR`. A user's function replaces a bundled one of the
+/// same name and arity, so a user overrides one step without copying the rest.
 pub fn stdlib_files(
     script_dir: Option<&Path>,
     stdlib_dir: Option<&Path>,
@@ -97,6 +98,8 @@ pub(crate) fn compile_stdlib(
     let mut lib = AST::empty();
     let mut bundled = HashSet::new();
     let mut overrides = Vec::new();
+    // The user's file that defines each function (by name and arity, as Rhai looks them up).
+    let mut defined_by: HashMap<(String, usize), &str> = HashMap::new();
     for file in files {
         sources.add_file(&file.name, &file.source);
         let ast = engine
@@ -106,8 +109,20 @@ pub(crate) fn compile_stdlib(
         for f in ast.iter_functions() {
             if file.bundled {
                 bundled.insert(f.name.to_string());
-            } else if bundled.contains(f.name) {
-                overrides.push(format!("{}() from {}", f.name, file.name));
+            } else {
+                // Two of the user's files with one function: which wins would depend on
+                // the order of file names, so neither does.
+                let signature = (f.name.to_string(), f.params.len());
+                if let Some(first) = defined_by.insert(signature, &file.name) {
+                    return Err(Error::StdlibFunctionTwice {
+                        name: f.name.to_string(),
+                        first: first.to_string(),
+                        second: file.name.clone(),
+                    });
+                }
+                if bundled.contains(f.name) {
+                    overrides.push(format!("{}() from {}", f.name, file.name));
+                }
             }
             sources.add_function(f.name, &file.name);
         }

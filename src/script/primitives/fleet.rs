@@ -308,6 +308,11 @@ fn parse_fleet(ctx: &Context, map: &Map) -> Result<Fleet, Error> {
         }
         None => format!("{prefix}manifest"),
     };
+    // The manifest is written after the pairs: its names are checked now, so that a folder,
+    // a FIFO or a link out of the working folder there stops the run before the first pair.
+    for extension in ["csv", "json"] {
+        ctx.workdir.exists(&format!("{manifest}.{extension}"))?;
+    }
     let fleet = Fleet {
         count: count as usize,
         folder,
@@ -727,14 +732,28 @@ fn make_fleet(
     Ok(entries)
 }
 
+/// One CSV cell that a spreadsheet shows as text. A cell starting with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return is read as a formula (a prefix such as `-1-` makes names
+/// like `-1-7`): it gets a leading `'` and double quotes, as OWASP's "CSV Injection" page
+/// says; a cell holding a comma, a quote or a line break is quoted (RFC 4180).
+fn csv_cell(value: &str) -> String {
+    let quoted = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        quoted(&format!("'{value}"))
+    } else if value.contains([',', '"', '\n', '\r']) {
+        quoted(value)
+    } else {
+        value.to_string()
+    }
+}
+
 fn manifest_texts(entries: &[Entry]) -> Result<(String, String), Error> {
     let mut csv = String::with_capacity(entries.len() * 180 + 40);
     csv.push_str("name,serial,sha256,not_after\n");
     for e in entries {
-        csv.push_str(&format!(
-            "{},{},{},{}\n",
-            e.name, e.serial, e.sha256, e.not_after
-        ));
+        let cells = [&e.name, &e.serial, &e.sha256, &e.not_after].map(|c| csv_cell(c));
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
     }
     let mut json = serde_json::to_string_pretty(entries)
         .map_err(|e| Error::internal("write the manifest", e.to_string()))?;
@@ -772,7 +791,7 @@ fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let force = o.bool_or("force", false)? || ctx.force;
     let wd = &ctx.workdir;
 
-    let request = CsrRequest::from_pem(&csr_path, &wd.read_public(&csr_path)?)?;
+    let request = CsrRequest::from_pem(&csr_path, &read_csr(wd, &csr_path)?)?;
     let ca = load_ca(ctx, &ca_ref)?;
     let spec = CertSpec {
         profile: Profile::Client,
@@ -832,6 +851,22 @@ fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
         ctx.effects.resolve(&cert_path, "sha256", &info.sha256);
     }
     Ok(csr_result(&cert_path, op, info.as_ref()))
+}
+
+/// The request's text. A binary (DER) request is called one, with the `openssl req`
+/// command that converts it (the hint for other files names `openssl x509`, which reads
+/// certificates, not requests).
+fn read_csr(wd: &crate::workdir::Workdir, path: &str) -> Result<String, Error> {
+    match wd.read_public(path) {
+        Err(Error::NotText { .. }) if crate::pki::pem::is_der(&wd.read_public_bytes(path)?) => {
+            Err(Error::CsrRefused {
+                path: path.to_string(),
+                problem: "it is binary DER, not PEM text".into(),
+                help: format!("convert it first: `openssl req -inform der -in {path} -out device.csr`, then sign device.csr"),
+            })
+        }
+        text => text,
+    }
 }
 
 /// An existing certificate for the request: kept when it certifies the request's key, to

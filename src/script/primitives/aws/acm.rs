@@ -38,6 +38,7 @@ fn ensure_imported_cert(
     key: &str,
     chain: &str,
 ) -> Result<Map, Error> {
+    super::check_domain("acm_ensure_imported", domain)?;
     let wanted_tags = tags(domain, "server");
     // ACM's rules are checked here whatever the script did before: nothing is imported
     // that ACM would refuse, and what is sent is rebuilt from the parsed certificates.
@@ -320,6 +321,7 @@ fn pem_der(pem: &str) -> Option<Vec<u8>> {
 }
 
 fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
+    super::check_domain("acm_ensure_requested", domain)?;
     let wanted_tags = tags(domain, "ownership-verification");
     hold_domain(ctx, domain)?;
     let observed = Observed::from_read(
@@ -475,6 +477,7 @@ fn refuse_if_presented(ctx: &Context, domain: &str, arn: &str) -> Result<(), Err
 }
 
 fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
+    super::check_domain("acm_delete_tagged", domain)?;
     hold_domain(ctx, domain)?;
     let mut by_domain = Tags::new();
     by_domain.insert(TAG_DOMAIN.to_string(), domain.to_string());

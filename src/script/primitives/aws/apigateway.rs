@@ -134,6 +134,7 @@ fn redeploy(ctx: &Context, api_id: &str, stages: &[String], why: &str) -> Result
 const ENDPOINT_DISABLED: &str = "default execute-api endpoint disabled by mtls";
 
 fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
+    super::check_domain("apigw_ensure_api", domain)?;
     hold_domain(ctx, domain)?;
     let observed = match read_api_for(ctx, domain)? {
         Observed::Present(api) => {
@@ -278,6 +279,7 @@ fn diff_stage(observed: &Observed<Stage>) -> Diff<()> {
 }
 
 fn ensure_stage(ctx: &Context, api: &Dynamic, stage: &str) -> Result<Map, Error> {
+    super::check_stage("apigw_ensure_stage", stage)?;
     let api_id = text("apigw_ensure_stage", "api_id", api)?;
     let observed = match &api_id {
         Some(id) => Observed::from_read(ctx.read(|aws| aws.apigateway().stage(id, stage))?),
@@ -930,6 +932,8 @@ fn diff_mapping(
 }
 
 fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Result<Map, Error> {
+    super::check_domain("apigw_ensure_mapping", domain)?;
+    super::check_stage("apigw_ensure_mapping", stage)?;
     let api_id = text("apigw_ensure_mapping", "api_id", api)?;
     hold_domain(ctx, domain)?;
     let observed =
@@ -954,6 +958,7 @@ fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Re
 }
 
 fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
+    super::check_domain("apigw_delete_mapping", domain)?;
     hold_domain(ctx, domain)?;
     // The mapping of a domain mtls did not make is not its to remove.
     if let Some(Some(d)) = ctx.read(|aws| aws.apigateway().domain_name(domain))? {
@@ -972,6 +977,7 @@ fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
 }
 
 fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
+    super::check_domain("apigw_delete_domain", domain)?;
     hold_domain(ctx, domain)?;
     let found = ctx.read(|aws| aws.apigateway().domain_name(domain))?;
     if let Some(Some(d)) = &found {
@@ -1000,6 +1006,7 @@ fn domain_made_for(d: &DomainName, domain: &str) -> bool {
 }
 
 fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error> {
+    super::check_domain("apigw_delete_api", domain)?;
     hold_domain(ctx, domain)?;
     // Only the API mtls made for this domain (by its tag), whatever else is named `name`.
     let observed = read_api_for(ctx, domain)?;

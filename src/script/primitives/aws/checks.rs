@@ -7,7 +7,6 @@ use rhai::{Array, Dynamic};
 
 use super::{text, RhaiResult};
 use crate::error::Error;
-use crate::inputs::bucket_name_problem;
 use crate::pki::lint::{self, Finding, Severity};
 use crate::pki::{ParsedCert, SecretPem, Truststore};
 use crate::script::error::fail;
@@ -60,19 +59,8 @@ pub(super) fn refuse(
 
 fn check_bucket_name(name: &Dynamic) -> Result<(), Error> {
     // An account id not known yet: the rest of the name is the article's, and valid.
-    let Some(name) = text("check_bucket_name", "name", name)? else {
-        return Ok(());
-    };
-    let problem = bucket_name_problem(&name);
-    match problem {
-        None => Ok(()),
-        Some(p) => Err(Error::invalid_argument(
-            "check_bucket_name",
-            "name",
-            format!("{name:?} is not a valid S3 bucket name: {p}"),
-            "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit; pass another with --var bucket=NAME",
-        )),
-    }
+    let name = text("check_bucket_name", "name", name)?;
+    super::check_bucket("check_bucket_name", "name", name.as_deref())
 }
 
 fn check_truststore(ctx: &Context, path: &str) -> Result<Array, Error> {

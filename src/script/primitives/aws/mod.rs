@@ -49,6 +49,47 @@ fn check_domain(function: &'static str, domain: &str) -> Result<(), Error> {
     }
 }
 
+/// A bucket name argument, checked against S3's naming rules before any call (a script
+/// may pass any string). `None` (a plan's placeholder) is checked once it is known.
+fn check_bucket(function: &'static str, argument: &str, name: Option<&str>) -> Result<(), Error> {
+    match name.and_then(|n| crate::inputs::bucket_name_problem(n).map(|p| (n, p))) {
+        None => Ok(()),
+        Some((name, problem)) => Err(Error::invalid_argument(
+            function,
+            argument,
+            format!("{name:?} is not a valid S3 bucket name: {problem}"),
+            "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit; pass another with --var bucket=NAME",
+        )),
+    }
+}
+
+/// An S3 object key argument: 1 to 1024 bytes of UTF-8 (Amazon S3 user guide, "Naming
+/// Amazon S3 objects"); a key S3 would refuse is refused before any call.
+fn check_object_key(function: &'static str, key: &str) -> Result<(), Error> {
+    if (1..=1024).contains(&key.len()) {
+        return Ok(());
+    }
+    Err(Error::invalid_argument(
+        function,
+        "key",
+        format!("the object key is {} bytes long", key.len()),
+        "an S3 object key is 1 to 1024 bytes, e.g. api.example.com/RootCA.pem",
+    ))
+}
+
+/// A stage name argument, checked as `--var stage` is.
+fn check_stage(function: &'static str, stage: &str) -> Result<(), Error> {
+    match crate::inputs::stage_name_problem(stage) {
+        None => Ok(()),
+        Some(problem) => Err(Error::invalid_argument(
+            function,
+            "stage",
+            format!("{stage:?}: {problem}"),
+            "pass a stage name such as prod",
+        )),
+    }
+}
+
 /// A script value that is a known string, or a plan placeholder (`None`).
 fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<String>, Error> {
     if v.is::<Unknown>() {

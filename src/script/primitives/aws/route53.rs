@@ -281,6 +281,7 @@ fn plan_unseen_delegation(ctx: &Context, name: Option<&str>) -> Result<(), Error
 }
 
 fn delete_delegation(ctx: &Context, name: &str) -> Result<(), Error> {
+    super::check_domain("route53_delete_delegation", name)?;
     let zone = ctx.read(|aws| aws.route53().find_public_zone(name))?;
     let parent = read_parent_zone(ctx, name)?;
     let (Some(zone), Some(parent)) = (zone, parent) else {
@@ -460,6 +461,12 @@ fn ensure_record(
 
 /// `name`'s zone (`closest`: the closest one that contains `name`) as a script value.
 fn find_hosted_zone(ctx: &Context, name: &str, closest: bool) -> Result<Dynamic, Error> {
+    let function = if closest {
+        "route53_find_zone_for"
+    } else {
+        "route53_find_zone"
+    };
+    super::check_domain(function, name)?;
     let found = ctx.read(|aws| async move {
         if closest {
             aws.route53().find_closest_public_zone(name).await
@@ -489,6 +496,7 @@ fn find_hosted_zone(ctx: &Context, name: &str, closest: bool) -> Result<Dynamic,
 }
 
 fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Error> {
+    super::check_domain("route53_delete_records", domain)?;
     hold_domain(ctx, domain)?;
     let zone = text("route53_delete_records", "zone_id", zone)?;
     let records = match &zone {
@@ -538,6 +546,7 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
 }
 
 fn delete_hosted_zone(ctx: &Context, name: &str) -> Result<(), Error> {
+    super::check_domain("route53_delete_zone", name)?;
     let found = ctx.read(|aws| aws.route53().find_public_zone(name))?;
     let id = found.clone().flatten().map(|z| z.id);
     delete_if(

@@ -49,6 +49,7 @@ fn diff_versioning(observed: &Observed<Versioning>) -> Diff<()> {
 fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let target = display(name);
     let name = text("s3_ensure_bucket", "name", name)?;
+    super::check_bucket("s3_ensure_bucket", "name", name.as_deref())?;
     let region = aws_region(ctx)?;
     // Domains share the bucket: one run at a time finds or creates it.
     let _lock = match &name {
@@ -126,6 +127,8 @@ fn diff_truststore_object(sha256: &Known<String>, observed: &Observed<ObjectHead
 fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
     let uri = format!("s3://{}/{key}", display(bucket));
     let bucket = text("s3_ensure_truststore", "bucket", bucket)?;
+    super::check_bucket("s3_ensure_truststore", "bucket", bucket.as_deref())?;
+    super::check_object_key("s3_ensure_truststore", key)?;
     // The truststore rules run here whatever the script checked before; `None` in a plan
     // where an earlier step makes the file.
     // A file an earlier step of a plan rewrites is known only once applied.
@@ -237,6 +240,8 @@ fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
 fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
     let target = display(bucket);
     let name = text("s3_delete_truststore", "bucket", bucket)?;
+    super::check_bucket("s3_delete_truststore", "bucket", name.as_deref())?;
+    super::check_object_key("s3_delete_truststore", key)?;
     // Looked up only with a known name, and only when AWS may be read.
     let online = name.is_some() && ctx.aws_read()?.is_some();
     let Some(name) = name.filter(|_| online) else {
