@@ -38,9 +38,15 @@ fn timeout() -> String {
 
 /// The creates mtls sends once, with the SDK's retries off, because a resend after a lost
 /// answer would make a second resource (src/aws/route53.rs CreateHostedZone,
-/// src/aws/apigateway.rs CreateRestApi, src/aws/acm.rs a first ImportCertificate: every
-/// ImportCertificate of a first setup is one).
-const SENT_ONCE: [&str; 3] = ["CreateHostedZone", "CreateRestApi", "ImportCertificate"];
+/// src/aws/apigateway.rs CreateRestApi and CreateDeployment, src/aws/acm.rs a first
+/// ImportCertificate: every ImportCertificate of a first setup is one). Only an answer that
+/// proves nothing was made (a 429) sends them again.
+const SENT_ONCE: [&str; 4] = [
+    "CreateHostedZone",
+    "CreateRestApi",
+    "CreateDeployment",
+    "ImportCertificate",
+];
 
 /// How often the SDK sends a call in all: `attempts`, or once for [`SENT_ONCE`].
 fn sends(operation: &str, attempts: u32) -> usize {

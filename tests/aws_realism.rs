@@ -239,6 +239,50 @@ fn creates_refused_by_api_gateway_quotas_are_sent_again_after_retry_after() {
     assert_eq!(items, 1, "moto holds {items} deployments: {body}");
 }
 
+/// ACM and Route 53 throttle with HTTP 400 and a code of their own (ThrottlingException,
+/// Throttling): the request was not processed, so even the creates mtls sends once (a first
+/// ImportCertificate, CreateHostedZone) are sent again, and exactly one of each is made.
+#[test]
+fn creates_throttled_by_acm_and_route53_are_sent_again() {
+    let moto = Moto::start();
+    let realism = Realism::start(
+        &moto,
+        vec![
+            Quota::throttling(&["ImportCertificate", "CreateHostedZone"], secs(2.0))
+                .after_another_caller(),
+        ],
+    );
+    let dir = workdir_with_pki(DOMAIN);
+    let up = ok(run_setup(dir.path(), &realism.env(), &["-v"]), &realism);
+    for (op, code) in [
+        ("ImportCertificate", "ThrottlingException"),
+        ("CreateHostedZone", "Throttling"),
+    ] {
+        let calls = realism.calls_of(op);
+        let statuses: Vec<Option<u16>> = calls.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses.first(),
+            Some(&Some(400)),
+            "{op} was not throttled first\n{}",
+            realism.report()
+        );
+        assert!(
+            statuses.last().copied().flatten().is_some_and(|s| s < 300),
+            "{op} was not sent again after {code}\n{}",
+            realism.report()
+        );
+        assert!(
+            !events(&realism, Quota::THROTTLING, &format!("{op}: 400 {code}")).is_empty(),
+            "{}",
+            realism.report()
+        );
+    }
+    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
+    let inv = Inventory::of(&moto, DOMAIN);
+    assert_eq!(inv.imported.len(), 1, "{inv:#?}\n{}", up.all());
+    assert_eq!(inv.zones.len(), 1, "{inv:#?}\n{}", up.all());
+}
+
 fn moto_port(moto: &Moto) -> u16 {
     moto.endpoint_url()
         .rsplit(':')

@@ -11,8 +11,9 @@ fn ctrl_c_stops_the_run_and_says_where_and_what_was_done() {
         dir.path().join("flow.rhai"),
         // Each turn reads and parses a file: slow enough that the operation limit is far off.
         // No property access in the loop: Rhai gives no position to a stop inside one. The
-        // loop runs only once the certificate exists: in the run, not in its plan.
-        "let root = gen_root_ca(#{ algorithm: \"ecdsa-p256\" });\nlet cert = root.cert;\nprint(\"ready\");\nif file_exists(cert) {\n    loop { inspect_cert(cert); }\n}\n",
+        // loop runs only once the certificate exists: in the run, not in its plan. "ready" is
+        // printed from inside the loop (line 5), so the Ctrl-C cannot land before it.
+        "let root = gen_root_ca(#{ algorithm: \"ecdsa-p256\" });\nlet cert = root.cert;\nlet ready = false;\nif file_exists(cert) {\n    loop { inspect_cert(cert); if !ready { print(\"ready\"); ready = true; } }\n}\n",
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mtls"))

@@ -199,23 +199,37 @@ impl Acm {
             .set_certificate_chain(import.chain_pem.map(|c| Blob::new(c.as_bytes())));
         let out = match import.reimport_arn {
             // A re-import over the same ARN is idempotent: the SDK may retry it.
-            Some(arn) => request.certificate_arn(arn).send().await,
+            Some(arn) => request
+                .certificate_arn(arn)
+                .send()
+                .await
+                .or_aws(SERVICE, OP)?,
             // A new import has no idempotency token: a retry after a lost answer (a
-            // timeout, a reset) would import a second certificate. Sent once; the next run
-            // finds the certificate by its tags.
+            // timeout, a reset) would import a second certificate. Sent once, and again only
+            // after an answer that proves nothing was imported (ACM's ThrottlingException);
+            // after any other failure the next run finds the certificate by its tags.
             None => {
-                request
-                    .set_tags(sdk_tags(import.tags, OP)?)
-                    .customize()
-                    .config_override(
-                        aws_sdk_acm::config::Builder::default()
-                            .retry_config(super::wait::no_retries()),
-                    )
-                    .send()
-                    .await
+                let request = request.set_tags(sdk_tags(import.tags, OP)?);
+                super::wait::retry(
+                    &super::wait::Retry::throttled(),
+                    "importing the certificate into ACM",
+                    super::wait::was_refused_unprocessed,
+                    || async {
+                        request
+                            .clone()
+                            .customize()
+                            .config_override(
+                                aws_sdk_acm::config::Builder::default()
+                                    .retry_config(super::wait::no_retries()),
+                            )
+                            .send()
+                            .await
+                            .or_aws(SERVICE, OP)
+                    },
+                )
+                .await?
             }
-        }
-        .or_aws(SERVICE, OP)?;
+        };
         out.certificate_arn()
             .map(str::to_string)
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "CertificateArn"))

@@ -142,20 +142,33 @@ impl Route53 {
     /// `CreateHostedZone` (public) with a fresh `CallerReference`.
     pub async fn create_zone(&self, name: &str) -> Result<HostedZone, AwsError> {
         const OP: &str = "CreateHostedZone";
-        let out = self
+        let request = self
             .client
             .create_hosted_zone()
             .name(fqdn(name))
-            .caller_reference(caller_reference(name))
-            // Sent once: a retry after a lost answer would be refused (the same caller
-            // reference) or, where that is not checked, make a second zone of the name.
-            .customize()
-            .config_override(
-                aws_sdk_route53::config::Builder::default().retry_config(super::wait::no_retries()),
-            )
-            .send()
-            .await
-            .or_aws(SERVICE, OP)?;
+            .caller_reference(caller_reference(name));
+        // Sent once: a retry after a lost answer would be refused (the same caller
+        // reference) or, where that is not checked, make a second zone of the name. Sent
+        // again only after an answer that proves nothing was made (Throttling,
+        // PriorRequestNotComplete), with the same caller reference.
+        let out = super::wait::retry(
+            &super::wait::Retry::throttled(),
+            &format!("creating the hosted zone {name}"),
+            super::wait::was_refused_unprocessed,
+            || async {
+                request
+                    .clone()
+                    .customize()
+                    .config_override(
+                        aws_sdk_route53::config::Builder::default()
+                            .retry_config(super::wait::no_retries()),
+                    )
+                    .send()
+                    .await
+                    .or_aws(SERVICE, OP)
+            },
+        )
+        .await?;
         let zone = out
             .hosted_zone()
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "HostedZone"))?;

@@ -217,14 +217,27 @@ pub(crate) fn is_throttled(err: &AwsError) -> bool {
     Transient::of(err) == Some(Transient::Throttled)
 }
 
-/// Whether AWS refused `err`'s call with HTTP 429 before doing anything, so that even a
-/// create that must be sent once ([`no_retries`]) may be sent again: API Gateway answers
-/// a call beyond its quota with `TooManyRequestsException`, "The request has reached its
-/// throttling limit. Retry after the specified time period." (API Gateway API reference,
-/// CreateRestApi and CreateDeployment, Errors; quotas in the developer guide, limits.html).
+/// Whether AWS refused `err`'s call before doing anything, so that even a create that must
+/// be sent once ([`no_retries`]) may be sent again:
+/// - API Gateway answers a call beyond its quota with HTTP 429 `TooManyRequestsException`,
+///   "The request has reached its throttling limit. Retry after the specified time period."
+///   (API Gateway API reference, CreateRestApi and CreateDeployment, Errors; quotas in the
+///   developer guide, limits.html);
+/// - ACM with HTTP 400 `ThrottlingException`, "The request was denied because it exceeded a
+///   quota" (ACM API reference, ImportCertificate, Errors);
+/// - Route 53 with HTTP 400 `Throttling` ("Rate exceeded": five requests per second per
+///   account, Route 53 developer guide, "Quotas", API requests) or `PriorRequestNotComplete`
+///   (the account's previous request is still being processed: Route 53 API reference,
+///   CreateHostedZone, Errors).
+///
 /// A lost answer (a timeout, a reset) proves nothing and is never a reason to resend.
 pub(crate) fn was_refused_unprocessed(err: &AwsError) -> bool {
     err.status == Some(429)
+        || matches!(
+            (err.service, err.code.as_deref()),
+            ("acm", Some("ThrottlingException"))
+                | ("route53", Some("Throttling" | "PriorRequestNotComplete"))
+        )
 }
 
 /// Calls `call` until it succeeds, fails with an answer `again` does not accept, or
@@ -498,6 +511,32 @@ mod tests {
         assert!(!was_refused_unprocessed(&err("TooManyRequestsException")));
         let lost = AwsError::local("apigateway", "CreateRestApi", local_code::TIMEOUT, "");
         assert!(!was_refused_unprocessed(&lost));
+        // ACM and Route 53 throttle with HTTP 400 and a code of their own.
+        let in_service = |service, code: &str| AwsError {
+            service,
+            status: Some(400),
+            ..err(code)
+        };
+        assert!(was_refused_unprocessed(&in_service(
+            "acm",
+            "ThrottlingException"
+        )));
+        assert!(was_refused_unprocessed(&in_service(
+            "route53",
+            "Throttling"
+        )));
+        assert!(was_refused_unprocessed(&in_service(
+            "route53",
+            "PriorRequestNotComplete"
+        )));
+        assert!(!was_refused_unprocessed(&in_service(
+            "route53",
+            "ThrottlingException"
+        )));
+        assert!(!was_refused_unprocessed(&in_service(
+            "acm",
+            "ValidationException"
+        )));
     }
 }
 

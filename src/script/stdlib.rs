@@ -52,7 +52,15 @@ pub fn stdlib_files(
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
             });
         }
-        dirs.push(d.to_path_buf());
+        // The folder next to the script, named again with --stdlib, is read once: its files
+        // are not two definitions of each function.
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if !dirs.iter().any(|known| same(known, d)) {
+            dirs.push(d.to_path_buf());
+        }
     }
     for dir in dirs {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -53,6 +53,18 @@ impl Quota {
         })
     }
 
+    /// ACM's and Route 53's throttling, HTTP 400 with a code of their own and no
+    /// Retry-After: ACM `ThrottlingException` ("The request was denied because it exceeded a
+    /// quota", ACM API reference, ImportCertificate, Errors); Route 53 `Throttling` ("Rate
+    /// exceeded", five requests per second per account: Route 53 developer guide, "Quotas").
+    /// Like API Gateway's 429, the request was not processed.
+    pub fn throttling(operations: &[&'static str], per: Duration) -> Box<Self> {
+        Self::named(Self::THROTTLING, operations, per)
+    }
+
+    /// The name of [`Quota::throttling`]'s events.
+    pub const THROTTLING: &'static str = "service throttling";
+
     /// As if someone else in the account had made each such call just before mtls's
     /// first: mtls's first call of each operation is refused.
     pub fn after_another_caller(mut self: Box<Self>) -> Box<Self> {
@@ -90,6 +102,15 @@ impl Rule for Quota {
         match self.last.get(&op) {
             Some(&last) if cx.now < last + self.per => {
                 let retry_after = left(last + self.per, cx.now).ceil().max(1.0) as u64;
+                if self.name == Self::THROTTLING {
+                    let service = req.service();
+                    let (code, message) = match service.as_str() {
+                        "route53" => ("Throttling", "Rate exceeded"),
+                        _ => ("ThrottlingException", "Rate exceeded"),
+                    };
+                    cx.log(format!("{op}: 400 {code}"));
+                    return Verdict::Answer(aws_error(&service, 400, code, message));
+                }
                 cx.log(format!(
                     "{op}: 429 TooManyRequestsException, Retry-After: {retry_after}"
                 ));
