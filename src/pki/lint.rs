@@ -53,192 +53,250 @@ pub struct Rule {
 
 /// Every rule, in the order findings are reported.
 pub const RULES: &[Rule] = &[
-    Rule {
-        id: "cert-v3",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "X.509 v3",
-        fix: "reissue it as X.509 v3 (`mtls run pki.rhai --force` makes v3 certificates)",
-    },
-    Rule {
-        id: "cert-key",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "an RSA key of 2048 bits or more, or an ECDSA key of 256 bits or more",
-        fix: "reissue it with an RSA 2048+ or ECDSA P-256/P-384 key",
-    },
-    Rule {
-        id: "cert-signature",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "signed with SHA-256 or stronger",
-        fix: "reissue it signed with SHA-256 or stronger",
-    },
-    Rule {
-        id: "cert-curve",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "an EC key on a curve ACM imports: P-256, P-384 or P-521",
-        // ACM user guide, import-certificate-prerequisites: the EC algorithms ACM takes
-        // are EC_prime256v1, EC_secp384r1 and EC_secp521r1; any other curve is refused.
-        fix: "reissue it with an ECDSA P-256 or P-384 key (ACM user guide, import-certificate-prerequisites, lists prime256v1, secp384r1 and secp521r1 only)",
-    },
-    Rule {
-        id: "cert-der-trailing",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "each PEM block holds one DER certificate and nothing after it",
-        fix: "re-export the certificate (`openssl x509 -in FILE -out FILE.clean`) so that its block holds the certificate alone",
-    },
-    Rule {
-        id: "cert-expired",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "not expired",
-        fix: "renew it (`--force` replaces it)",
-    },
-    Rule {
-        id: "cert-not-yet-valid",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "already valid (notBefore in the past)",
-        fix: "check the clock of the machine that issued it, or wait until it is valid",
-    },
-    Rule {
-        id: "cert-expiring",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "not expiring within the window of `mtls check --expiring`",
-        fix: "renew it before it expires",
-    },
-    Rule {
-        id: "acm-key-unusable",
-        severity: Severity::Error,
-        scope: "acm",
-        summary: "the private key is unencrypted PEM of a type and size ACM imports (5120 bytes at most)",
-        fix: "give the unencrypted key (`openssl pkey -in KEY -out KEY.plain`), RSA 2048+ or ECDSA P-256/P-384",
-    },
-    Rule {
-        id: "acm-key-mismatch",
-        severity: Severity::Error,
-        scope: "acm",
-        summary: "the private key belongs to the certificate",
-        fix: "give the key the certificate was issued for",
-    },
-    Rule {
-        id: "acm-chain-order",
-        severity: Severity::Error,
-        scope: "acm",
-        summary: "each certificate of the chain issued the one before it",
-        fix: "order the chain from the certificate's issuer up towards the root",
-    },
-    Rule {
-        id: "acm-chain-end-entity",
-        severity: Severity::Error,
-        scope: "acm",
-        summary: "the chain holds CA certificates only, not the end-entity",
-        fix: "remove the end-entity certificate from the chain: ACM wants only its issuers",
-    },
-    Rule {
-        id: "acm-server-key",
-        severity: Severity::Error,
-        scope: "acm",
-        summary: "the server certificate's key is one API Gateway serves on a REGIONAL custom domain: RSA 2048, ECDSA P-256 or P-384",
-        // API Gateway developer guide, how-to-specify-certificate-for-custom-domain-name
-        // (the docs.amazonaws.cn edition): for a Regional custom domain name the largest
-        // public key is 2048 bits. ACM user guide, import-certificate-prerequisites: ACM
-        // imports RSA 1024-4096 and EC P-256/P-384/P-521, but "integrated services allow
-        // only the algorithms and key sizes that they support".
-        fix: "reissue the server certificate with an RSA 2048 or ECDSA P-256/P-384 key (API Gateway developer guide, how-to-specify-certificate-for-custom-domain-name: a Regional custom domain takes public keys up to 2048 bits; ACM user guide, import-certificate-prerequisites)",
-    },
-    Rule {
-        id: "domain-not-covered",
-        severity: Severity::Error,
-        scope: "acm",
-        summary: "a subjectAltName of the certificate covers the domain",
-        fix: "reissue the certificate with the domain among its DNS names",
-    },
-    Rule {
-        id: "truststore-pem",
-        severity: Severity::Error,
-        scope: "truststore",
-        summary: "PEM text holding CERTIFICATE blocks only",
-        fix: "convert it to PEM (`openssl x509 -inform DER -in FILE -out FILE.pem`) and keep only the CERTIFICATE blocks",
-    },
-    Rule {
-        id: "truststore-not-ca",
-        severity: Severity::Error,
-        scope: "truststore",
-        summary: "every certificate is a CA (basicConstraints cA=TRUE)",
-        fix: "put only CA certificates (root and intermediates) in the truststore",
-    },
-    Rule {
-        id: "ca-key-cert-sign",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "a CA certificate with a keyUsage extension has keyCertSign in it",
-        // RFC 5280 4.2.1.3: keyCertSign is what allows a key to verify certificate
-        // signatures; `openssl verify` refuses chains through a CA without it.
-        fix: "reissue the CA with keyUsage keyCertSign (`mtls run pki.rhai --force` makes CAs that have it)",
-    },
-    Rule {
-        id: "ca-path-len",
-        severity: Severity::Error,
-        scope: "certificate",
-        summary: "no CA has more CAs below it than its pathLenConstraint allows",
-        // RFC 5280 4.2.1.9: pathLenConstraint is the most non-self-issued intermediate
-        // CAs that may follow the CA in a path; `openssl verify` refuses longer paths.
-        fix: "reissue the CA without a path length limit (or a larger one), or issue directly from the CA the limit allows",
-    },
-    Rule {
-        id: "truststore-signature",
-        severity: Severity::Error,
-        scope: "truststore",
-        summary: "each certificate is signed by the truststore CA its issuer names",
-        fix: "replace the certificate with the one its CA really signed (`openssl verify -CAfile ROOT.pem CERT.pem` tells)",
-    },
-    Rule {
-        id: "truststore-root",
-        severity: Severity::Error,
-        scope: "truststore",
-        summary: "every chain goes up to a self-signed root in the truststore",
-        // API Gateway developer guide, rest-api-mutual-tls (configuring your truststore):
-        // the truststore holds the complete chain, from the issuing CA up to the root CA.
-        fix: "add the missing issuers, up to and including the self-signed root (API Gateway developer guide, rest-api-mutual-tls: the truststore holds the whole chain from the issuing CA to the root CA)",
-    },
-    Rule {
-        id: "truststore-duplicate",
-        severity: Severity::Warning,
-        scope: "truststore",
-        summary: "no certificate appears twice",
-        fix: "remove the second copy",
-    },
-    Rule {
-        id: "truststore-chain-length",
-        severity: Severity::Error,
-        scope: "truststore",
-        summary: "a client chain through the truststore's CAs is at most 4 certificates long",
-        fix: "issue client certificates from a CA at most two levels below the root",
-    },
-    Rule {
-        id: "truststore-size",
-        severity: Severity::Error,
-        scope: "truststore",
-        summary: "the truststore is at most 1 MiB",
-        fix: "remove certificates API Gateway does not need",
-    },
+    CERT_V3,
+    CERT_KEY,
+    CERT_SIGNATURE,
+    CERT_CURVE,
+    CERT_DER_TRAILING,
+    CERT_EXPIRED,
+    CERT_NOT_YET_VALID,
+    CERT_EXPIRING,
+    ACM_KEY_UNUSABLE,
+    ACM_KEY_MISMATCH,
+    ACM_CHAIN_ORDER,
+    ACM_CHAIN_END_ENTITY,
+    ACM_SERVER_KEY,
+    DOMAIN_NOT_COVERED,
+    TRUSTSTORE_PEM,
+    TRUSTSTORE_NOT_CA,
+    CA_KEY_CERT_SIGN,
+    CA_PATH_LEN,
+    TRUSTSTORE_SIGNATURE,
+    TRUSTSTORE_ROOT,
+    TRUSTSTORE_DUPLICATE,
+    TRUSTSTORE_CHAIN_LENGTH,
+    TRUSTSTORE_SIZE,
 ];
 
-/// The rule with this id.
-///
-/// # Panics
-/// On an id not in [`RULES`] (a typo in this module, caught by its tests).
-pub fn rule(id: &str) -> &'static Rule {
-    RULES
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("no lint rule {id}"))
-}
+/// The `cert-v3` rule.
+pub const CERT_V3: Rule = Rule {
+    id: "cert-v3",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "X.509 v3",
+    fix: "reissue it as X.509 v3 (`mtls run pki.rhai --force` makes v3 certificates)",
+};
+
+/// The `cert-key` rule.
+pub const CERT_KEY: Rule = Rule {
+    id: "cert-key",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "an RSA key of 2048 bits or more, or an ECDSA key of 256 bits or more",
+    fix: "reissue it with an RSA 2048+ or ECDSA P-256/P-384 key",
+};
+
+/// The `cert-signature` rule.
+pub const CERT_SIGNATURE: Rule = Rule {
+    id: "cert-signature",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "signed with SHA-256 or stronger",
+    fix: "reissue it signed with SHA-256 or stronger",
+};
+
+/// The `cert-curve` rule.
+pub const CERT_CURVE: Rule = Rule {
+    id: "cert-curve",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "an EC key on a curve ACM imports: P-256, P-384 or P-521",
+    // ACM user guide, import-certificate-prerequisites: the EC algorithms ACM takes
+    // are EC_prime256v1, EC_secp384r1 and EC_secp521r1; any other curve is refused.
+    fix: "reissue it with an ECDSA P-256 or P-384 key (ACM user guide, import-certificate-prerequisites, lists prime256v1, secp384r1 and secp521r1 only)",
+};
+
+/// The `cert-der-trailing` rule.
+pub const CERT_DER_TRAILING: Rule = Rule {
+    id: "cert-der-trailing",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "each PEM block holds one DER certificate and nothing after it",
+    fix: "re-export the certificate (`openssl x509 -in FILE -out FILE.clean`) so that its block holds the certificate alone",
+};
+
+/// The `cert-expired` rule.
+pub const CERT_EXPIRED: Rule = Rule {
+    id: "cert-expired",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "not expired",
+    fix: "renew it (`--force` replaces it)",
+};
+
+/// The `cert-not-yet-valid` rule.
+pub const CERT_NOT_YET_VALID: Rule = Rule {
+    id: "cert-not-yet-valid",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "already valid (notBefore in the past)",
+    fix: "check the clock of the machine that issued it, or wait until it is valid",
+};
+
+/// The `cert-expiring` rule.
+pub const CERT_EXPIRING: Rule = Rule {
+    id: "cert-expiring",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "not expiring within the window of `mtls check --expiring`",
+    fix: "renew it before it expires",
+};
+
+/// The `acm-key-unusable` rule.
+pub const ACM_KEY_UNUSABLE: Rule = Rule {
+    id: "acm-key-unusable",
+    severity: Severity::Error,
+    scope: "acm",
+    summary: "the private key is unencrypted PEM of a type and size ACM imports (5120 bytes at most)",
+    fix: "give the unencrypted key (`openssl pkey -in KEY -out KEY.plain`), RSA 2048+ or ECDSA P-256/P-384",
+};
+
+/// The `acm-key-mismatch` rule.
+pub const ACM_KEY_MISMATCH: Rule = Rule {
+    id: "acm-key-mismatch",
+    severity: Severity::Error,
+    scope: "acm",
+    summary: "the private key belongs to the certificate",
+    fix: "give the key the certificate was issued for",
+};
+
+/// The `acm-chain-order` rule.
+pub const ACM_CHAIN_ORDER: Rule = Rule {
+    id: "acm-chain-order",
+    severity: Severity::Error,
+    scope: "acm",
+    summary: "each certificate of the chain issued the one before it",
+    fix: "order the chain from the certificate's issuer up towards the root",
+};
+
+/// The `acm-chain-end-entity` rule.
+pub const ACM_CHAIN_END_ENTITY: Rule = Rule {
+    id: "acm-chain-end-entity",
+    severity: Severity::Error,
+    scope: "acm",
+    summary: "the chain holds CA certificates only, not the end-entity",
+    fix: "remove the end-entity certificate from the chain: ACM wants only its issuers",
+};
+
+/// The `acm-server-key` rule.
+pub const ACM_SERVER_KEY: Rule = Rule {
+    id: "acm-server-key",
+    severity: Severity::Error,
+    scope: "acm",
+    summary: "the server certificate's key is one API Gateway serves on a REGIONAL custom domain: RSA 2048, ECDSA P-256 or P-384",
+    // API Gateway developer guide, how-to-specify-certificate-for-custom-domain-name
+    // (the docs.amazonaws.cn edition): for a Regional custom domain name the largest
+    // public key is 2048 bits. ACM user guide, import-certificate-prerequisites: ACM
+    // imports RSA 1024-4096 and EC P-256/P-384/P-521, but "integrated services allow
+    // only the algorithms and key sizes that they support".
+    fix: "reissue the server certificate with an RSA 2048 or ECDSA P-256/P-384 key (API Gateway developer guide, how-to-specify-certificate-for-custom-domain-name: a Regional custom domain takes public keys up to 2048 bits; ACM user guide, import-certificate-prerequisites)",
+};
+
+/// The `domain-not-covered` rule.
+pub const DOMAIN_NOT_COVERED: Rule = Rule {
+    id: "domain-not-covered",
+    severity: Severity::Error,
+    scope: "acm",
+    summary: "a subjectAltName of the certificate covers the domain",
+    fix: "reissue the certificate with the domain among its DNS names",
+};
+
+/// The `truststore-pem` rule.
+pub const TRUSTSTORE_PEM: Rule = Rule {
+    id: "truststore-pem",
+    severity: Severity::Error,
+    scope: "truststore",
+    summary: "PEM text holding CERTIFICATE blocks only",
+    fix: "convert it to PEM (`openssl x509 -inform DER -in FILE -out FILE.pem`) and keep only the CERTIFICATE blocks",
+};
+
+/// The `truststore-not-ca` rule.
+pub const TRUSTSTORE_NOT_CA: Rule = Rule {
+    id: "truststore-not-ca",
+    severity: Severity::Error,
+    scope: "truststore",
+    summary: "every certificate is a CA (basicConstraints cA=TRUE)",
+    fix: "put only CA certificates (root and intermediates) in the truststore",
+};
+
+/// The `ca-key-cert-sign` rule.
+pub const CA_KEY_CERT_SIGN: Rule = Rule {
+    id: "ca-key-cert-sign",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "a CA certificate with a keyUsage extension has keyCertSign in it",
+    // RFC 5280 4.2.1.3: keyCertSign is what allows a key to verify certificate
+    // signatures; `openssl verify` refuses chains through a CA without it.
+    fix: "reissue the CA with keyUsage keyCertSign (`mtls run pki.rhai --force` makes CAs that have it)",
+};
+
+/// The `ca-path-len` rule.
+pub const CA_PATH_LEN: Rule = Rule {
+    id: "ca-path-len",
+    severity: Severity::Error,
+    scope: "certificate",
+    summary: "no CA has more CAs below it than its pathLenConstraint allows",
+    // RFC 5280 4.2.1.9: pathLenConstraint is the most non-self-issued intermediate
+    // CAs that may follow the CA in a path; `openssl verify` refuses longer paths.
+    fix: "reissue the CA without a path length limit (or a larger one), or issue directly from the CA the limit allows",
+};
+
+/// The `truststore-signature` rule.
+pub const TRUSTSTORE_SIGNATURE: Rule = Rule {
+    id: "truststore-signature",
+    severity: Severity::Error,
+    scope: "truststore",
+    summary: "each certificate is signed by the truststore CA its issuer names",
+    fix: "replace the certificate with the one its CA really signed (`openssl verify -CAfile ROOT.pem CERT.pem` tells)",
+};
+
+/// The `truststore-root` rule.
+pub const TRUSTSTORE_ROOT: Rule = Rule {
+    id: "truststore-root",
+    severity: Severity::Error,
+    scope: "truststore",
+    summary: "every chain goes up to a self-signed root in the truststore",
+    // API Gateway developer guide, rest-api-mutual-tls (configuring your truststore):
+    // the truststore holds the complete chain, from the issuing CA up to the root CA.
+    fix: "add the missing issuers, up to and including the self-signed root (API Gateway developer guide, rest-api-mutual-tls: the truststore holds the whole chain from the issuing CA to the root CA)",
+};
+
+/// The `truststore-duplicate` rule.
+pub const TRUSTSTORE_DUPLICATE: Rule = Rule {
+    id: "truststore-duplicate",
+    severity: Severity::Warning,
+    scope: "truststore",
+    summary: "no certificate appears twice",
+    fix: "remove the second copy",
+};
+
+/// The `truststore-chain-length` rule.
+pub const TRUSTSTORE_CHAIN_LENGTH: Rule = Rule {
+    id: "truststore-chain-length",
+    severity: Severity::Error,
+    scope: "truststore",
+    summary: "a client chain through the truststore's CAs is at most 4 certificates long",
+    fix: "issue client certificates from a CA at most two levels below the root",
+};
+
+/// The `truststore-size` rule.
+pub const TRUSTSTORE_SIZE: Rule = Rule {
+    id: "truststore-size",
+    severity: Severity::Error,
+    scope: "truststore",
+    summary: "the truststore is at most 1 MiB",
+    fix: "remove certificates API Gateway does not need",
+};
 
 /// One problem found: the rule, the file, the certificate (by subject and SHA-256
 /// fingerprint, when one can be named) and what is wrong.
@@ -262,8 +320,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(id: &str, file: &str, cert: Option<&Named>, message: impl Into<String>) -> Finding {
-        let rule = rule(id);
+    fn new(
+        rule: &'static Rule,
+        file: &str,
+        cert: Option<&Named>,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
             rule: rule.id,
             severity: rule.severity,
@@ -342,7 +404,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
     let mut out = Vec::new();
     if c.version().0 != 2 {
         out.push(Finding::new(
-            "cert-v3",
+            &CERT_V3,
             file,
             Some(&n),
             format!("X.509 v{}; v3 is required", c.version().0 + 1),
@@ -350,7 +412,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
     }
     match c.public_key().parsed() {
         Ok(PublicKey::RSA(rsa)) if rsa.key_size() < 2048 => out.push(Finding::new(
-            "cert-key",
+            &CERT_KEY,
             file,
             Some(&n),
             format!(
@@ -359,7 +421,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
             ),
         )),
         Ok(PublicKey::EC(ec)) if ec.key_size() < 256 => out.push(Finding::new(
-            "cert-key",
+            &CERT_KEY,
             file,
             Some(&n),
             format!(
@@ -370,7 +432,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
         Ok(PublicKey::EC(_)) => {
             if let Err(oid) = curve_name(&c) {
                 out.push(Finding::new(
-                    "cert-curve",
+                    &CERT_CURVE,
                     file,
                     Some(&n),
                     format!("EC key on curve {oid}; ACM takes P-256 (1.2.840.10045.3.1.7), P-384 or P-521 only"),
@@ -379,7 +441,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
         }
         Ok(PublicKey::RSA(_)) => {}
         _ => out.push(Finding::new(
-            "cert-key",
+            &CERT_KEY,
             file,
             Some(&n),
             "key type not accepted; use RSA or ECDSA",
@@ -388,7 +450,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
     if let Ok((rest, _)) = x509_parser::parse_x509_certificate(&cert.der) {
         if !rest.is_empty() {
             out.push(Finding::new(
-                "cert-der-trailing",
+                &CERT_DER_TRAILING,
                 file,
                 Some(&n),
                 format!(
@@ -401,7 +463,7 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
     let sig = super::inspect::signature_name(&c);
     if !STRONG_SIGNATURES.contains(&sig.as_str()) {
         out.push(Finding::new(
-            "cert-signature",
+            &CERT_SIGNATURE,
             file,
             Some(&n),
             format!("signed with {sig}; SHA-256 or stronger is required"),
@@ -416,14 +478,14 @@ pub fn certificate(file: &str, cert: &ParsedCert) -> Result<Vec<Finding>, Error>
     );
     if validity.not_after < now {
         out.push(Finding::new(
-            "cert-expired",
+            &CERT_EXPIRED,
             file,
             Some(&n),
             format!("not valid now ({span}): it has expired"),
         ));
     } else if validity.not_before > now {
         out.push(Finding::new(
-            "cert-not-yet-valid",
+            &CERT_NOT_YET_VALID,
             file,
             Some(&n),
             format!("not valid now ({span}): it is not valid yet"),
@@ -446,13 +508,13 @@ pub fn expiring(
     Ok(match expiry_within(not_after, span) {
         None => Vec::new(),
         Some(Expiry::Expired) => vec![Finding::new(
-            "cert-expired",
+            &CERT_EXPIRED,
             file,
             Some(&n),
             format!("it expired on {at}"),
         )],
         Some(Expiry::InDays(days)) => vec![Finding::new(
-            "cert-expiring",
+            &CERT_EXPIRING,
             file,
             Some(&n),
             format!(
@@ -529,7 +591,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
         let ca = is_ca(c);
         if !ca {
             out.push(Finding::new(
-                "truststore-not-ca",
+                &TRUSTSTORE_NOT_CA,
                 file,
                 Some(&n),
                 format!(
@@ -538,11 +600,11 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
                 ),
             ));
         } else if let Some(problem) = key_cert_sign_problem(c) {
-            out.push(Finding::new("ca-key-cert-sign", file, Some(&n), problem));
+            out.push(Finding::new(&CA_KEY_CERT_SIGN, file, Some(&n), problem));
         }
         if let Some(first) = certs[..i].iter().position(|o| o.der == cert.der) {
             out.push(Finding::new(
-                "truststore-duplicate",
+                &TRUSTSTORE_DUPLICATE,
                 file,
                 Some(&n),
                 format!(
@@ -557,7 +619,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
         let max = crate::gateway::MAX_CLIENT_CHAIN_LEN;
         if ca && path.len() + 1 > max {
             out.push(Finding::new(
-                "truststore-chain-length",
+                &TRUSTSTORE_CHAIN_LENGTH,
                 file,
                 Some(&n),
                 format!(
@@ -570,7 +632,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
         match top {
             Top::Root => {}
             Top::MissingIssuer if path.len() == 1 => out.push(Finding::new(
-                "truststore-root",
+                &TRUSTSTORE_ROOT,
                 file,
                 Some(&n),
                 format!(
@@ -579,7 +641,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
                 ),
             )),
             Top::BadSignature(j) if path.len() == 1 => out.push(Finding::new(
-                "truststore-signature",
+                &TRUSTSTORE_SIGNATURE,
                 file,
                 Some(&n),
                 format!(
@@ -601,7 +663,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
             if let Some(problem) = path_len_problem(&parsed[above], below) {
                 limit_reported[above] = true;
                 out.push(Finding::new(
-                    "ca-path-len",
+                    &CA_PATH_LEN,
                     file,
                     Some(&named(&parsed[above], &certs[above].der)),
                     format!("{problem}: {} is under it", c.subject()),
@@ -618,7 +680,7 @@ pub fn truststore(file: &str, store: &Truststore) -> Result<Vec<Finding>, Error>
 
 fn size_finding(file: &str, size: usize) -> Finding {
     Finding::new(
-        "truststore-size",
+        &TRUSTSTORE_SIZE,
         file,
         None,
         format!("{size} bytes; API Gateway takes truststores up to 1 MiB"),
@@ -747,7 +809,7 @@ fn regional_server_key_problem(c: &X509Certificate<'_>) -> Option<String> {
 pub fn truststore_unreadable(file: &str, error: &Error, der: Option<&[u8]>) -> Option<Finding> {
     match error {
         Error::BadTruststore { message, .. } => Some(Finding::new(
-            "truststore-pem",
+            &TRUSTSTORE_PEM,
             file,
             None,
             format!("not a PEM truststore: {message}"),
@@ -759,14 +821,14 @@ pub fn truststore_unreadable(file: &str, error: &Error, der: Option<&[u8]>) -> O
                     .map(|(_, c)| named(&c, d))
             });
             Some(Finding::new(
-                "truststore-pem",
+                &TRUSTSTORE_PEM,
                 file,
                 named.as_ref(),
                 format!("not a PEM truststore: {problem}"),
             ))
         }
         Error::FileTooLarge { limit, .. } => Some(Finding::new(
-            "truststore-size",
+            &TRUSTSTORE_SIZE,
             file,
             None,
             format!("larger than {limit} bytes; API Gateway takes truststores up to 1 MiB"),
@@ -800,7 +862,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
     let mut out = certificate(cert_file, cert)?;
     if let Some(problem) = regional_server_key_problem(&leaf) {
         out.push(Finding::new(
-            "acm-server-key",
+            &ACM_SERVER_KEY,
             cert_file,
             Some(&leaf_name),
             problem,
@@ -809,7 +871,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
     if let Some((key_file, key)) = files.key {
         if key.len() > 5120 {
             out.push(Finding::new(
-                "acm-key-unusable",
+                &ACM_KEY_UNUSABLE,
                 key_file,
                 Some(&leaf_name),
                 format!(
@@ -822,7 +884,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
             Ok(k) => {
                 if cert.spki_der()? != k.subject_public_key_info() {
                     out.push(Finding::new(
-                        "acm-key-mismatch",
+                        &ACM_KEY_MISMATCH,
                         key_file,
                         Some(&leaf_name),
                         format!("{key_file} does not belong to {cert_file}"),
@@ -830,7 +892,7 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
                 }
             }
             Err(e) => out.push(Finding::new(
-                "acm-key-unusable",
+                &ACM_KEY_UNUSABLE,
                 key_file,
                 Some(&leaf_name),
                 e.to_string(),
@@ -845,21 +907,21 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
             let ca_cert = is_ca(&c);
             if ca.der == cert.der {
                 out.push(Finding::new(
-                    "acm-chain-end-entity",
+                    &ACM_CHAIN_END_ENTITY,
                     chain_file,
                     Some(&n),
                     format!("{chain_file} contains the end-entity certificate {cert_file}; ACM wants only its issuers"),
                 ));
             } else if !ca_cert {
                 out.push(Finding::new(
-                    "acm-chain-end-entity",
+                    &ACM_CHAIN_END_ENTITY,
                     chain_file,
                     Some(&n),
                     format!("certificate {} of {chain_file} is an end-entity certificate (not a CA); ACM wants only the issuers of {cert_file}", i + 1),
                 ));
             } else if !child.is_issued_by(ca) {
                 out.push(Finding::new(
-                    "acm-chain-order",
+                    &ACM_CHAIN_ORDER,
                     chain_file,
                     Some(&n),
                     format!("certificate {} of {chain_file} did not issue the one before it: the chain must go from the issuer of {cert_file} up towards the root, in that order", i + 1),
@@ -869,14 +931,14 @@ pub fn acm_import(files: &AcmFiles<'_>) -> Result<Vec<Finding>, Error> {
             if ca_cert {
                 if let Some(problem) = key_cert_sign_problem(&c) {
                     out.push(Finding::new(
-                        "ca-key-cert-sign",
+                        &CA_KEY_CERT_SIGN,
                         chain_file,
                         Some(&n),
                         problem,
                     ));
                 }
                 if let Some(problem) = path_len_problem(&c, i) {
-                    out.push(Finding::new("ca-path-len", chain_file, Some(&n), problem));
+                    out.push(Finding::new(&CA_PATH_LEN, chain_file, Some(&n), problem));
                 }
             }
             child = ca;
@@ -927,7 +989,7 @@ pub fn domain(file: &str, cert: &ParsedCert, domain: &str) -> Result<Vec<Finding
         format!("its names are {}", names.join(", "))
     };
     Ok(vec![Finding::new(
-        "domain-not-covered",
+        &DOMAIN_NOT_COVERED,
         file,
         Some(&named(&c, &cert.der)),
         format!("no subjectAltName covers {wanted}: {names}"),
@@ -1154,8 +1216,8 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
         }
-        assert_eq!(rule("cert-v3").severity, Severity::Error);
-        assert_eq!(rule("truststore-duplicate").severity, Severity::Warning);
+        assert_eq!(CERT_V3.severity, Severity::Error);
+        assert_eq!(TRUSTSTORE_DUPLICATE.severity, Severity::Warning);
     }
 
     #[test]
