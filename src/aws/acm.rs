@@ -210,23 +210,18 @@ impl Acm {
             // after any other failure the next run finds the certificate by its tags.
             None => {
                 let request = request.set_tags(sdk_tags(import.tags, OP)?);
-                super::wait::retry(
-                    &super::wait::Retry::throttled(),
-                    "importing the certificate into ACM",
-                    super::wait::was_refused_unprocessed,
-                    || async {
-                        request
-                            .clone()
-                            .customize()
-                            .config_override(
-                                aws_sdk_acm::config::Builder::default()
-                                    .retry_config(super::wait::no_retries()),
-                            )
-                            .send()
-                            .await
-                            .or_aws(SERVICE, OP)
-                    },
-                )
+                super::wait::send_create("importing the certificate into ACM", || async {
+                    request
+                        .clone()
+                        .customize()
+                        .config_override(
+                            aws_sdk_acm::config::Builder::default()
+                                .retry_config(super::wait::no_retries()),
+                        )
+                        .send()
+                        .await
+                        .or_aws(SERVICE, OP)
+                })
                 .await?
             }
         };

@@ -7,7 +7,7 @@ use aws_sdk_apigateway::types::{
     SecurityPolicy,
 };
 
-use super::wait::{is_throttled, no_retries, poll, retry, was_refused_unprocessed, Poll, Retry};
+use super::wait::{is_throttled, no_retries, poll, retry, send_create, Poll, Retry};
 use super::{local_code, AwsError, SdkResultExt, Tags, Wait};
 
 const SERVICE: &str = "apigateway";
@@ -141,8 +141,8 @@ pub struct BasePathMapping {
 }
 
 /// Sends a create that must not be sent twice (no idempotency token): with the SDK's
-/// retries off, so that only [`retry`] may send it again, and only after an answer that
-/// proves nothing was made ([`was_refused_unprocessed`]). Gives a [`super::error::Refusal`]
+/// retries off, so that only [`send_create`] may send it again, and only after an answer that
+/// proves nothing was made. Gives a [`super::error::Refusal`]
 /// carrying AWS's `Retry-After`.
 macro_rules! send_once {
     ($request:expr, $op:expr) => {
@@ -249,13 +249,7 @@ impl ApiGateway {
             )
             .set_tags(Some(tags.clone().into_iter().collect()));
         let what = format!("creating REST API {name}");
-        let out = retry(
-            &Retry::throttled(),
-            &what,
-            was_refused_unprocessed,
-            || async { send_once!(request.clone(), OP) },
-        )
-        .await?;
+        let out = send_create(&what, || async { send_once!(request.clone(), OP) }).await?;
         Ok(rest_api_from!(&out, OP))
     }
 
@@ -424,13 +418,7 @@ impl ApiGateway {
             .stage_name(stage)
             .set_description(description.map(str::to_string));
         let what = format!("deploying REST API {api_id} to stage {stage}");
-        let out = retry(
-            &Retry::throttled(),
-            &what,
-            was_refused_unprocessed,
-            || async { send_once!(request.clone(), OP) },
-        )
-        .await?;
+        let out = send_create(&what, || async { send_once!(request.clone(), OP) }).await?;
         out.id()
             .map(str::to_string)
             .ok_or_else(|| AwsError::missing(SERVICE, OP, "id"))

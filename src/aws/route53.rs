@@ -151,23 +151,18 @@ impl Route53 {
         // reference) or, where that is not checked, make a second zone of the name. Sent
         // again only after an answer that proves nothing was made (Throttling,
         // PriorRequestNotComplete), with the same caller reference.
-        let out = super::wait::retry(
-            &super::wait::Retry::throttled(),
-            &format!("creating the hosted zone {name}"),
-            super::wait::was_refused_unprocessed,
-            || async {
-                request
-                    .clone()
-                    .customize()
-                    .config_override(
-                        aws_sdk_route53::config::Builder::default()
-                            .retry_config(super::wait::no_retries()),
-                    )
-                    .send()
-                    .await
-                    .or_aws(SERVICE, OP)
-            },
-        )
+        let out = super::wait::send_create(&format!("creating the hosted zone {name}"), || async {
+            request
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_route53::config::Builder::default()
+                        .retry_config(super::wait::no_retries()),
+                )
+                .send()
+                .await
+                .or_aws(SERVICE, OP)
+        })
         .await?;
         let zone = out
             .hosted_zone()

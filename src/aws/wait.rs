@@ -240,6 +240,19 @@ pub(crate) fn was_refused_unprocessed(err: &AwsError) -> bool {
         )
 }
 
+/// Sends a create that must not be made twice: `call` sends it once, with the SDK's retries
+/// off ([`no_retries`]); it is sent again only after an answer that proves nothing was made
+/// ([`was_refused_unprocessed`]), after the `Retry-After` AWS asked for. Any other failure,
+/// a lost answer included, is the caller's: the next run finds what was made.
+pub(crate) async fn send_create<T, E, F, Fut>(what: &str, call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Into<Refusal>,
+{
+    retry(&Retry::throttled(), what, was_refused_unprocessed, call).await
+}
+
 /// Calls `call` until it succeeds, fails with an answer `again` does not accept, or
 /// `policy.total` would pass; `what` names the call in the spinner and the logs. A pause
 /// is never shorter than the `Retry-After` AWS sent with the answer ([`Refusal`]).
