@@ -910,28 +910,34 @@ fn overrides_are_loaded_and_listed() {
     );
 }
 
+/// Runs `mtls ARGS` in `dir` under `umask 000`, the most permissive a user can set; it must
+/// succeed.
+fn run_under_umask_000(dir: &Path, args: &str) {
+    let mtls = env!("CARGO_BIN_EXE_mtls");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask 000 && exec {mtls} {args}"))
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "mtls {args} failed");
+}
+
+/// A file's permission bits.
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 /// Under `umask 000` the folder mtls makes for keys is still 0700 and keys are 0600.
 #[test]
 fn folders_made_for_keys_are_private_whatever_the_umask() {
     let dir = tempfile::tempdir().unwrap();
-    let mtls = env!("CARGO_BIN_EXE_mtls");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "umask 000 && exec {mtls} run pki.rhai -C out --var domain=api.example.com"
-        ))
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mode = |p: &str| {
-        fs::metadata(dir.path().join(p))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777
-    };
+    run_under_umask_000(
+        dir.path(),
+        "run pki.rhai -C out --var domain=api.example.com",
+    );
+    let mode = |p: &str| mode_of(&dir.path().join(p));
     assert_eq!(mode("out"), 0o700);
     assert_eq!(mode("out/RootCA.key"), 0o600);
     assert_eq!(mode("out/RootCA.pem"), 0o644);
@@ -1356,24 +1362,11 @@ fn folders_made_for_a_certificate_are_private_whatever_the_umask() {
         ],
     )
     .success();
-    let mtls = env!("CARGO_BIN_EXE_mtls");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "umask 000 && exec {mtls} run sign_csr.rhai --var csr=dev.csr --var cert=x/y/z.pem"
-        ))
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mode = |p: &str| {
-        fs::metadata(dir.path().join(p))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777
-    };
+    run_under_umask_000(
+        dir.path(),
+        "run sign_csr.rhai --var csr=dev.csr --var cert=x/y/z.pem",
+    );
+    let mode = |p: &str| mode_of(&dir.path().join(p));
     assert_eq!(mode("x"), 0o700);
     assert_eq!(mode("x/y"), 0o700);
     assert_eq!(mode("x/y/z.pem"), 0o644);
