@@ -195,33 +195,7 @@ fn two_setups_at_once_for_one_domain_make_one_of_each() {
         first.wait_with_output().unwrap(),
         second.wait_with_output().unwrap(),
     );
-    let text = |o: &std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
-    assert!(
-        first.status.success(),
-        "{}\n{}",
-        text(&first),
-        realism.report()
-    );
-    assert!(
-        second.status.success(),
-        "{}\n{}",
-        text(&second),
-        realism.report()
-    );
-    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
-    assert!(
-        text(&first).contains("waiting for it to finish")
-            || text(&second).contains("waiting for it to finish"),
-        "neither run waited:\n{}\n{}",
-        text(&first),
-        text(&second)
-    );
+    assert_took_turns(&moto, DOMAIN, &first, &second, &realism.report());
 }
 
 #[test]

@@ -149,26 +149,7 @@ fn two_setups_through_differently_spelled_endpoints_and_tmpdirs_make_one_of_each
     let first = spawn(a.path(), &setup, &env_a);
     let second = spawn(b.path(), &setup, &env_b);
     let (first, second) = (bounded(first), bounded(second));
-    assert!(
-        first.status.success(),
-        "{}\n{}",
-        text(&first),
-        realism.report()
-    );
-    assert!(
-        second.status.success(),
-        "{}\n{}",
-        text(&second),
-        realism.report()
-    );
-    assert_converged(&moto, DOMAIN, DOMAIN, &realism.report());
-    assert!(
-        text(&first).contains("waiting for it to finish")
-            || text(&second).contains("waiting for it to finish"),
-        "neither run waited:\n{}\n{}",
-        text(&first),
-        text(&second)
-    );
+    assert_took_turns(&moto, DOMAIN, &first, &second, &realism.report());
 }
 
 #[test]

@@ -2166,6 +2166,36 @@ pub fn assert_converged(moto: &Moto, domain: &str, zone: &str, context: &str) {
     );
 }
 
+/// Two runs for one domain at the same time took turns: both succeeded, the account holds
+/// exactly one of each resource, and one of them said it waited for the other's lock.
+#[track_caller]
+pub fn assert_took_turns(
+    moto: &Moto,
+    domain: &str,
+    first: &std::process::Output,
+    second: &std::process::Output,
+    context: &str,
+) {
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    for run in [first, second] {
+        assert!(run.status.success(), "{}\n{context}", text(run));
+    }
+    assert_converged(moto, domain, domain, context);
+    assert!(
+        text(first).contains("waiting for it to finish")
+            || text(second).contains("waiting for it to finish"),
+        "neither run waited:\n{}\n{}",
+        text(first),
+        text(second)
+    );
+}
+
 /// A path in `dir`, for messages.
 pub fn show(dir: &Path) -> String {
     dir.display().to_string()
