@@ -12,7 +12,7 @@ use crate::aws::{local_code, AwsError, Tags, Wait};
 use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::pki::ParsedCert;
-use crate::reconcile::{self, Change, Diff, Known, Observed};
+use crate::reconcile::{self, Change, Diff, Observed};
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
@@ -83,13 +83,11 @@ fn ensure_imported_cert(
         _ => None,
     };
     // A renewal from the same CA goes over the same ARN (the domain follows); a certificate
-    // from another CA is imported anew, and the domain is moved to it by its own step.
-    let reimport = match &diff {
-        Diff::Update(_) => held.first().map(|i| i.arn.clone()),
-        _ => None,
-    };
-    let replaces = match &diff {
-        Diff::Replace(_) => held.first().map(|i| i.arn.clone()),
+    // from another CA is imported anew beside the one it replaces, the domain is moved to it
+    // by its own step, and acm_delete_replaced removes the old one after.
+    let reimport = diff.changes().first().map(|c| c.patch.clone());
+    let replaces = match (&diff, held.as_slice()) {
+        (Diff::Replace(_), [replaced]) => Some(replaced.arn.clone()),
         _ => None,
     };
     let target = format!("server certificate for {domain}");
@@ -240,11 +238,12 @@ fn settle_domain_after_reimport(ctx: &Context, domain: &str, arn: &str) -> Resul
 /// imported anew (replaced) when it comes from another CA, since API Gateway refuses a
 /// re-import across issuers (API Gateway developer guide, rest-api-mutual-tls); imported
 /// when there is none. `local` is `None` while the file does not exist yet (a plan).
-/// Several held and none the same: an error (`Err` with them), never a guess.
+/// Several held and none the same: an error (`Err` with them), never a guess. An update's
+/// patch is the ARN the certificate is re-imported over.
 fn diff_imported(
     local: Option<&Vec<u8>>,
     observed: &Observed<Vec<Imported>>,
-) -> Result<Diff<()>, Vec<String>> {
+) -> Result<Diff<String>, Vec<String>> {
     let held = match observed {
         Observed::Present(held) => held,
         _ => return Ok(Diff::Create),
@@ -255,7 +254,7 @@ fn diff_imported(
     match held.as_slice() {
         [i] if i.renewed_by_local => Ok(Diff::Update(vec![Change {
             field: "certificate",
-            patch: (),
+            patch: i.arn.clone(),
         }])),
         [_] if local.is_none() => Ok(Diff::Replace(
             "a certificate this run makes: imported as a new certificate (a re-import only when it renews the one in ACM from the same CA)".to_string(),
@@ -416,7 +415,7 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
 }
 
 fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynamic, Error> {
-    let arn = Known::from(text("acm_wait_issued", "arn", arn)?);
+    let arn = text("acm_wait_issued", "arn", arn)?;
     let timeout = std::time::Duration::from_secs(timeout.clamp(1, 24 * 3600) as u64);
     let action = Action::new(
         Op::Check,
@@ -448,19 +447,25 @@ fn delete_replaced(ctx: &Context, domain: &str, keep: &Dynamic) -> Result<(), Er
         return Ok(());
     };
     // `keep` unknown (a plan): the run imports a new certificate, so each one held is old.
-    for c in found.iter().filter(|c| Some(&c.arn) != keep.as_ref()) {
-        let action = Action::new(
-            Op::Delete,
+    let target = format!("replaced server certificate for {domain}");
+    for c in found.into_iter().filter(|c| Some(&c.arn) != keep.get()) {
+        reconcile::delete_described(
+            &ctx.effects,
             Kind::AcmCertificate,
-            format!("replaced server certificate for {domain}"),
-            "replaced by a certificate from another CA",
-        )
-        .arg("arn", &c.arn)
-        .arg_maybe("replaced_by", keep.clone());
-        ctx.effects.apply(action, || {
-            refuse_if_presented(ctx, domain, &c.arn)?;
-            ctx.write(|aws| aws.acm().delete(&c.arn))
-        })?;
+            &target,
+            &Observed::Present(c),
+            |a, c| {
+                let a = a.arg("arn", &c.arn).arg_maybe("replaced_by", keep.get());
+                Action {
+                    reason: "replaced by a certificate from another CA".into(),
+                    ..a
+                }
+            },
+            |c| {
+                refuse_if_presented(ctx, domain, &c.arn)?;
+                ctx.write(|aws| aws.acm().delete(&c.arn))
+            },
+        )?;
     }
     Ok(())
 }
@@ -538,9 +543,10 @@ mod tests {
             Diff::Keep("imported, same certificate")
         );
         // A renewal from the same CA: re-imported over the same ARN.
+        let renewal = diff(Some(&local), &one(held("a", Some(&[9]), true)));
         assert_eq!(
-            diff(Some(&local), &one(held("a", Some(&[9]), true))).op(),
-            Op::Update
+            (renewal.op(), &renewal.changes()[0].patch[..]),
+            (Op::Update, "a")
         );
         // Another CA: a new certificate, never a re-import across issuers.
         let other = diff(Some(&local), &one(held("a", Some(&[9]), false)));

@@ -210,7 +210,7 @@ fn diff_endpoint(observed: &Observed<bool>, undeployed: &[String]) -> Diff<()> {
 }
 
 fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map, Error> {
-    let api_id = Known::from(text("apigw_ensure_endpoint_disabled", "api_id", api)?);
+    let api_id = text("apigw_ensure_endpoint_disabled", "api_id", api)?;
     let observed = match api_id.get() {
         Some(id) => ctx
             .observe(|aws| aws.apigateway().rest_api(id))?
@@ -277,7 +277,7 @@ fn diff_stage(observed: &Observed<Stage>) -> Diff<()> {
 
 fn ensure_stage(ctx: &Context, api: &Dynamic, stage: &str) -> Result<Map, Error> {
     super::check_stage("apigw_ensure_stage", stage)?;
-    let api_id = Known::from(text("apigw_ensure_stage", "api_id", api)?);
+    let api_id = text("apigw_ensure_stage", "api_id", api)?;
     let observed = match api_id.get() {
         Some(id) => ctx.observe(|aws| aws.apigateway().stage(id, stage))?,
         None => Observed::NotLookedUp,
@@ -456,7 +456,7 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
         let v = opts.get(k).cloned().ok_or_else(|| {
             Error::invalid_argument(f, k, "missing", format!("add `{k}` to the options map"))
         })?;
-        text(f, k, &v).map(Known::from)
+        text(f, k, &v)
     };
     let domain = get("domain")?
         .into_option()
@@ -807,7 +807,7 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
                 "pass the map upload_truststore returns (#{ uri, version, ... })",
             )
         })?;
-        Ok((text(f, k, &v)?.into(), display(&v)))
+        Ok((text(f, k, &v)?, display(&v)))
     };
     let (uri, uri_shown) = get("uri")?;
     let (version, _) = get("version")?;
@@ -832,13 +832,12 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
     let old_version = before.as_ref().and_then(|d| d.truststore_version.clone());
     let describe = |a: Action| {
         let a = a.arg("truststore_uri", &uri_shown);
-        if observed.looked_up() {
-            a.arg(
+        match &observed {
+            Observed::NotLookedUp => a.arg_maybe("truststore_version", version.get()),
+            _ => a.arg(
                 "truststore_version",
                 from_to(old_version.as_deref(), &version),
-            )
-        } else {
-            a.arg_maybe("truststore_version", version.get())
+            ),
         }
     };
     let (op, changed) = converge_domain(ctx, domain, &wanted, &observed, &diff, describe)?;
@@ -868,7 +867,7 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
 fn ensure_domain_certificate(ctx: &Context, domain: &str, arn: &Dynamic) -> Result<Map, Error> {
     let f = "apigw_ensure_domain_certificate";
     super::check_domain(f, domain)?;
-    let arn = Known::from(text(f, "certificate_arn", arn)?);
+    let arn = text(f, "certificate_arn", arn)?;
     hold_domain(ctx, domain)?;
     let observed = read_domain(ctx, domain)?;
     let diff = diff_domain_certificate(domain, &arn, &observed)?;
@@ -937,7 +936,7 @@ fn diff_mapping(
 fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Result<Map, Error> {
     super::check_domain("apigw_ensure_mapping", domain)?;
     super::check_stage("apigw_ensure_mapping", stage)?;
-    let api_id = Known::from(text("apigw_ensure_mapping", "api_id", api)?);
+    let api_id = text("apigw_ensure_mapping", "api_id", api)?;
     hold_domain(ctx, domain)?;
     let observed = ctx.observe(|aws| aws.apigateway().base_path_mapping(domain, None))?;
     let diff = diff_mapping(domain, &api_id, stage, &observed)?;
@@ -985,12 +984,9 @@ fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
     let found = ctx.observe(|aws| aws.apigateway().domain_name(domain))?;
     if let Observed::Present(d) = &found {
         if !domain_made_for(d, domain) {
-            ctx.effects.keep(Action::new(
-                Op::Keep,
-                Kind::ApiCustomDomain,
-                domain,
-                "not made by mtls",
-            ));
+            let keep = Diff::<()>::Keep("not made by mtls");
+            let kind = Kind::ApiCustomDomain;
+            reconcile::apply(&ctx.effects, kind, domain, &found, &keep, |a| a, || Ok(()))?;
             return Ok(());
         }
     }

@@ -28,6 +28,7 @@ use super::{bound, primitive, Registrar};
 use crate::aws::{Aws, Tags};
 use crate::effects::{is_unknown, readable, Unknown};
 use crate::error::Error;
+use crate::reconcile::Known;
 use crate::script::error::fail;
 use crate::script::Context;
 
@@ -90,15 +91,19 @@ fn check_stage(function: &'static str, stage: &str) -> Result<(), Error> {
     }
 }
 
-/// A script value that is a known string, or a plan placeholder (`None`).
-fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<String>, Error> {
+/// A script value that is a string, known or not yet (a plan placeholder).
+fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Known<String>, Error> {
     if v.is::<Unknown>() {
-        return Ok(None);
+        return Ok(Known::unknown());
     }
     if v.is_string() {
         let s = v.to_string();
         // "trust-store-" + unknown: built from a placeholder, so not known either.
-        return Ok(if is_unknown(&s) { None } else { Some(s) });
+        return Ok(if is_unknown(&s) {
+            Known::unknown()
+        } else {
+            Known::value(s)
+        });
     }
     Err(Error::invalid_argument(
         function,
@@ -109,6 +114,19 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Option<St
         ),
         format!("pass `{argument}` as a string"),
     ))
+}
+
+/// A script value that must be a known string: what a step looks AWS up by (a zone
+/// name), where a plan placeholder would leave nothing to look for. `help` says what to pass.
+fn known_text(
+    function: &'static str,
+    argument: &str,
+    v: &Dynamic,
+    help: &str,
+) -> Result<String, Error> {
+    text(function, argument, v)?
+        .into_option()
+        .ok_or_else(|| Error::invalid_argument(function, argument, "unknown", help))
 }
 
 /// How a script value reads in a plan: strings as they are (placeholders inside included).

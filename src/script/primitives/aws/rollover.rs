@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Map};
 
-use super::{map, tags, text};
+use super::{known_text, map, tags};
 use crate::effects::{Action, Kind, Unknown};
 use crate::error::Error;
 use crate::pki::{ParsedCert, Truststore, MAX_TRUSTSTORE_BYTES};
@@ -137,16 +137,7 @@ fn diff_bundle(
 
 fn string_list(function: &'static str, argument: &str, list: &Array) -> Result<Vec<String>, Error> {
     list.iter()
-        .map(|v| {
-            text(function, argument, v)?.ok_or_else(|| {
-                Error::invalid_argument(
-                    function,
-                    argument,
-                    "a file name is unknown",
-                    "pass file names",
-                )
-            })
-        })
+        .map(|v| known_text(function, argument, v, "pass file names"))
         .collect()
 }
 

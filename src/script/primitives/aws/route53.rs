@@ -6,7 +6,7 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Map};
 
 use super::lock::{hold_domain, Scoped};
-use super::{map, text, unknown_or};
+use super::{known_text, map, text, unknown_or};
 use crate::aws::route53::{enclosing_names, fqdn, AliasTarget, HostedZone, RecordSet};
 use crate::aws::Wait;
 use crate::effects::{Action, Kind, Op, Unknown};
@@ -52,8 +52,7 @@ fn diff_zone(observed: &Observed<HostedZone>) -> Diff<()> {
 
 fn ensure_hosted_zone(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let f = "route53_ensure_zone";
-    let name = text(f, "name", name)?
-        .ok_or_else(|| Error::invalid_argument(f, "name", "unknown", "pass a domain name"))?;
+    let name = known_text(f, "name", name, "pass a domain name")?;
     super::check_domain(f, &name)?;
     let _lock = Scoped::take(ctx, "zone", &name, &format!("the hosted zone {name}"))?;
     let observed = ctx.observe(|aws| aws.route53().find_public_zone(&name))?;
@@ -66,29 +65,30 @@ fn ensure_hosted_zone(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
 /// domain, only when the account has none.
 fn ensure_zone_for(ctx: &Context, domain: &Dynamic) -> Result<Map, Error> {
     let f = "route53_ensure_zone_for";
-    let domain = text(f, "domain", domain)?
-        .ok_or_else(|| Error::invalid_argument(f, "domain", "unknown", "pass a domain name"))?;
+    let domain = known_text(f, "domain", domain, "pass a domain name")?;
     super::check_domain(f, &domain)?;
     hold_domain(ctx, &domain)?;
     let _lock = Scoped::take(ctx, "zone", &domain, &format!("the hosted zone {domain}"))?;
-    match ctx.observe(|aws| aws.route53().find_closest_public_zone(&domain))? {
-        Observed::Present(zone) => {
-            let reason = if zone.name.eq_ignore_ascii_case(&fqdn(&domain)) {
-                "exists".to_string()
-            } else {
-                format!("exists: the closest zone that contains {domain}")
-            };
-            ctx.effects.keep(Action::new(
-                Op::Keep,
-                Kind::Route53HostedZone,
-                &zone.name,
-                reason,
-            ));
-            let name = zone.name.clone();
-            Ok(zone_map(Some(zone), &name, Op::Keep))
-        }
-        observed => ensure_named_zone(ctx, &domain, observed),
-    }
+    let observed = ctx.observe(|aws| aws.route53().find_closest_public_zone(&domain))?;
+    let Some(zone) = observed.present() else {
+        return ensure_named_zone(ctx, &domain, observed);
+    };
+    let keep = Diff::<()>::Keep(if zone.name.eq_ignore_ascii_case(&fqdn(&domain)) {
+        "exists"
+    } else {
+        "exists: the closest zone that contains the domain"
+    });
+    let kind = Kind::Route53HostedZone;
+    reconcile::apply(
+        &ctx.effects,
+        kind,
+        &zone.name,
+        &observed,
+        &keep,
+        |a| a,
+        || Ok(()),
+    )?;
+    Ok(zone_map(Some(zone.clone()), &zone.name, Op::Keep))
 }
 
 /// Finds (as `observed` says) or creates the public zone `name`.
@@ -191,7 +191,7 @@ fn diff_delegation(
 
 fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
     let f = "route53_ensure_delegation";
-    let get = |k: &str| -> Result<Option<String>, Error> {
+    let get = |k: &str| -> Result<Known<String>, Error> {
         match zone.get(k) {
             Some(v) => text(f, k, v),
             None => Err(Error::invalid_argument(
@@ -213,7 +213,7 @@ fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
             ("status", "unknown".into()),
         ])
     };
-    let (Some(name), Some(_), Some(servers)) = (name.clone(), id, servers) else {
+    let (Some(name), true, Some(servers)) = (name.get().cloned(), id.is_known(), servers) else {
         plan_unseen_delegation(ctx, name.as_deref())?;
         return Ok(unknown());
     };
@@ -393,13 +393,13 @@ fn ensure_record(
     target: Target,
 ) -> Result<Map, Error> {
     let f = "route53_ensure_record";
-    let zone = Known::from(text(f, "zone_id", zone)?);
-    let name = Known::from(text(f, "name", name)?);
+    let zone = text(f, "zone_id", zone)?;
+    let name = text(f, "name", name)?;
     let wanted = match &target {
-        Target::Cname(v) => WantedRecord::Cname(text(f, "value", v)?.into()),
+        Target::Cname(v) => WantedRecord::Cname(text(f, "value", v)?),
         Target::Alias(dns, tz) => WantedRecord::Alias {
-            dns: text(f, "target_dns", dns)?.into(),
-            zone: text(f, "target_zone_id", tz)?.into(),
+            dns: text(f, "target_dns", dns)?,
+            zone: text(f, "target_zone_id", tz)?,
         },
     };
     let rtype = wanted.record_type();
@@ -501,12 +501,15 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
     super::check_domain("route53_delete_records", domain)?;
     hold_domain(ctx, domain)?;
     let zone = text("route53_delete_records", "zone_id", zone)?;
-    let records = match &zone {
-        Some(z) => ctx.observe(|aws| async { aws.route53().records(z).await.map(Some) })?,
+    // The zone's id travels with its records: the deletes below name the zone they read.
+    let records = match zone.get() {
+        Some(z) => ctx
+            .observe(|aws| async { aws.route53().records(z).await.map(Some) })?
+            .map(|records| (z.clone(), records)),
         None => Observed::NotLookedUp,
     };
     let name = fqdn(domain);
-    let (Observed::Present(records), Some(zone)) = (records, zone) else {
+    let Observed::Present((zone, records)) = records else {
         // Not looked up: the records are not known. Each is shown as a run names it (ACM's
         // CNAME with its `_x` label unknown): a confirmed run sends only what it showed.
         let unseen = Observed::<RecordSet>::NotLookedUp;

@@ -48,7 +48,7 @@ fn diff_versioning(observed: &Observed<Versioning>) -> Diff<()> {
 
 fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let target = display(name);
-    let name = Known::from(text("s3_ensure_bucket", "name", name)?);
+    let name = text("s3_ensure_bucket", "name", name)?;
     super::check_bucket("s3_ensure_bucket", "name", name.as_deref())?;
     let region = aws_region(ctx)?;
     // Domains share the bucket: one run at a time finds or creates it.
@@ -69,12 +69,12 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
             ctx.write(|aws| aws.s3().create_bucket(name))
         },
     )?;
+    // A bucket that is made has no versioning yet (as read as the bucket was).
     let versioning = match (name.get(), op) {
         (Some(n), Op::Keep) => {
             ctx.observe(|aws| async { aws.s3().versioning(n).await.map(Some) })?
         }
-        (_, Op::Create) if observed.looked_up() => Observed::Absent,
-        _ => Observed::NotLookedUp,
+        _ => observed.clone().and_then(|_| None),
     };
     let vdiff = diff_versioning(&versioning);
     reconcile::apply(
@@ -121,7 +121,7 @@ fn diff_truststore_object(sha256: &Known<String>, observed: &Observed<ObjectHead
 
 fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
     let uri = format!("s3://{}/{key}", display(bucket));
-    let bucket = Known::from(text("s3_ensure_truststore", "bucket", bucket)?);
+    let bucket = text("s3_ensure_truststore", "bucket", bucket)?;
     super::check_bucket("s3_ensure_truststore", "bucket", bucket.as_deref())?;
     super::check_object_key("s3_ensure_truststore", key)?;
     // The truststore rules run here whatever the script checked before; `None` in a plan
@@ -233,7 +233,7 @@ fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
 /// must not lose it.
 fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
     let target = display(bucket);
-    let name = Known::from(text("s3_delete_truststore", "bucket", bucket)?);
+    let name = text("s3_delete_truststore", "bucket", bucket)?;
     super::check_bucket("s3_delete_truststore", "bucket", name.as_deref())?;
     super::check_object_key("s3_delete_truststore", key)?;
     // A bucket of another account is not ours to empty: as absent as one that is not there.
