@@ -3,6 +3,7 @@
 
 pub(crate) mod args;
 mod aws;
+mod bundle;
 mod core;
 mod fleet;
 mod gateway;
@@ -91,6 +92,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     reg.group = "pki";
     pki::register(&mut reg, ctx);
     fleet::register(&mut reg, ctx);
+    bundle::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";

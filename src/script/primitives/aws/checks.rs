@@ -23,7 +23,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 
 /// The findings of the lint rules (`crate::pki::lint`), all at once: any error stops the
 /// run before anything is sent to AWS; warnings are shown and the run goes on.
-pub(super) fn refuse(
+pub(in crate::script::primitives) fn refuse(
     ctx: &Context,
     function: &str,
     what: &str,

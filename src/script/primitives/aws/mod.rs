@@ -8,7 +8,7 @@
 
 mod acm;
 mod apigateway;
-mod checks;
+pub(super) mod checks;
 mod lock;
 
 /// The cross-process lock of one step, for steps outside AWS too (a fleet of client
@@ -118,7 +118,7 @@ fn text(function: &'static str, argument: &str, v: &Dynamic) -> Result<Known<Str
 
 /// A script value that must be a known string: what a step looks AWS up by (a zone
 /// name), where a plan placeholder would leave nothing to look for. `help` says what to pass.
-fn known_text(
+pub(super) fn known_text(
     function: &'static str,
     argument: &str,
     v: &Dynamic,
@@ -142,7 +142,7 @@ fn unknown_or(v: Option<String>) -> Dynamic {
     v.map_or_else(|| Dynamic::from(Unknown), Dynamic::from)
 }
 
-fn map(entries: Vec<(&str, Dynamic)>) -> Map {
+pub(super) fn map(entries: Vec<(&str, Dynamic)>) -> Map {
     entries.into_iter().map(|(k, v)| (k.into(), v)).collect()
 }
 

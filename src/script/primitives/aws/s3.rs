@@ -10,7 +10,7 @@ use crate::aws::s3::{sha256_hex, BucketState, ObjectHead, Versioning};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::reconcile::{self, Change, Diff, Known, Observed};
-use crate::script::primitives::{bound, Registrar};
+use crate::script::primitives::{bound, bundle, Registrar};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
@@ -149,9 +149,9 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
                     .ok()
                     .and_then(|before| before.present().cloned());
             match before {
-                Some(before) => Some(super::rollover::bundle_change(
-                    &super::rollover::entries(&before)?,
-                    &super::rollover::entries(store)?,
+                Some(before) => Some(bundle::bundle_change(
+                    &bundle::entries(&before)?,
+                    &bundle::entries(store)?,
                 )),
                 None => None,
             }
@@ -162,7 +162,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     let describe = |a: Action| {
         let a = a.arg("file", path).arg_maybe("sha256", sha.get());
         let a = match &change {
-            Some(c) => super::rollover::describe_change(a, c),
+            Some(c) => bundle::describe_change(a, c),
             None => a,
         };
         match &old_version {
@@ -220,7 +220,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
 }
 
 /// The certificates of a bundle change as a script list (empty when nothing was compared).
-fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
+fn labels(list: Option<&Vec<bundle::BundleEntry>>) -> Dynamic {
     list.into_iter()
         .flatten()
         .map(|e| Dynamic::from(e.label()))
