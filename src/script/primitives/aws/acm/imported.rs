@@ -1,48 +1,32 @@
-//! Steps 7-8: the imported server certificate and the DNS-validated ownership
-//! verification certificate, found again by their tags; teardown's certificate removal.
-
-use std::rc::Rc;
+//! Step 7: the server certificate imported into ACM, found again by its tags: kept,
+//! re-imported over the same ARN when the local one renews it from the same CA, or imported
+//! anew (a replace) from another CA, the old one deleted once the domain moved off it.
 
 use rhai::{Dynamic, Map};
 
-use super::lock::hold_domain;
-use super::{map, tags, text, unknown_or, TAG_DOMAIN, TAG_ROLE};
-use crate::aws::acm::{CertificateImport, CertificateSummary};
-use crate::aws::{local_code, AwsError, Tags, Wait};
-use crate::effects::{Action, Kind, Op, Unknown};
+use super::super::lock::hold_domain;
+use super::super::{map, tags, text, unknown_or};
+use super::duplicates;
+use crate::aws::acm::CertificateImport;
+use crate::aws::{local_code, AwsError, Wait};
+use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::ParsedCert;
 use crate::reconcile::{self, Change, Diff, Observed};
-use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
-pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    bound!(reg, ctx, "acm_ensure_imported", "acm_ensure_imported(domain: string, cert: string, key: string, chain: string) -> map", "Import the server certificate into ACM, or keep (or re-import over) the one mtls imported for `domain`. Returns #{ arn, status }.", |c, domain: &str, cert: &str, key: &str, chain: &str| -> Map { ensure_imported_cert(c, domain, cert, key, chain) });
-    bound!(reg, ctx, "acm_ensure_requested", "acm_ensure_requested(domain: string) -> map", "Request (or find) the DNS-validated ACM certificate for `domain` (the ownership verification certificate). Returns #{ arn, status, cert_status, validation_name, validation_value }.", |c, domain: &str| -> Map { ensure_requested_cert(c, domain) });
-    bound!(reg, ctx, "acm_wait_issued", "acm_wait_issued(arn: string, timeout_seconds: int) -> string", "Wait (with a spinner) until the ACM certificate is ISSUED; an error after the timeout. Returns the status.", |c, arn: Dynamic, timeout: i64| -> Dynamic { wait_until_issued(c, &arn, timeout) });
-    bound!(reg, ctx, "acm_delete_replaced", "acm_delete_replaced(domain: string, keep_arn: string)", "Delete the server certificates mtls imported for `domain` other than `keep_arn` (a certificate from another CA is imported as a new one, not over the old), once the custom domain presents `keep_arn`; ACM's in-use answers are asked again. Nothing to do when there are none.", |c, domain: &str, keep: Dynamic| -> () { delete_replaced(c, domain, &keep) });
-    bound!(
-        reg,
-        ctx,
-        "acm_delete_tagged",
-        "acm_delete_tagged(domain: string)",
-        "Delete the ACM certificates mtls made for `domain` (found by their tags).",
-        |c, domain: &str| -> () { delete_tagged_certs(c, domain) }
-    );
-}
-
-fn ensure_imported_cert(
+pub(super) fn ensure_imported_cert(
     ctx: &Context,
     domain: &str,
     cert: &str,
     key: &str,
     chain: &str,
 ) -> Result<Map, Error> {
-    super::check_domain("acm_ensure_imported", domain)?;
+    super::super::check_domain("acm_ensure_imported", domain)?;
     let wanted_tags = tags(domain, "server");
     // ACM's rules are checked here whatever the script did before: nothing is imported
     // that ACM would refuse, and what is sent is rebuilt from the parsed certificates.
-    let files = super::checks::checked_acm_import(ctx, cert, key, chain)?;
+    let files = super::super::checks::checked_acm_import(ctx, cert, key, chain)?;
     let local = files.as_ref().and_then(LocalCert::of);
     hold_domain(ctx, domain)?;
     // What ACM holds for this domain: the certificates mtls imported (by their tags).
@@ -146,7 +130,7 @@ struct LocalCert {
 }
 
 impl LocalCert {
-    fn of(files: &super::checks::AcmImportFiles) -> Option<LocalCert> {
+    fn of(files: &super::super::checks::AcmImportFiles) -> Option<LocalCert> {
         let der = pem_der(&files.certificate)?;
         let issuer = ParsedCert::from_pem("", &files.chain).ok();
         Some(LocalCert { der, issuer })
@@ -266,177 +250,14 @@ fn diff_imported(
     }
 }
 
-/// Two or more certificates where mtls makes one (two runs at once before mtls locked
-/// them out, or a copy made by hand): which to keep is the user's call, never a guess.
-fn duplicates(what: &str, arns: &[String], keep: &str) -> Error {
-    Error::Aws(AwsError::local(
-        "acm",
-        "ListCertificates",
-        local_code::AMBIGUOUS,
-        format!(
-            "{} ACM certificates are {what} ({}): {keep}, delete the others (aws acm delete-certificate --certificate-arn ARN) and run again",
-            arns.len(),
-            arns.join(", ")
-        ),
-    ))
-}
-
-/// The ownership verification certificate: the one requested before is kept unless it
-/// can no longer become ISSUED (failed, expired, revoked, timed out). Two that still can
-/// are an error: which one the domain should use is not mtls's guess.
-fn diff_requested(
-    domain: &str,
-    observed: &Observed<Vec<CertificateSummary>>,
-) -> Result<(Diff<()>, Option<CertificateSummary>), Error> {
-    let usable: Vec<CertificateSummary> = observed
-        .present()
-        .map(|found| {
-            found
-                .iter()
-                .filter(|c| {
-                    !matches!(
-                        c.status.as_str(),
-                        "FAILED" | "EXPIRED" | "REVOKED" | "VALIDATION_TIMED_OUT"
-                    )
-                })
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    match usable.as_slice() {
-        [] => Ok((Diff::Create, None)),
-        [c] => Ok((Diff::Keep("requested before"), Some(c.clone()))),
-        many => Err(duplicates(
-            &format!("tagged as the ownership verification certificate of {domain}"),
-            &many.iter().map(|c| c.arn.clone()).collect::<Vec<_>>(),
-            "keep the one the custom domain uses (its ownershipVerificationCertificateArn: aws apigateway get-domain-name --domain-name DOMAIN), or the ISSUED one",
-        )),
-    }
-}
-
 /// DER of the first certificate of a PEM text, to compare two PEMs whatever their line breaks.
 fn pem_der(pem: &str) -> Option<Vec<u8>> {
     ParsedCert::from_pem("", pem).ok().map(|c| c.der)
 }
 
-fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
-    super::check_domain("acm_ensure_requested", domain)?;
-    let wanted_tags = tags(domain, "ownership-verification");
-    hold_domain(ctx, domain)?;
-    let observed = ctx.observe(|aws| async {
-        let found = aws
-            .acm()
-            .find_certificates(Some(domain), &wanted_tags)
-            .await;
-        found.map(Some)
-    })?;
-    let (diff, usable) = diff_requested(domain, &observed)?;
-    let target = format!("ownership verification certificate for {domain}");
-    let describe = |a: Action| a.arg("validation", "DNS").arg_maybe("arn", None::<String>);
-    let (op, requested) = reconcile::apply(
-        &ctx.effects,
-        Kind::AcmCertificate,
-        &target,
-        &observed,
-        &diff,
-        describe,
-        || {
-            // One token per request: the SDK's retries of this call reuse it (so a retry
-            // cannot make a second certificate), while a request after a teardown is a
-            // new one (ACM would answer a reused token with the deleted certificate).
-            let mut random = [0u8; 8];
-            aws_lc_rs::rand::fill(&mut random)
-                .map_err(|_| Error::internal("make an idempotency token", "no randomness"))?;
-            let token: String = domain
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .take(16)
-                .chain(
-                    random
-                        .iter()
-                        .flat_map(|b| format!("{b:02x}").chars().collect::<Vec<_>>()),
-                )
-                .collect();
-            ctx.write(|aws| {
-                aws.acm()
-                    .request_certificate(domain, &wanted_tags, Some(&token))
-            })
-        },
-    )?;
-    if let Some(c) = &usable {
-        ctx.effects.resolve(&target, "arn", &c.arn);
-        ctx.effects.resolve(&target, "status", &c.status);
-    }
-    if let Some(a) = &requested {
-        ctx.effects.resolve(&target, "arn", a);
-    }
-    let arn = requested.or(usable.map(|c| c.arn));
-    // The validation CNAME appears a few seconds after the request.
-    let (mut cert_status, mut record) = (None, None);
-    if let Some(arn) = &arn {
-        let info = ctx.observe(|aws| async { aws.acm().describe_new(arn).await.map(Some) })?;
-        if let Observed::Present(info) = info {
-            if let Some(not_after) = info.not_after {
-                ctx.warn_if_expiring(
-                    &format!("the ownership verification certificate of {domain} ({arn})"),
-                    not_after,
-                    "ACM renews it by itself while its validation CNAME record stays in the zone: check that the record is still there",
-                );
-            }
-            cert_status = Some(info.status.clone());
-            record = info.validation_cname.clone();
-            if record.is_none() && !info.is_issued() {
-                let wait = Wait::new(
-                    std::time::Duration::from_secs(120),
-                    std::time::Duration::from_secs(2),
-                );
-                record = ctx
-                    .observe(|aws| async {
-                        let found = aws.acm().wait_for_validation_record(arn, &wait).await;
-                        found.map(Some)
-                    })?
-                    .into_present();
-            }
-        }
-    }
-    Ok(map(vec![
-        ("arn", unknown_or(arn)),
-        ("status", op.name().into()),
-        ("cert_status", unknown_or(cert_status)),
-        (
-            "validation_name",
-            unknown_or(record.as_ref().map(|r| r.name.clone())),
-        ),
-        (
-            "validation_value",
-            unknown_or(record.as_ref().map(|r| r.value.clone())),
-        ),
-    ]))
-}
-
-fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynamic, Error> {
-    let arn = text("acm_wait_issued", "arn", arn)?;
-    let timeout = std::time::Duration::from_secs(timeout.clamp(1, 24 * 3600) as u64);
-    let action = Action::new(
-        Op::Check,
-        Kind::AcmCertificate,
-        format!("{} is ISSUED", arn.shown()),
-        "wait for DNS validation",
-    )
-    .arg("timeout", format!("{}s", timeout.as_secs()));
-    let status = ctx.effects.apply(action, || {
-        let arn = arn.known("the certificate ARN to wait for")?;
-        let wait = Wait::new(timeout, std::time::Duration::from_secs(10).min(timeout));
-        Ok(ctx
-            .write(|aws| aws.acm().wait_until_issued(arn, &wait))?
-            .status)
-    })?;
-    Ok(unknown_or(status))
-}
-
-fn delete_replaced(ctx: &Context, domain: &str, keep: &Dynamic) -> Result<(), Error> {
+pub(super) fn delete_replaced(ctx: &Context, domain: &str, keep: &Dynamic) -> Result<(), Error> {
     let f = "acm_delete_replaced";
-    super::check_domain(f, domain)?;
+    super::super::check_domain(f, domain)?;
     let keep = text(f, "keep_arn", keep)?;
     hold_domain(ctx, domain)?;
     // Offline nothing is known to be replaced: the plan shows no deletion.
@@ -492,40 +313,9 @@ fn refuse_if_presented(ctx: &Context, domain: &str, arn: &str) -> Result<(), Err
     )))
 }
 
-fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
-    super::check_domain("acm_delete_tagged", domain)?;
-    hold_domain(ctx, domain)?;
-    let mut by_domain = Tags::new();
-    by_domain.insert(TAG_DOMAIN.to_string(), domain.to_string());
-    let found = ctx.observe(|aws| async {
-        let found = aws.acm().find_certificates(None, &by_domain).await;
-        found.map(Some)
-    })?;
-    let Observed::Present(certs) = found else {
-        // Not looked up: which certificates are tagged is not known (the target is the
-        // live one's, with the role unknown: a confirmed run sends only what it showed).
-        let target = format!("{} certificate for {domain}", Unknown::TEXT);
-        let unseen = Observed::<CertificateSummary>::NotLookedUp;
-        reconcile::delete(&ctx.effects, Kind::AcmCertificate, &target, &unseen, |_| {
-            Ok(())
-        })?;
-        return Ok(());
-    };
-    for c in certs {
-        let role = c.tags.get(TAG_ROLE).cloned().unwrap_or_default();
-        let target = format!("{role} certificate for {domain}");
-        let found = Observed::Present(c);
-        reconcile::delete(&ctx.effects, Kind::AcmCertificate, &target, &found, |c| {
-            ctx.write(|aws| aws.acm().delete(&c.arn))
-        })?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::acm::CertificateKind;
 
     #[test]
     fn imported_certificate_diffs() {
@@ -616,52 +406,5 @@ mod tests {
             ..local
         };
         assert!(!no_chain.same_issuer_as(&leaf(&inca)));
-    }
-
-    #[test]
-    fn requested_certificate_diffs() {
-        let cert = |status: &str| CertificateSummary {
-            arn: format!("arn:{status}"),
-            domain: "api.example.com".into(),
-            status: status.into(),
-            kind: CertificateKind::AmazonIssued,
-            tags: Default::default(),
-        };
-        let diff_requested = |o: &Observed<Vec<CertificateSummary>>| diff_requested("d", o);
-        let (diff, kept) = diff_requested(&Observed::Present(vec![
-            cert("FAILED"),
-            cert("PENDING_VALIDATION"),
-        ]))
-        .unwrap();
-        assert_eq!(diff, Diff::Keep("requested before"));
-        assert_eq!(kept.unwrap().arn, "arn:PENDING_VALIDATION");
-        for dead in ["FAILED", "EXPIRED", "REVOKED", "VALIDATION_TIMED_OUT"] {
-            assert_eq!(
-                diff_requested(&Observed::Present(vec![cert(dead)]))
-                    .unwrap()
-                    .0,
-                Diff::Create
-            );
-        }
-        assert_eq!(
-            diff_requested(&Observed::Present(vec![])).unwrap().0,
-            Diff::Create
-        );
-        assert_eq!(
-            diff_requested(&Observed::NotLookedUp).unwrap().0,
-            Diff::Create
-        );
-        // Two that can still be used: an error that names both and says what to do.
-        let err = diff_requested(&Observed::Present(vec![
-            cert("ISSUED"),
-            cert("PENDING_VALIDATION"),
-        ]))
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("arn:ISSUED") && err.contains("arn:PENDING_VALIDATION"),
-            "{err}"
-        );
-        assert!(err.contains("delete-certificate"), "{err}");
     }
 }
