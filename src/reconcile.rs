@@ -324,6 +324,20 @@ mod tests {
             Observed::<u8>::NotLookedUp.and_then(Some),
             Observed::NotLookedUp
         );
+        // A further read happens only about what was found.
+        let read = |x: u8| Ok::<_, ()>(Observed::Present(x + 1));
+        assert_eq!(Observed::Present(1).then(read), Ok(Observed::Present(2)));
+        assert_eq!(Observed::Absent.then(read), Ok(Observed::Absent));
+        assert_eq!(Observed::NotLookedUp.then(read), Ok(Observed::NotLookedUp));
+        let parse = |x: u8| if x > 1 { Ok(x) } else { Err("bad") };
+        assert_eq!(
+            Observed::Present(2).try_map(parse),
+            Ok(Observed::Present(2))
+        );
+        assert_eq!(Observed::Present(1).try_map(parse), Err("bad"));
+        assert_eq!(Observed::Absent.try_map(parse), Ok(Observed::Absent));
+        assert_eq!(Observed::Present(3).into_present(), Some(3));
+        assert_eq!(Observed::<u8>::NotLookedUp.into_present(), None);
     }
 
     #[test]
