@@ -17,7 +17,7 @@
 //! // Plan the bundled walkthrough offline, as `mtls plan setup.rhai` does.
 //! let outcome = mtls::Runtime::builder()
 //!     .workdir("./pki")
-//!     .mode(mtls::Mode::Plan)
+//!     .mode(mtls::Mode::Plan { refresh: false })
 //!     .var("domain", "api.example.com")
 //!     .build()
 //!     .run("setup.rhai")?;

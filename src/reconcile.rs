@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn apply_records_the_reason_and_runs_live_work_only_for_changes() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let update: Diff<()> = Diff::Update(vec![
             Change {
                 field: "a",
@@ -203,7 +203,7 @@ mod tests {
         let reasons: Vec<String> = fx.plan().actions.iter().map(|a| a.reason.clone()).collect();
         assert_eq!(reasons, ["a, b differ", "same"]);
 
-        let plan = Effects::new(Mode::Plan, false, false);
+        let plan = Effects::new(Mode::PLAN);
         let (op, out) = apply(
             &plan,
             Kind::S3Bucket,
@@ -271,7 +271,7 @@ mod mutants_tests {
 
     #[test]
     fn a_create_after_a_read_and_a_one_field_update_say_so() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let one = Diff::Update(vec![Change {
             field: "a",
             patch: (),
