@@ -785,7 +785,7 @@ fn key_bytes(key: &SecretPem) -> &[u8] {
 }
 
 /// The capability to take a key's bytes for a 0600 key file: the private field means only
-/// this module can make one (see [`crate::pki::KeyDestination`]).
+/// this module can make one (see `KeyDestination` in src/pki/secret.rs).
 pub struct KeyFileWriter(());
 
 fn kind_of(meta: &fs::Metadata) -> &'static str {

@@ -60,13 +60,8 @@ impl SecretPem {
     }
 
     /// Its length in bytes (ACM takes keys up to 5120 bytes).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.text.len()
-    }
-
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
     }
 
     /// The modulus size of an RSA key in the first PEM block, for saying why rcgen refused

@@ -72,7 +72,7 @@ fn load_ca(ctx: &Context, ca: &CaRef) -> Result<Option<Ca>, Error> {
     }
     let pem = wd.read_public(&ca.cert)?;
     let parsed = ParsedCert::from_pem(&ca.cert, &pem)?;
-    let problems = parsed.aws_problems()?;
+    let problems = crate::pki::lint::aws_problems(&parsed)?;
     if !problems.is_empty() {
         return Err(Error::CertificateUnusable {
             cert: ca.cert.clone(),
@@ -357,7 +357,7 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
     // Two runs for the same fleet at once would each find pairs missing and both write
     // them: the second waits for the first (live runs only), then finds them made. The
     // lock is the fleet's real folder and prefix, however a run spells them.
-    let _lock = super::aws::StepLock::take_files(
+    let _lock = super::lock::Scoped::take_files(
         ctx,
         &fleet.folder,
         &fleet.file_prefix,
@@ -577,7 +577,7 @@ fn check_pair(
             cert: cert_path.to_string(),
         });
     }
-    let problems = cert.aws_problems()?;
+    let problems = crate::pki::lint::aws_problems(&cert)?;
     if !problems.is_empty() {
         return Err(Error::CertificateUnusable {
             cert: cert_path.to_string(),
@@ -893,7 +893,7 @@ fn keep_signed(
             "the request's key".into(),
         ));
     }
-    let problems = cert.aws_problems()?;
+    let problems = crate::pki::lint::aws_problems(&cert)?;
     if !problems.is_empty() {
         return Err(Error::CertificateUnusable {
             cert: cert_path.to_string(),

@@ -6,6 +6,7 @@ mod aws;
 mod core;
 mod fleet;
 mod gateway;
+mod lock;
 mod pki;
 
 use std::rc::Rc;
@@ -14,8 +15,9 @@ use rhai::Engine;
 
 pub(crate) use self::aws::AwsReadGate;
 pub(crate) use args::Opts;
-pub use aws::{domain_lock_file, lock_folder};
-pub(crate) use aws::{take_before_run, RunLocks};
+#[cfg(feature = "internals")]
+pub use lock::domain_lock_file;
+pub(crate) use lock::{take_before_run, RunLocks};
 pub(crate) use pki::KeyPool;
 
 use super::Context;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{channel, Receiver};
 
 use rcgen::PublicKeyData;
 use rhai::{Array, Dynamic, Map};
@@ -23,7 +23,7 @@ use crate::workdir::Secrecy;
 type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    bound!(reg, ctx, "pregen_key", "pregen_key(path: string, algorithm: string)", "Start generating the key for `path` on its own thread (live runs, missing keys only); the step that needs it picks it up.", |c, path: &str, algorithm: &str| -> () { pregen_key(c, path, algorithm) });
+    bound!(reg, ctx, "pregen_key", "pregen_key(path: string, algorithm: string)", "Start generating the key for `path` in the background, on a pool of one thread per core (live runs, missing keys only); the step that needs it picks it up.", |c, path: &str, algorithm: &str| -> () { pregen_key(c, path, algorithm) });
     bound!(reg, ctx, "issue_cert", "issue_cert(opts: map) -> map", "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force.", |c, opts: Map| -> Map { issue_cert(c, &opts) });
     let c = ctx.clone();
     primitive!(reg, "inspect_cert", "inspect_cert(path: string) -> map",
@@ -50,7 +50,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 }
 
 /// A key being generated on its own thread, and the algorithm it was asked for.
-type PendingKey = (KeyAlgorithm, JoinHandle<Result<KeyPair, Error>>);
+type PendingKey = (KeyAlgorithm, Receiver<Result<KeyPair, Error>>);
 
 /// Keys being generated in the background, by file name.
 #[derive(Default)]
@@ -64,10 +64,10 @@ impl KeyPool {
     fn take_or_generate(&self, path: &str, alg: KeyAlgorithm) -> Result<KeyPair, Error> {
         let pending = self.pending.borrow_mut().remove(path);
         match pending {
-            Some((started, handle)) if started == alg => handle.join().unwrap_or_else(|_| {
+            Some((started, key)) if started == alg => key.recv().unwrap_or_else(|_| {
                 Err(Error::crypto(
                     format!("generate a {alg} key"),
-                    "the generating thread failed",
+                    "the background generation failed",
                 ))
             }),
             _ => alg.generate(),
@@ -94,11 +94,16 @@ fn pregen_key(ctx: &Context, path: &str, algorithm: &str) -> Result<(), Error> {
     }
     // A plan generates nothing.
     ctx.effects.prepare(|| {
-        let handle = std::thread::spawn(move || alg.generate());
+        // On rayon's pool (one thread per core, shared with the fleets), not a thread per
+        // key: a script may ask for many.
+        let (tx, key) = channel();
+        rayon::spawn(move || {
+            let _ = tx.send(alg.generate());
+        });
         ctx.keys
             .pending
             .borrow_mut()
-            .insert(path.to_string(), (alg, handle));
+            .insert(path.to_string(), (alg, key));
         Ok(())
     })?;
     Ok(())
@@ -394,7 +399,7 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
 /// A certificate mtls keeps, or signs with, must still be one AWS and openssl accept:
 /// not expired, SHA-256 or stronger, a key of a size they take.
 fn usable(path: &str, cert: &ParsedCert) -> Result<(), Error> {
-    let problems = cert.aws_problems()?;
+    let problems = crate::pki::lint::aws_problems(cert)?;
     if problems.is_empty() {
         return Ok(());
     }
