@@ -64,6 +64,29 @@ pub fn read_script_file(path: &Path) -> Result<String, Error> {
     })
 }
 
+/// A file named on the command line (`mtls serve --key FILE`): the folder that holds it as a
+/// working folder, and the file's name in it. Read through these, it follows the rules every
+/// file mtls reads follows: a regular file, no link out of its folder, capped in size, and a
+/// key 0600 and text.
+pub fn named_file(path: &Path) -> Result<(Workdir, String), Error> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::Io {
+            action: "read",
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path does not end in a UTF-8 file name",
+            ),
+        })?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((Workdir::new(folder), name.to_string()))
+}
+
 /// Who may read a file the tool writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrecy {

@@ -2,7 +2,8 @@
 //!
 //! A [`SecretPem`] is made only by reading a key file ([`crate::workdir::Workdir::read_secret`])
 //! or by serialising a key mtls generated. It has no `Display`, its `Debug` shows only its
-//! length, and its text leaves it in exactly three ways: parsed into a key pair, written to
+//! length, and its text leaves it in exactly three ways: parsed into a key (rcgen's key
+//! pair, or rustls's for the gateway and the probe), written to
 //! a 0600 file, and as the private key of ACM's `ImportCertificate`. Nothing else in the
 //! code can take its bytes, so a key cannot end up in a truststore, a plan or a log by a
 //! slip of the pen.
@@ -40,6 +41,13 @@ impl SecretPem {
     /// it can use.
     pub(crate) fn key_pair(&self) -> Result<KeyPair, rcgen::Error> {
         KeyPair::from_pem(&self.text)
+    }
+
+    /// The key for a TLS server or client (`mtls serve`, `probe`): the first PEM private key
+    /// (PKCS#8, PKCS#1 or SEC1), parsed; `None` when there is none or it is encrypted.
+    pub(crate) fn tls_key(&self) -> Option<rustls_pki_types::PrivateKeyDer<'static>> {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(self.text.as_bytes()).ok()
     }
 
     /// The text, for the two places that may hold it: a 0600 file and ACM's
