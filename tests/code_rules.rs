@@ -1,7 +1,7 @@
 //! Rules the code's shape must keep, checked on the source itself where the compiler cannot
 //! check them:
 //! - key text stays in its lane. The compiler sees to most of it: `SecretPem::expose_to`
-//!   takes a sealed capability only the 0600 file writer (src/workdir.rs) and ACM's
+//!   takes a sealed capability only the 0600 file writer (src/workdir/write.rs) and ACM's
 //!   ImportCertificate (src/aws/acm.rs) can make, and the key's DER never leaves
 //!   src/pki/secret.rs. What it cannot see is checked here: a new method of `SecretPem` that
 //!   reads its text, and a key pair serialised again outside src/pki/secret.rs;

@@ -10,7 +10,7 @@
 //!
 //! The compiler enforces it: the bytes are handed only to a [`KeyDestination`], a sealed
 //! trait whose two implementations are types with a private field, so only their own
-//! modules (the key file writer in `workdir.rs`, ACM's import in `aws/acm.rs`) can make one.
+//! modules (the key file writer in `workdir/write.rs`, ACM's import in `aws/acm.rs`) can make one.
 //! (What the compiler cannot see, a key pair serialised again after [`SecretPem::key_pair`],
 //! `tests/code_rules.rs` checks on the source.)
 

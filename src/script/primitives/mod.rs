@@ -4,8 +4,10 @@
 pub(crate) mod args;
 mod aws;
 mod core;
+mod csr;
 mod fleet;
 mod gateway;
+mod issuer;
 mod lock;
 mod pki;
 
@@ -93,6 +95,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     reg.group = "pki";
     pki::register(&mut reg, ctx);
     fleet::register(&mut reg, ctx);
+    csr::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";
