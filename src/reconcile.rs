@@ -393,7 +393,7 @@ mod tests {
 
     #[test]
     fn an_offline_delete_is_shown_and_never_run() {
-        let plan = Effects::new(Mode::Plan, false, false);
+        let plan = Effects::new(Mode::PLAN);
         let op = delete(
             &plan,
             Kind::S3Bucket,
@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn a_live_delete_does_nothing_when_absent_and_gets_what_was_found() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let op = delete(
             &fx,
             Kind::S3Bucket,
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_live_delete_that_was_not_looked_up_is_an_error_not_a_blind_delete() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let ran = Cell::new(false);
         let out = delete(
             &fx,

@@ -236,7 +236,7 @@ mod tests {
     fn plan(refresh: bool) -> Context {
         let mut ctx = Context::new(
             Workdir::new("."),
-            Effects::new(Mode::Plan, false, refresh),
+            Effects::new(Mode::Plan { refresh }),
             BTreeMap::new(),
             false,
         );
