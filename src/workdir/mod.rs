@@ -9,7 +9,7 @@
 //! are 0600 from their first byte, and every folder mtls makes is 0700 whatever the
 //! umask.
 //!
-//! One concept per file: [`paths`] resolves and vets names (the boundary), `read` reads
+//! One concept per file: `paths` resolves and vets names (the boundary), `read` reads
 //! capped and typed, `write` writes atomically (keys 0600, folders 0700), `batch` writes
 //! many files durable at once.
 
