@@ -6,10 +6,12 @@ use std::rc::Rc;
 use rhai::{Dynamic, Map};
 
 use super::issuer::{ca_ref, days_opt, load_ca, Ca, CaRef};
+use super::pki::{apply_file, file_diff, observe_file};
 use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::{new_serial, prepare_issuer, CertSpec, CsrRequest, ParsedCert, Profile};
+use crate::reconcile::Diff;
 use crate::script::Context;
 use crate::workdir::Secrecy;
 
@@ -52,9 +54,9 @@ fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
         sans: request.sans.clone(),
         days,
     };
-    let cert_exists = wd.exists(&cert_path)?;
-    let describe = |op: Op, reason: &str| {
-        let mut a = Action::new(op, Kind::Certificate, &cert_path, reason)
+    // The certificate as the plan shows it (the driver gives the reason).
+    let describe = |op: Op| {
+        let mut a = Action::new(op, Kind::Certificate, &cert_path, "")
             .arg("profile", Profile::Client)
             .arg("subject", &spec.subject)
             .arg("csr", &csr_path)
@@ -65,19 +67,22 @@ fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
         a.arg("issuer", &ca_ref.cert)
     };
 
-    if cert_exists && !force {
+    // A signed certificate is a local file like any other: observed, diffed, and taken
+    // through the one driver (pki.rs), so the plan shows it as it shows keys.
+    let seen = observe_file(ctx, &cert_path)?;
+    let diff = file_diff(&seen, force, "exists, as asked");
+    if let Diff::Keep(_) = diff {
         let info = keep_signed(wd, &cert_path, &request, &spec, ca.as_ref(), &ca_ref)?;
-        ctx.effects
-            .keep(describe(Op::Keep, "exists, as asked").arg("sha256", &info.sha256));
+        let shown = describe(Op::Keep).arg("sha256", &info.sha256);
+        apply_file(ctx, &seen, &diff, shown, || Ok(()))?;
         return Ok(csr_result(&cert_path, Op::Keep, Some(&info)));
     }
-    let (op, reason) = if cert_exists {
-        (Op::Replace, "--force")
-    } else {
-        (Op::Create, "does not exist")
-    };
-    let info = ctx.effects.apply(
-        describe(op, reason)
+    let op = diff.op();
+    let info = apply_file(
+        ctx,
+        &seen,
+        &diff,
+        describe(op)
             .arg("days", days)
             .arg_maybe("sha256", None::<String>),
         || {
@@ -95,7 +100,7 @@ fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
                 &cert_path,
                 signed.pem.as_bytes(),
                 Secrecy::Public,
-                cert_exists,
+                seen.present().is_some(),
             )?;
             ParsedCert::from_pem(&cert_path, &signed.pem)?.info()
         },

@@ -238,7 +238,7 @@ fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
 
 /// What is on disk at `path`. Local files are always looked up, in a plan too: reading
 /// them costs nothing and changes nothing.
-fn observe_file(ctx: &Context, path: &str) -> Result<Observed<()>, Error> {
+pub(super) fn observe_file(ctx: &Context, path: &str) -> Result<Observed<()>, Error> {
     Ok(if ctx.workdir.exists(path)? {
         Observed::Present(())
     } else {
@@ -248,7 +248,7 @@ fn observe_file(ctx: &Context, path: &str) -> Result<Observed<()>, Error> {
 
 /// A key or certificate file: made when missing, made anew when forced, else kept (after
 /// the caller has checked it is what the script asks for). Pure.
-fn file_diff(observed: &Observed<()>, force: bool, keep: &'static str) -> Diff<()> {
+pub(super) fn file_diff(observed: &Observed<()>, force: bool, keep: &'static str) -> Diff<()> {
     match observed {
         Observed::Present(()) if force => Diff::Replace("--force".to_string()),
         Observed::Present(()) => Diff::Keep(keep),
@@ -258,7 +258,7 @@ fn file_diff(observed: &Observed<()>, force: bool, keep: &'static str) -> Diff<(
 
 /// Takes a local file's `diff` through the one driver, as every AWS resource's: `shown` is
 /// the action as the plan shows it (its kind, target and arguments; a keep's too).
-fn apply_file<R>(
+pub(super) fn apply_file<R>(
     ctx: &Context,
     observed: &Observed<()>,
     diff: &Diff<()>,
