@@ -167,7 +167,7 @@ fn plan_breakdown() {
     let dir = tempfile::tempdir().unwrap();
     let whole = in_process(n, || {
         mtls::Runtime::builder()
-            .mode(mtls::Mode::Plan)
+            .mode(mtls::Mode::PLAN)
             .workdir(dir.path())
             .var("domain", DOMAIN)
             .on_print(|_| {})

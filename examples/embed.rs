@@ -54,8 +54,6 @@ impl Request {
         let mut builder = Runtime::builder()
             .workdir(&self.dir)
             .mode(mode)
-            // A plan that reads AWS (like `--refresh`): every step says create, keep or update.
-            .refresh(mode == Mode::Plan)
             .aws(AwsSettings::default())
             .var("domain", self.domain.as_str())
             // Script output (name servers, the probe's table) goes to standard error, so
@@ -76,10 +74,17 @@ pub fn run(request: &Request) -> Result<bool, mtls::Error> {
         path: request.dir.display().to_string(),
         source,
     })?;
-    let plan = request.runtime(Mode::Plan).run("setup.rhai")?.plan;
+    // A plan that reads AWS (like `--refresh`): every step says create, keep or update.
+    let plan = request
+        .runtime(Mode::Plan { refresh: true })
+        .run("setup.rhai")?
+        .plan;
     println!("{}", plan.render_text());
     if request.apply && plan.changes_aws() {
-        let applied = request.runtime(Mode::Live).run("setup.rhai")?.plan;
+        let applied = request
+            .runtime(Mode::Live { progress: false })
+            .run("setup.rhai")?
+            .plan;
         println!("{}", applied.render_text());
     }
     Ok(plan.changes_aws())

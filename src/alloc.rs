@@ -1,23 +1,24 @@
 //! A global allocator that counts live bytes, so a runaway script can be stopped before it
-//! takes the machine's memory.
+//! takes the machine's memory. Its public name is [`crate::CountingAllocator`] (this module
+//! is public only with the `internals` feature).
 //!
 //! Rhai's limits count entries (a map's keys, an array's items, a string's length), not
 //! bytes: 100,000 strings of 4 MiB each pass them all. The engine's progress callback reads
-//! this counter instead ([`crate::script::limits::MAX_MEMORY_BYTES`]). The `mtls` binary
-//! installs it; an embedder that wants the same bound installs it too:
-//!
-//! ```no_run
-//! #[global_allocator]
-//! static ALLOC: mtls::alloc::Counting = mtls::alloc::Counting;
-//! ```
-//! Without it, [`live_bytes`] stays 0 and only Rhai's own limits apply.
-
+//! this counter instead (`MAX_MEMORY_BYTES` in src/script/engine.rs).
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// The system allocator, counting.
+/// The system allocator, counting live heap bytes, so that a run can stop a script at its
+/// memory limit. The `mtls` binary installs it; an embedder that wants the same bound
+/// installs it too:
+///
+/// ```no_run
+/// #[global_allocator]
+/// static ALLOC: mtls::CountingAllocator = mtls::CountingAllocator;
+/// ```
+/// Without it, no count is kept and only Rhai's own limits apply.
 pub struct Counting;
 
 // SAFETY: every call is forwarded to `System` unchanged; only a counter is updated.

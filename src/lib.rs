@@ -17,7 +17,7 @@
 //! // Plan the bundled walkthrough offline, as `mtls plan setup.rhai` does.
 //! let outcome = mtls::Runtime::builder()
 //!     .workdir("./pki")
-//!     .mode(mtls::Mode::Plan)
+//!     .mode(mtls::Mode::Plan { refresh: false })
 //!     .var("domain", "api.example.com")
 //!     .build()
 //!     .run("setup.rhai")?;
@@ -33,68 +33,59 @@
 // The inner modules: crate-private, or public with the `internals` feature (for the tests and
 // benchmarks only). Each is declared twice, plainly rather than through a macro, so that tools
 // reading `mod` declarations without expanding macros (cargo-mutants) see every file. What only
-// the tests use (items, re-exports) is not dead code without the feature, hence the `allow`.
+// the tests use is marked `#[cfg(feature = "internals")]` where it is defined, so nothing else
+// is allowed to be dead.
 // `mutants::skip` keeps cargo-mutants from reading each file a second time through the
 // crate-private declaration; it is never expanded, since builds with `cfg(test)` have the
 // feature on (the dev-dependency on this crate turns it on), which removes that declaration.
 #[cfg(feature = "internals")]
 pub mod alloc;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod alloc;
 #[cfg(feature = "internals")]
 pub mod aws;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod aws;
 #[cfg(feature = "internals")]
 pub mod check;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod check;
 #[cfg(feature = "internals")]
 pub mod effects;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod effects;
 #[cfg(feature = "internals")]
 pub mod gateway;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod gateway;
 #[cfg(feature = "internals")]
 pub mod inputs;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod inputs;
 #[cfg(feature = "internals")]
 pub mod petstore;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod petstore;
 #[cfg(feature = "internals")]
 pub mod pki;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod pki;
 #[cfg(feature = "internals")]
 pub mod script;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod script;
 #[cfg(feature = "internals")]
 pub mod workdir;
 #[cfg(not(feature = "internals"))]
-#[allow(dead_code, unused_imports)]
 #[cfg_attr(test, mutants::skip)]
 pub(crate) mod workdir;
 

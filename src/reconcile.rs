@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn apply_records_the_reason_and_runs_live_work_only_for_changes() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let update: Diff<()> = Diff::Update(vec![
             Change {
                 field: "a",
@@ -370,7 +370,7 @@ mod tests {
         let reasons: Vec<String> = fx.plan().actions.iter().map(|a| a.reason.clone()).collect();
         assert_eq!(reasons, ["a, b differ", "same"]);
 
-        let plan = Effects::new(Mode::Plan, false, false);
+        let plan = Effects::new(Mode::PLAN);
         let (op, out) = apply(
             &plan,
             Kind::S3Bucket,
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn an_offline_delete_is_shown_and_never_run() {
-        let plan = Effects::new(Mode::Plan, false, false);
+        let plan = Effects::new(Mode::PLAN);
         let op = delete(
             &plan,
             Kind::S3Bucket,
@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_live_delete_does_nothing_when_absent_and_gets_what_was_found() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let op = delete(
             &fx,
             Kind::S3Bucket,
@@ -448,7 +448,7 @@ mod tests {
 
     #[test]
     fn a_live_delete_that_was_not_looked_up_is_an_error_not_a_blind_delete() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let ran = Cell::new(false);
         let out = delete(
             &fx,
@@ -511,7 +511,7 @@ mod mutants_tests {
 
     #[test]
     fn a_create_after_a_read_and_a_one_field_update_say_so() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let one = Diff::Update(vec![Change {
             field: "a",
             patch: (),

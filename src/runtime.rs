@@ -6,7 +6,7 @@
 //! let outcome = Runtime::builder()
 //!     .workdir("out")
 //!     .var("domain", "api.example.com")
-//!     .mode(Mode::Plan)
+//!     .mode(Mode::Plan { refresh: false })
 //!     .build()
 //!     .run_bundled("pki.rhai")?;
 //! println!("{}", outcome.plan.render_text());
@@ -33,10 +33,8 @@ pub struct RuntimeBuilder {
     mode: Mode,
     force: bool,
     stdlib_dir: Option<PathBuf>,
-    progress: bool,
     printer: Printer,
     aws: crate::aws::AwsSettings,
-    refresh: bool,
     notices: Printer,
     interrupt: Arc<AtomicBool>,
     approved: Option<Approved>,
@@ -47,13 +45,11 @@ impl Default for RuntimeBuilder {
         RuntimeBuilder {
             workdir: PathBuf::from("."),
             vars: BTreeMap::new(),
-            mode: Mode::Live,
+            mode: Mode::LIVE,
             force: false,
             stdlib_dir: None,
-            progress: false,
             printer: Arc::new(|s| println!("{s}")),
             aws: crate::aws::AwsSettings::default(),
-            refresh: false,
             notices: Arc::new(|s| eprintln!("{s}")),
             interrupt: Arc::default(),
             approved: None,
@@ -75,7 +71,11 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Live (apply) or plan (dry-run). Live is the default.
+    /// Live (apply) or plan (dry-run), with the options of each: `Mode::Live { progress }`
+    /// prints a line as each change is made (to [`RuntimeBuilder::on_notice`]'s printer, the
+    /// CLI turns it on); `Mode::Plan { refresh }` lets a plan make read-only AWS calls, so
+    /// each action says create, keep or update (without it a plan makes no network call at
+    /// all). A quiet live run is the default.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
@@ -93,12 +93,6 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Print a line on standard error as each change is made (the CLI turns this on).
-    pub fn progress(mut self, on: bool) -> Self {
-        self.progress = on;
-        self
-    }
-
     /// Where the script's `print` output goes (standard output by default).
     pub fn on_print(mut self, printer: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.printer = Arc::new(printer);
@@ -113,7 +107,7 @@ impl RuntimeBuilder {
     }
 
     /// Where notes about the run itself go (which bundled steps a user's stdlib
-    /// replaces); standard error by default.
+    /// replaces, and a live run's progress lines); standard error by default.
     pub fn on_notice(mut self, printer: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.notices = Arc::new(printer);
         self
@@ -123,13 +117,6 @@ impl RuntimeBuilder {
     /// standard AWS configuration chain.
     pub fn aws(mut self, settings: crate::aws::AwsSettings) -> Self {
         self.aws = settings;
-        self
-    }
-
-    /// Let a plan make read-only AWS calls, so each action says create, keep or update.
-    /// Without it a plan makes no network call at all.
-    pub fn refresh(mut self, on: bool) -> Self {
-        self.refresh = on;
         self
     }
 
@@ -270,12 +257,10 @@ impl Runtime {
         crate::inputs::check_vars(&cfg.vars)?;
         crate::inputs::check_region(&cfg.aws)?;
         let mut locks = None;
-        if cfg.mode == Mode::Live {
+        if cfg.mode.is_live() {
             let quiet: Printer = Arc::new(|_| {});
             let preflight = Pass {
-                mode: Mode::Plan,
-                refresh: false,
-                progress: false,
+                mode: Mode::PLAN,
                 printer: quiet.clone(),
                 notices: quiet,
                 locks: None,
@@ -290,8 +275,6 @@ impl Runtime {
         }
         let pass = Pass {
             mode: cfg.mode,
-            refresh: cfg.refresh,
-            progress: cfg.progress,
             printer: cfg.printer.clone(),
             notices: cfg.notices.clone(),
             locks,
@@ -304,8 +287,6 @@ impl Runtime {
 /// How one evaluation of a script runs: the preflight plan of a live run, or the run itself.
 struct Pass {
     mode: Mode,
-    refresh: bool,
-    progress: bool,
     printer: Printer,
     notices: Printer,
     /// The locks a live run takes before its script starts (what its plan showed).
@@ -336,7 +317,7 @@ fn evaluate(
 ) -> Result<Evaluated, Error> {
     let mut ctx = Context::new(
         Workdir::new(&cfg.workdir),
-        Effects::new(pass.mode, pass.progress, pass.refresh).with_approved(cfg.approved.clone()),
+        Effects::printing_to(pass.mode, pass.notices.clone()).with_approved(cfg.approved.clone()),
         cfg.vars.clone(),
         cfg.force,
     );

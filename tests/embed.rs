@@ -21,7 +21,7 @@ fn library_runs_a_script_in_plan_and_live_mode() {
     let plan = Runtime::builder()
         .workdir(tmp.path())
         .var("name", "Embedded CA")
-        .mode(Mode::Plan)
+        .mode(Mode::PLAN)
         .on_print(move |s| sink.lock().unwrap().push(s.to_string()))
         .build()
         .run_source("embedded.rhai", script, None)
@@ -54,10 +54,31 @@ fn library_runs_a_script_in_plan_and_live_mode() {
     assert!(info.is_ca);
 }
 
+/// A live run's progress lines go to the embedder's notice printer, never straight to
+/// standard error (a service has no terminal to print on).
+#[test]
+fn progress_lines_reach_the_notice_printer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let notices = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = notices.clone();
+    let script = r#"gen_root_ca(#{ algorithm: "ecdsa-p256", subject: #{ CN: "Progress CA" } });"#;
+    Runtime::builder()
+        .workdir(tmp.path())
+        .mode(Mode::Live { progress: true })
+        .on_notice(move |s| sink.lock().unwrap().push(s.to_string()))
+        .build()
+        .run_source("progress.rhai", script, None)
+        .unwrap();
+    let lines = notices.lock().unwrap().clone();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("RootCA.key"), "{lines:?}");
+    assert!(lines[1].contains("RootCA.pem"), "{lines:?}");
+}
+
 #[test]
 fn library_errors_are_values_with_locations() {
     let err = Runtime::builder()
-        .mode(Mode::Plan)
+        .mode(Mode::PLAN)
         .build()
         .run_source("bad.rhai", "let x = get_var(\"missing\");", None)
         .unwrap_err();

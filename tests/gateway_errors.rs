@@ -134,8 +134,12 @@ async fn files_with_the_wrong_content_are_refused() {
     );
     assert_no_key_material(&pki, &e);
 
+    // (A copy readable by its owner only: a key file is checked for that first.)
+    let swapped = pki.path("swapped.key");
+    std::fs::copy(pki.path("server.pem"), &swapped).expect("copy");
+    set_mode(&swapped, 0o600);
     let e = start_err(&ServeConfig {
-        key: pki.path("server.pem"),
+        key: swapped,
         ..pki.serve_config()
     })
     .await;
@@ -282,4 +286,83 @@ async fn oversized_request_headers_get_431_and_the_gateway_keeps_serving() {
     assert_eq!(status, "200", "a normal request after the refused one");
 
     gateway.shutdown().await;
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// `mtls serve` with `key`, refused before it listens; its output.
+fn serve_refused(pki: &TestPki, key: &str) -> String {
+    let args = [
+        "serve",
+        "--cert",
+        "server.pem",
+        "--chain",
+        "inca.pem",
+        "--truststore",
+        "RootCA.pem",
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        key,
+    ];
+    // A gateway that starts would serve until Ctrl-C: it gets a while to refuse, then is
+    // stopped and the test fails.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtls"))
+        .args(args)
+        .current_dir(pki.dir())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mtls serve");
+    let deadline = std::time::Instant::now() + support::timing::secs(20.0);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("stop mtls serve");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(!all.contains("listening on"), "{all}");
+    all
+}
+
+/// The gateway reads its files as every read of mtls does (src/workdir): a key others may
+/// read, or a link to a key outside the folder that holds it, is refused with the working
+/// folder's own message and what to do.
+#[test]
+fn serve_refuses_a_key_others_may_read_or_a_key_linked_from_elsewhere() {
+    let pki = TestPki::new();
+    std::fs::copy(pki.path("server.key"), pki.path("open.key")).expect("copy");
+    set_mode(&pki.path("open.key"), 0o644);
+    let out = serve_refused(&pki, "open.key");
+    assert!(
+        out.contains("the --key file open.key cannot be used"),
+        "{out}"
+    );
+    assert!(
+        out.contains("open.key is readable by others (mode 0644)"),
+        "{out}"
+    );
+    assert!(out.contains("chmod 600 open.key"), "{out}");
+
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let outside = elsewhere.path().join("server.key");
+    std::fs::copy(pki.path("server.key"), &outside).expect("copy");
+    set_mode(&outside, 0o600);
+    std::os::unix::fs::symlink(&outside, pki.path("linked.key")).expect("symlink");
+    let out = serve_refused(&pki, "linked.key");
+    assert!(
+        out.contains("linked.key is a link to") && out.contains("outside the working folder"),
+        "{out}"
+    );
 }

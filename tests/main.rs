@@ -35,6 +35,7 @@ mod gateway_probe;
 mod gateway_shutdown;
 mod gateway_strict;
 mod interrupt;
+mod key_pool;
 mod locks;
 mod pki_cli;
 mod properties;

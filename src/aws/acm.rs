@@ -70,7 +70,7 @@ impl fmt::Debug for CertificateImport<'_> {
 }
 
 /// The capability to take a key's bytes for `ImportCertificate`'s private key field: the
-/// private field means only this module can make one (see [`crate::pki::KeyDestination`]).
+/// private field means only this module can make one (see `KeyDestination` in src/pki/secret.rs).
 pub struct AcmPrivateKeyField(());
 
 /// Who made the certificate.
@@ -94,16 +94,6 @@ impl CertificateKind {
             Some(CertificateType::Private) => CertificateKind::Private,
             Some(other) => CertificateKind::Other(other.as_str().to_string()),
             None => CertificateKind::Other(String::new()),
-        }
-    }
-
-    /// ACM's spelling: `IMPORTED`, `AMAZON_ISSUED`, `PRIVATE`.
-    pub fn as_str(&self) -> &str {
-        match self {
-            CertificateKind::Imported => "IMPORTED",
-            CertificateKind::AmazonIssued => "AMAZON_ISSUED",
-            CertificateKind::Private => "PRIVATE",
-            CertificateKind::Other(s) => s,
         }
     }
 }

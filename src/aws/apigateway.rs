@@ -12,8 +12,6 @@ use super::{local_code, AwsError, SdkResultExt, Tags, Wait};
 
 const SERVICE: &str = "apigateway";
 
-pub use crate::petstore::API_NAME as PETSTORE_API_NAME;
-
 /// The base path API Gateway reports for a mapping at the domain's root.
 pub const ROOT_BASE_PATH: &str = "(none)";
 
@@ -254,7 +252,9 @@ impl ApiGateway {
     }
 
     /// `ImportRestApi` of an OpenAPI document as a new REGIONAL API named by its
-    /// `info.title`. With `fail_on_warnings`, API Gateway rolls back on any warning.
+    /// `info.title`. With `fail_on_warnings`, API Gateway rolls back on any warning. Only the
+    /// tests call it (to make an API as another tool would).
+    #[cfg(feature = "internals")]
     pub async fn import_rest_api(
         &self,
         openapi_json: &str,
@@ -353,6 +353,8 @@ impl ApiGateway {
     }
 
     /// The REST API named `name`; `None` when there is none (two of that name are an error).
+    /// Only the tests call it (to read back what a run made).
+    #[cfg(feature = "internals")]
     pub async fn find_rest_api(&self, name: &str) -> Result<Option<RestApi>, AwsError> {
         self.find_one_rest_api(&format!("named {name:?}"), |a| a.name == name)
             .await

@@ -149,11 +149,6 @@ impl Aws {
     pub fn route53(&self) -> &route53::Route53 {
         &self.route53
     }
-
-    /// AWS STS: who the caller is.
-    pub fn sts(&self) -> &sts::Sts {
-        &self.sts
-    }
 }
 
 /// The environment variable that sets how long one AWS request may take, in seconds.

@@ -231,7 +231,7 @@ impl S3 {
     /// versioning may result in HTTP 404 NoSuchKey errors" (S3 user guide, "Enabling
     /// versioning on buckets"); API Gateway reads the truststore when a domain is created or
     /// updated, so a version it cannot read yet would fail that call. Asks again while S3
-    /// answers 404, within [`Retry::versioning_propagation`], saying so at each attempt.
+    /// answers 404, within `Retry::versioning_propagation` (src/aws/wait.rs), saying so at each attempt.
     pub async fn wait_until_readable(
         &self,
         bucket: &str,

@@ -27,11 +27,6 @@ impl Wait {
         Wait { timeout, interval }
     }
 
-    /// ACM DNS validation: usually minutes once the CNAME resolves, 30 minutes at most here.
-    pub const fn certificate_validation() -> Self {
-        Wait::new(Duration::from_secs(30 * 60), Duration::from_secs(10))
-    }
-
     /// A Route 53 change reaching all name servers: usually under a minute.
     pub const fn dns_change() -> Self {
         Wait::new(Duration::from_secs(5 * 60), Duration::from_secs(5))
@@ -570,7 +565,6 @@ mod mutants_tests {
     #[test]
     fn the_bounds_are_the_documented_ones() {
         let minutes = |m: u64| Duration::from_secs(m * 60);
-        assert_eq!(Wait::certificate_validation().timeout, minutes(30));
         assert_eq!(Wait::dns_change().timeout, minutes(5));
         assert_eq!(Wait::domain_update().timeout, minutes(15));
         assert_eq!(Retry::in_use().total, minutes(15));

@@ -55,7 +55,7 @@ fn run_command() -> Result<ExitCode> {
     .ok();
     match cli.command {
         Command::Run(cmd) if cmd.dry_run => {
-            let plan = run(&cmd.common, Mode::Plan, None)?;
+            let plan = run(&cmd.common, plan_mode(&cmd.common), None)?;
             Ok(plan_status(&plan, cmd.detailed_exitcode))
         }
         Command::Run(cmd) => {
@@ -67,11 +67,13 @@ fn run_command() -> Result<ExitCode> {
             } else {
                 None
             };
-            run(&cmd.common, Mode::Live, confirmed.as_ref())?;
+            // Progress lines, unless standard output and error are kept for JSON.
+            let progress = cmd.common.format != Format::Json;
+            run(&cmd.common, Mode::Live { progress }, confirmed.as_ref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(cmd) => {
-            let plan = run(&cmd.common, Mode::Plan, None)?;
+            let plan = run(&cmd.common, plan_mode(&cmd.common), None)?;
             Ok(plan_status(&plan, cmd.detailed_exitcode))
         }
         Command::Functions { stdlib, format } => {
@@ -194,13 +196,19 @@ fn init_logging(verbose: u8, serving: bool, colour: bool) {
         .init();
 }
 
+/// A plan of these arguments: read-only AWS calls with `--refresh` only.
+fn plan_mode(args: &RunArgs) -> Mode {
+    Mode::Plan {
+        refresh: args.refresh,
+    }
+}
+
 /// The settings every pass over a script shares: folder, inputs, AWS, stdlib, mode.
 fn builder(args: &RunArgs, mode: Mode) -> Result<RuntimeBuilder> {
     let mut builder = Runtime::builder()
         .workdir(&args.dir)
         .mode(mode)
         .force(args.force)
-        .refresh(args.refresh)
         .aws(crate::AwsSettings {
             profile: args.profile.clone(),
             region: args.region.clone(),
@@ -222,8 +230,7 @@ fn builder(args: &RunArgs, mode: Mode) -> Result<RuntimeBuilder> {
 /// nothing was asked), an error when the answer is anything but `yes`: nothing has been
 /// written or sent by then (a plan makes no AWS call that changes anything).
 fn confirm(args: &RunArgs) -> Result<Plan> {
-    let planned = builder(args, Mode::Plan)?
-        .progress(false)
+    let planned = builder(args, plan_mode(args))?
         .on_print(|_| {})
         .on_notice(|_| {})
         .build()
@@ -277,7 +284,7 @@ fn confirm(args: &RunArgs) -> Result<Plan> {
 /// a person confirmed a plan).
 fn run(args: &RunArgs, mode: Mode, confirmed: Option<&Plan>) -> Result<Plan> {
     let json = args.format == Format::Json;
-    let mut builder = builder(args, mode)?.progress(!json);
+    let mut builder = builder(args, mode)?;
     if let Some(plan) = confirmed {
         builder = builder.approved(plan);
     }

@@ -79,7 +79,7 @@ mod tests {
     use crate::effects::Mode;
 
     fn plan(actions: Vec<Action>) -> Approved {
-        Approved::from_plan(&Plan::new(Mode::Plan, actions))
+        Approved::from_plan(&Plan::new(Mode::PLAN, actions))
     }
 
     #[test]

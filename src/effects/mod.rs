@@ -23,15 +23,51 @@ pub use plan::{Plan, Summary};
 pub use unknown::{is_unknown, readable, Unknown};
 
 use crate::error::Error;
+use crate::script::Printer;
 
-/// Whether a run changes anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Whether a run changes anything, with the options that matter to that kind of run only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Carry out every action (`mtls run`).
-    Live,
-    /// Record every action, change nothing (`mtls plan`, `mtls run --dry-run`).
-    Plan,
+    /// Carry out every action (`mtls run`), always reading what exists first.
+    Live {
+        /// Print a line as each change is made (through the run's notice printer; the CLI
+        /// turns it on, embedders usually leave it off).
+        progress: bool,
+    },
+    /// Record every action, change nothing (`mtls plan`, `mtls run --dry-run`). A plan has
+    /// no progress lines: it changes nothing.
+    Plan {
+        /// Let the plan make read-only AWS calls (`--refresh`), so each action says create,
+        /// keep or update; without it a plan makes no network call at all.
+        refresh: bool,
+    },
+}
+
+impl Mode {
+    /// A quiet live run.
+    pub const LIVE: Mode = Mode::Live { progress: false };
+    /// An offline plan.
+    pub const PLAN: Mode = Mode::Plan { refresh: false };
+
+    /// Whether this is a live run.
+    pub fn is_live(self) -> bool {
+        matches!(self, Mode::Live { .. })
+    }
+
+    /// The mode's name in a plan's JSON (`live` or `plan`): the options are not part of it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Live { .. } => "live",
+            Mode::Plan { .. } => "plan",
+        }
+    }
+}
+
+// A plan's JSON names its mode only (`"mode": "plan"`), as before the options moved in.
+impl serde::Serialize for Mode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// How an [`Action`] is carried out. There are exactly two: [`LiveBackend`] and
@@ -50,15 +86,17 @@ pub trait Backend {
     ) -> Result<bool, Error>;
 }
 
-/// Applies every action and reports progress on standard error, as it happens.
+/// Applies every action and reports progress, as it happens, to the run's notice printer.
 pub struct LiveBackend {
-    /// Print a progress line per change (off for the embeddable API's quiet runs).
-    pub progress: bool,
+    /// Where a progress line per change goes (`None`: the embeddable API's quiet runs).
+    pub progress: Option<Printer>,
 }
 
 impl Backend for LiveBackend {
     fn mode(&self) -> Mode {
-        Mode::Live
+        Mode::Live {
+            progress: self.progress.is_some(),
+        }
     }
 
     fn carry_out(
@@ -68,8 +106,8 @@ impl Backend for LiveBackend {
     ) -> Result<bool, Error> {
         if action.op.changes_anything() {
             work()?;
-            if self.progress {
-                eprintln!("{}", action.progress_line());
+            if let Some(print) = &self.progress {
+                print(&action.progress_line());
             }
             Ok(true)
         } else {
@@ -79,11 +117,16 @@ impl Backend for LiveBackend {
 }
 
 /// Changes nothing: the action is only recorded.
-pub struct PlanBackend;
+pub struct PlanBackend {
+    /// Whether read-only AWS calls may be made (`--refresh`).
+    pub refresh: bool,
+}
 
 impl Backend for PlanBackend {
     fn mode(&self) -> Mode {
-        Mode::Plan
+        Mode::Plan {
+            refresh: self.refresh,
+        }
     }
 
     fn carry_out(
@@ -98,8 +141,6 @@ impl Backend for PlanBackend {
 /// The boundary a run's primitives share: a backend and the journal of actions.
 pub struct Effects {
     backend: Box<dyn Backend>,
-    /// A plan may make read-only AWS calls (`--refresh`).
-    refresh: bool,
     journal: RefCell<Vec<Action>>,
     targets: RefCell<HashSet<String>>,
     /// What needs attention without being a change (a certificate about to expire).
@@ -112,16 +153,22 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Effects for `mode`; `progress` only matters to a live run, `refresh` (read-only
-    /// AWS calls) only to a plan.
-    pub fn new(mode: Mode, progress: bool, refresh: bool) -> Self {
+    /// Effects for `mode`; a live run's progress lines go to standard error.
+    pub fn new(mode: Mode) -> Self {
+        Self::printing_to(mode, std::sync::Arc::new(|line| eprintln!("{line}")))
+    }
+
+    /// Effects for `mode`; a live run's progress lines (when `mode` asks for them) go to
+    /// `notices`, the embedder's printer.
+    pub fn printing_to(mode: Mode, notices: Printer) -> Self {
         let backend: Box<dyn Backend> = match mode {
-            Mode::Live => Box::new(LiveBackend { progress }),
-            Mode::Plan => Box::new(PlanBackend),
+            Mode::Live { progress } => Box::new(LiveBackend {
+                progress: progress.then_some(notices),
+            }),
+            Mode::Plan { refresh } => Box::new(PlanBackend { refresh }),
         };
         Effects {
             backend,
-            refresh,
             journal: RefCell::new(Vec::new()),
             targets: RefCell::new(HashSet::new()),
             warnings: RefCell::new(Vec::new()),
@@ -150,15 +197,18 @@ impl Effects {
     /// This is the one place that decides it, asked by the AWS primitives' read gate alone;
     /// a step whose read is skipped sees [`crate::reconcile::Observed::NotLookedUp`].
     pub(crate) fn may_read(&self, _gate: &crate::script::AwsReadGate) -> bool {
-        self.mode() == Mode::Live || self.refresh
+        match self.mode() {
+            Mode::Live { .. } => true,
+            Mode::Plan { refresh } => refresh,
+        }
     }
 
     /// Starts preparatory work that changes nothing visible (generating a key in the
     /// background before the step that writes it): in a live run only.
     pub fn prepare(&self, work: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
         match self.mode() {
-            Mode::Live => work(),
-            Mode::Plan => Ok(()),
+            Mode::Live { .. } => work(),
+            Mode::Plan { .. } => Ok(()),
         }
     }
 
@@ -171,7 +221,7 @@ impl Effects {
         action: Action,
         work: impl FnOnce() -> Result<T, Error>,
     ) -> Result<Option<T>, Error> {
-        if let (Mode::Live, Some(approved)) = (self.mode(), &self.approved) {
+        if let (Mode::Live { .. }, Some(approved)) = (self.mode(), &self.approved) {
             approved.check(&action)?;
         }
         let mut work = Some(work);
@@ -254,7 +304,7 @@ mod tests {
 
     #[test]
     fn plan_records_but_never_runs_the_work() {
-        let fx = Effects::new(Mode::Plan, false, false);
+        let fx = Effects::new(Mode::PLAN);
         let mut ran = false;
         let out = fx
             .apply(create("a"), || {
@@ -273,7 +323,7 @@ mod tests {
 
     #[test]
     fn live_runs_the_work_and_records() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let out = fx.apply(create("a"), || Ok(7)).unwrap();
         assert_eq!(out, Some(7));
         assert_eq!(fx.plan().actions[0].op, Op::Create);
@@ -283,7 +333,7 @@ mod tests {
 
     #[test]
     fn live_does_not_record_a_failed_action_as_done() {
-        let fx = Effects::new(Mode::Live, false, false);
+        let fx = Effects::new(Mode::LIVE);
         let err = fx.apply(create("a"), || -> Result<(), Error> {
             Err(Error::MissingVar { name: "x".into() })
         });

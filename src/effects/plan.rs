@@ -85,7 +85,7 @@ impl Plan {
         let s = &self.summary;
         let mut out = String::new();
         let _ = match self.mode {
-            Mode::Plan => writeln!(
+            Mode::Plan { .. } => writeln!(
                 out,
                 "Plan: {} to create, {} to update, {} to replace, {} to keep, {} to delete{}.",
                 s.create,
@@ -95,7 +95,7 @@ impl Plan {
                 s.delete,
                 checks(s.check, "to check"),
             ),
-            Mode::Live => writeln!(
+            Mode::Live { .. } => writeln!(
                 out,
                 "Applied: {} created, {} updated, {} replaced, {} kept, {} deleted{}.",
                 s.create,
@@ -138,7 +138,7 @@ impl Plan {
                 a.target,
                 a.reason,
             );
-            if self.mode == Mode::Live {
+            if self.mode.is_live() {
                 // What was done is in the progress lines already; arguments are in --format json.
                 continue;
             }
@@ -152,7 +152,7 @@ impl Plan {
             }
         }
         self.render_warnings(&mut out);
-        if self.mode == Mode::Plan {
+        if !self.mode.is_live() {
             out.push_str("\nNothing was changed: this was a plan. Run `mtls run` to apply it.\n");
         } else if !self.has_changes() {
             out.push_str("\nNo changes: everything was already as the script asks.\n");
@@ -212,7 +212,7 @@ mod tests {
 
     fn sample() -> Plan {
         Plan::new(
-            Mode::Plan,
+            Mode::PLAN,
             vec![
                 Action::new(Op::Create, Kind::PrivateKey, "RootCA.key", "does not exist")
                     .arg("algorithm", "rsa4096")

@@ -65,6 +65,20 @@ pub enum GatewayError {
         source: io::Error,
     },
 
+    /// A file named on the command line breaks a rule every file mtls reads follows (a key
+    /// others may read, a link out of its folder, not a regular file, too large).
+    #[error("the {option} file {} cannot be used", path.display())]
+    #[diagnostic(code(mtls::gateway::unusable_file), help("{}", help_of(source)))]
+    UnusableFile {
+        /// The command-line option that named the file, such as `--key`.
+        option: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The working folder's refusal, with what to do about it.
+        #[source]
+        source: Box<crate::error::Error>,
+    },
+
     /// A file that should hold certificates holds none.
     #[error("the {option} file {} contains no PEM certificate", path.display())]
     #[diagnostic(
@@ -258,4 +272,10 @@ pub enum GatewayError {
         #[source]
         source: io::Error,
     },
+}
+
+/// What the working folder's error says to do (its own help), shown as the gateway's.
+fn help_of(e: &crate::error::Error) -> String {
+    use miette::Diagnostic;
+    e.help().map(|h| h.to_string()).unwrap_or_default()
 }

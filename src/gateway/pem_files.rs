@@ -3,6 +3,10 @@
 //! Each loader takes the command-line option that named the file so that an error can say
 //! "the --truststore file ..." instead of leaving the user to guess which of four paths was
 //! wrong. Key material never appears in an error: only the path does.
+//!
+//! The files are read through [`crate::workdir`], as every file mtls reads: the folder that
+//! holds a file is its boundary (a link out of it is refused), only regular files, capped
+//! in size, and a key must be 0600. One reader, so no gap between a check and the read.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,13 +18,41 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::GatewayError;
+use crate::error::Error;
+use crate::pki::SecretPem;
+use crate::workdir;
 
-fn read(option: &'static str, path: &Path) -> Result<Vec<u8>, GatewayError> {
-    std::fs::read(path).map_err(|source| GatewayError::ReadFile {
-        option,
-        path: path.to_path_buf(),
-        source,
-    })
+/// The certificates file `path` (named by `option`), as bytes.
+pub(crate) fn read_certs_file(option: &'static str, path: &Path) -> Result<Vec<u8>, GatewayError> {
+    let (folder, name) = workdir::named_file(path).map_err(|e| unusable(option, path, e))?;
+    folder
+        .read_public_bytes(&name)
+        .map_err(|e| unusable(option, path, e))
+}
+
+/// The key file `path` (named by `option`).
+fn read_key_file(option: &'static str, path: &Path) -> Result<SecretPem, GatewayError> {
+    let (folder, name) = workdir::named_file(path).map_err(|e| unusable(option, path, e))?;
+    folder
+        .read_secret(&name)
+        .map_err(|e| unusable(option, path, e))
+}
+
+/// Why a named file cannot be read: a missing one as the gateway has always said it (with
+/// the option that named it), any other refusal in the working folder's own words.
+fn unusable(option: &'static str, path: &Path, e: Error) -> GatewayError {
+    match e {
+        Error::FileNotFound { .. } => GatewayError::ReadFile {
+            option,
+            path: path.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        },
+        other => GatewayError::UnusableFile {
+            option,
+            path: path.to_path_buf(),
+            source: Box::new(other),
+        },
+    }
 }
 
 /// All certificates of a PEM file, in file order; at least one.
@@ -28,7 +60,7 @@ pub(crate) fn load_certs(
     option: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, GatewayError> {
-    let bytes = read(option, path)?;
+    let bytes = read_certs_file(option, path)?;
     let mut certs = Vec::new();
     for item in CertificateDer::pem_slice_iter(&bytes) {
         match item {
@@ -66,10 +98,10 @@ pub(crate) fn load_key(
     option: &'static str,
     path: &Path,
 ) -> Result<PrivateKeyDer<'static>, GatewayError> {
-    let bytes = read(option, path)?;
+    let key = read_key_file(option, path)?;
     // Whatever is wrong with a key file, the answer is the same, and the details of a
     // malformed key block are not worth the risk of echoing a fragment of it.
-    PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| GatewayError::NoPrivateKey {
+    key.tls_key().ok_or_else(|| GatewayError::NoPrivateKey {
         option,
         path: path.to_path_buf(),
     })

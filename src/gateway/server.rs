@@ -185,11 +185,7 @@ fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
 /// Refuses a truststore that `mtls check` calls an error: what API Gateway would refuse
 /// to load, or would trust differently than the rehearsal.
 fn check_truststore_rules(option: &'static str, path: &Path) -> Result<(), GatewayError> {
-    let bytes = std::fs::read(path).map_err(|source| GatewayError::ReadFile {
-        option,
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = super::pem_files::read_certs_file(option, path)?;
     let problems = truststore_problems(&path.display().to_string(), &bytes);
     if problems.is_empty() {
         return Ok(());

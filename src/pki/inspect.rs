@@ -105,17 +105,6 @@ impl ParsedCert {
         me.issuer() == ca.subject() && me.verify_signature(Some(ca.public_key())).is_ok()
     }
 
-    /// What ACM and API Gateway would refuse in this certificate: the messages of the
-    /// [`super::lint::certificate`] rules it fails (a signature weaker than SHA-256, an RSA
-    /// key under 2048 bits or an EC key under 256, a validity that does not include now, a
-    /// version before 3). Empty when it passes.
-    pub fn aws_problems(&self) -> Result<Vec<String>, Error> {
-        Ok(super::lint::certificate("", self)?
-            .into_iter()
-            .map(|f| f.message)
-            .collect())
-    }
-
     /// The facts scripts see.
     pub fn info(&self) -> Result<CertInfo, Error> {
         let c = self.x509()?;

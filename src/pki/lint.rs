@@ -13,7 +13,9 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::public_key::PublicKey;
 
-use super::{ParsedCert, SecretPem, Truststore, MAX_TRUSTSTORE_BYTES};
+use super::inspect::ParsedCert;
+use super::secret::SecretPem;
+use super::truststore::{Truststore, MAX_TRUSTSTORE_BYTES};
 use crate::error::Error;
 
 /// How bad a finding is: an error stops `setup` before AWS and makes `mtls check` exit 1;
@@ -51,7 +53,8 @@ pub struct Rule {
     pub fix: &'static str,
 }
 
-/// Every rule, in the order findings are reported.
+/// Every rule, in the order findings are reported (the tests check the ids are distinct).
+#[cfg(test)]
 pub const RULES: &[Rule] = &[
     CERT_V3,
     CERT_KEY,
@@ -395,6 +398,18 @@ pub(crate) const STRONG_SIGNATURES: [&str; 6] = [
     "ecdsa-with-SHA384",
     "ecdsa-with-SHA512",
 ];
+
+/// What ACM and API Gateway would refuse in `cert`: the messages of the [`certificate`]
+/// rules it fails (a signature weaker than SHA-256, an RSA key under 2048 bits or an EC key
+/// under 256, a validity that does not include now, a version before 3). Empty when it
+/// passes. (It lives here, not on [`ParsedCert`], so that inspection never imports the
+/// rules that read it.)
+pub fn aws_problems(cert: &ParsedCert) -> Result<Vec<String>, Error> {
+    Ok(certificate("", cert)?
+        .into_iter()
+        .map(|f| f.message)
+        .collect())
+}
 
 /// The rules every certificate ACM or API Gateway is given must pass: v3, key type and
 /// size, signature, valid now.

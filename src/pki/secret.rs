@@ -2,14 +2,15 @@
 //!
 //! A [`SecretPem`] is made only by reading a key file ([`crate::workdir::Workdir::read_secret`])
 //! or by serialising a key mtls generated. It has no `Display`, its `Debug` shows only its
-//! length, and its text leaves it in exactly three ways: parsed into a key pair, written to
+//! length, and its text leaves it in exactly three ways: parsed into a key (rcgen's key
+//! pair, or rustls's for the gateway and the probe), written to
 //! a 0600 file, and as the private key of ACM's `ImportCertificate`. Nothing else in the
 //! code can take its bytes, so a key cannot end up in a truststore, a plan or a log by a
 //! slip of the pen.
 //!
 //! The compiler enforces it: the bytes are handed only to a [`KeyDestination`], a sealed
 //! trait whose two implementations are types with a private field, so only their own
-//! modules (the key file writer in `workdir.rs`, ACM's import in `aws/acm.rs`) can make one.
+//! modules (the key file writer in `workdir/write.rs`, ACM's import in `aws/acm.rs`) can make one.
 //! (What the compiler cannot see, a key pair serialised again after [`SecretPem::key_pair`],
 //! `tests/code_rules.rs` checks on the source.)
 
@@ -42,6 +43,13 @@ impl SecretPem {
         KeyPair::from_pem(&self.text)
     }
 
+    /// The key for a TLS server or client (`mtls serve`, `probe`): the first PEM private key
+    /// (PKCS#8, PKCS#1 or SEC1), parsed; `None` when there is none or it is encrypted.
+    pub(crate) fn tls_key(&self) -> Option<rustls_pki_types::PrivateKeyDer<'static>> {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(self.text.as_bytes()).ok()
+    }
+
     /// The text, for the two places that may hold it: a 0600 file and ACM's
     /// `ImportCertificate` private key field (see [`KeyDestination`]).
     pub(crate) fn expose_to(&self, _destination: &impl KeyDestination) -> &[u8] {
@@ -60,13 +68,8 @@ impl SecretPem {
     }
 
     /// Its length in bytes (ACM takes keys up to 5120 bytes).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.text.len()
-    }
-
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
     }
 
     /// The modulus size of an RSA key in the first PEM block, for saying why rcgen refused

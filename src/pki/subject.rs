@@ -8,7 +8,8 @@ use rcgen::{DistinguishedName, DnType, DnValue};
 /// The attributes a subject may have, in the order they are written.
 pub const ATTRIBUTES: [&str; 6] = ["C", "ST", "L", "O", "OU", "CN"];
 
-/// A subject: attribute short names with their values, in [`ATTRIBUTES`] order.
+/// A subject: attribute short names with their values, in the order `ATTRIBUTES` gives
+/// (C, ST, L, O, OU, CN).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Subject {
     entries: Vec<(&'static str, String)>,
@@ -74,24 +75,6 @@ impl Subject {
             return Err("a subject needs a CN (common name)".to_string());
         }
         Ok(Subject { entries })
-    }
-
-    /// The common name.
-    pub fn common_name(&self) -> &str {
-        self.get("CN").unwrap_or_default()
-    }
-
-    /// The value of one attribute.
-    pub fn get(&self, attr: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(a, _)| *a == attr)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `(attribute, value)` pairs.
-    pub fn entries(&self) -> &[(&'static str, String)] {
-        &self.entries
     }
 
     pub(crate) fn to_rcgen(&self) -> DistinguishedName {

@@ -69,7 +69,7 @@ pub(crate) fn new_engine(ctx: Option<&Rc<Context>>, print: Printer) -> (Engine, 
             // Docs only (`mtls functions`): register against a throwaway plan context.
             let scratch = Rc::new(Context::new(
                 Workdir::new("."),
-                Effects::new(crate::effects::Mode::Plan, false, false),
+                Effects::new(crate::effects::Mode::PLAN),
                 BTreeMap::new(),
                 false,
             ));

@@ -12,14 +12,15 @@ pub(crate) mod modules;
 mod primitives;
 mod stdlib;
 
-pub use crate::error::{CallSite, ScriptError};
 pub(crate) use context::Context;
 pub use context::Printer;
 pub use docs::{primitive_docs, stdlib_docs};
 pub use engine::limits;
 pub(crate) use engine::new_engine;
-pub use error::{Failure, Sources};
-pub use primitives::{domain_lock_file, lock_folder, FunctionDoc};
+pub use error::Sources;
+#[cfg(feature = "internals")]
+pub use primitives::domain_lock_file;
+pub use primitives::FunctionDoc;
 pub(crate) use primitives::{take_before_run, AwsReadGate, KeyPool, RunLocks};
 pub(crate) use stdlib::{compile_stdlib, refuse_primitive_names};
 pub use stdlib::{stdlib_files, StdlibFile};

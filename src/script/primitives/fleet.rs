@@ -1,6 +1,6 @@
 //! Client fleets: `issue_clients` makes (or keeps) N client key + certificate pairs from one
-//! CA on every core, with a manifest; `sign_csr` signs the request of a device that keeps
-//! its own key.
+//! CA on every core, with a manifest. (`sign_csr`, for a device that keeps its own key, is
+//! in csr.rs; the CA both sign with, in issuer.rs.)
 //!
 //! A fleet is one action in a plan ("create 10000 client certificates device-1..
 //! device-10000 under clients/, keep 0"), not one per file. Its files are written as one
@@ -11,15 +11,16 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 use rayon::prelude::*;
-use rhai::{Dynamic, Map};
+use rhai::Map;
 use x509_parser::certificate::X509Certificate;
 
+use super::issuer::{ca_ref, days_opt, int_or_text, load_ca, Ca, CaRef};
 use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::{
     hex, new_serial, parse_key_pem, prepare_issuer, rfc3339, sha256_fingerprint, CertSpec,
-    CsrRequest, KeyAlgorithm, KeyPair, ParsedCert, Profile, SecretPem, Subject,
+    KeyAlgorithm, KeyPair, ParsedCert, Profile, SecretPem, Subject,
 };
 use crate::script::Context;
 use crate::workdir::{BatchFile, Secrecy};
@@ -29,109 +30,7 @@ pub const MAX_FLEET: i64 = 1_000_000;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "issue_clients", "issue_clients(opts: map) -> map", "Make or keep N client key + certificate pairs <prefix>1..<prefix>N on every core, and a manifest (<prefix>manifest.csv/.json). opts: count, prefix, issuer (a CA map), algorithm (default ecdsa-p256), days (365), subject #{O,..} (CN is each name), force (replace pairs that cannot be kept).", |c, opts: Map| -> Map { issue_clients(c, &opts) });
-    bound!(reg, ctx, "sign_csr", "sign_csr(opts: map) -> map", "Sign a device's certificate signing request with the client profile, after checking its signature, key and request. opts: csr, cert (default: the csr's name with .pem), issuer (a CA map), days (365), force.", |c, opts: Map| -> Map { sign_csr(c, &opts) });
 }
-
-/// The CA a fleet or a CSR is signed by, as an earlier `issue_cert` returned it.
-struct CaRef {
-    key: String,
-    cert: String,
-    /// Made by this run (a plan has no file to read yet).
-    is_new: bool,
-}
-
-fn ca_ref(function: &'static str, o: &Opts<'_>) -> Result<CaRef, Error> {
-    let m = o.opt_map("issuer")?.ok_or_else(|| {
-        Error::invalid_argument(
-            function,
-            "issuer",
-            "missing",
-            "pass the map returned by gen_root_ca or gen_intermediate_ca (or #{ key: \"inca.key\", cert: \"inca.pem\" })",
-        )
-    })?;
-    let io = Opts::new(function, &m);
-    let status = io.opt_str("status")?.unwrap_or_default();
-    Ok(CaRef {
-        key: io.str("key")?,
-        cert: io.str("cert")?,
-        is_new: status == "create" || status == "replace",
-    })
-}
-
-/// The CA, read and checked, when its files exist (a CA this plan only would make has none).
-struct Ca {
-    pem: String,
-    parsed: ParsedCert,
-    key: KeyPair,
-}
-
-fn load_ca(ctx: &Context, ca: &CaRef) -> Result<Option<Ca>, Error> {
-    let wd = &ctx.workdir;
-    if ca.is_new && !wd.exists(&ca.cert)? {
-        return Ok(None);
-    }
-    let pem = wd.read_public(&ca.cert)?;
-    let parsed = ParsedCert::from_pem(&ca.cert, &pem)?;
-    let problems = parsed.aws_problems()?;
-    if !problems.is_empty() {
-        return Err(Error::CertificateUnusable {
-            cert: ca.cert.clone(),
-            problems: problems.join("; "),
-        });
-    }
-    if !parsed.info()?.is_ca {
-        return Err(Error::CertificateUnusable {
-            cert: ca.cert.clone(),
-            problems: "it is not a CA certificate (basicConstraints CA:FALSE)".into(),
-        });
-    }
-    let key = parse_key_pem(&ca.key, &wd.read_secret(&ca.key)?)?;
-    if parsed.spki_der()? != rcgen::PublicKeyData::subject_public_key_info(&key) {
-        return Err(Error::KeyMismatch {
-            key: ca.key.clone(),
-            cert: ca.cert.clone(),
-        });
-    }
-    Ok(Some(Ca { pem, parsed, key }))
-}
-
-fn days_opt(function: &'static str, o: &Opts<'_>) -> Result<u32, Error> {
-    let days = int_or_text(o, "days")?.unwrap_or(365);
-    if !(1..=36500).contains(&days) {
-        return Err(Error::invalid_argument(
-            function,
-            "days",
-            format!("{days} is out of range"),
-            "use 1 to 36500 days",
-        ));
-    }
-    Ok(days as u32)
-}
-
-/// An integer option that may also come as the text of a `--var` ("10000").
-fn int_or_text(o: &Opts<'_>, key: &str) -> Result<Option<i64>, Error> {
-    let Some(v) = o.map.get(key).filter(|v| !v.is_unit()) else {
-        return Ok(None);
-    };
-    if let Ok(i) = v.as_int() {
-        return Ok(Some(i));
-    }
-    if v.is_string() {
-        let text = v.to_string();
-        return text.trim().parse().map(Some).map_err(|_| {
-            Error::invalid_argument(
-                o.function,
-                key,
-                format!("{text:?} is not a whole number"),
-                format!("pass `{key}` as a number, e.g. --var {key}=100"),
-            )
-        });
-    }
-    o.opt_int(key)
-}
-
-// ---------------------------------------------------------------------------------------
-// issue_clients
 
 /// What `issue_clients` was asked for.
 struct Fleet {
@@ -357,7 +256,7 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
     // Two runs for the same fleet at once would each find pairs missing and both write
     // them: the second waits for the first (live runs only), then finds them made. The
     // lock is the fleet's real folder and prefix, however a run spells them.
-    let _lock = super::aws::StepLock::take_files(
+    let _lock = super::lock::Scoped::take_files(
         ctx,
         &fleet.folder,
         &fleet.file_prefix,
@@ -577,7 +476,7 @@ fn check_pair(
             cert: cert_path.to_string(),
         });
     }
-    let problems = cert.aws_problems()?;
+    let problems = crate::pki::lint::aws_problems(&cert)?;
     if !problems.is_empty() {
         return Err(Error::CertificateUnusable {
             cert: cert_path.to_string(),
@@ -759,189 +658,4 @@ fn manifest_texts(entries: &[Entry]) -> Result<(String, String), Error> {
         .map_err(|e| Error::internal("write the manifest", e.to_string()))?;
     json.push('\n');
     Ok((csv, json))
-}
-
-// ---------------------------------------------------------------------------------------
-// sign_csr
-
-const CSR_OPTIONS: [&str; 5] = ["csr", "cert", "issuer", "days", "force"];
-
-fn sign_csr(ctx: &Context, map: &Map) -> Result<Map, Error> {
-    let o = Opts::new("sign_csr", map);
-    o.only(&CSR_OPTIONS)?;
-    let csr_path = o.str("csr")?;
-    let cert_path = match o.opt_str("cert")? {
-        Some(c) => c,
-        None => match csr_path.strip_suffix(".csr") {
-            Some(stem) => format!("{stem}.pem"),
-            None => format!("{csr_path}.pem"),
-        },
-    };
-    ctx.workdir.resolve(&cert_path)?;
-    if cert_path == csr_path {
-        return Err(Error::invalid_argument(
-            "sign_csr",
-            "cert",
-            "it is the request itself",
-            "name the certificate differently, e.g. device.pem",
-        ));
-    }
-    let days = days_opt("sign_csr", &o)?;
-    let ca_ref = ca_ref("sign_csr", &o)?;
-    let force = o.bool_or("force", false)? || ctx.force;
-    let wd = &ctx.workdir;
-
-    let request = CsrRequest::from_pem(&csr_path, &read_csr(wd, &csr_path)?)?;
-    let ca = load_ca(ctx, &ca_ref)?;
-    let spec = CertSpec {
-        profile: Profile::Client,
-        subject: request.subject.clone(),
-        sans: request.sans.clone(),
-        days,
-    };
-    let cert_exists = wd.exists(&cert_path)?;
-    let describe = |op: Op, reason: &str| {
-        let mut a = Action::new(op, Kind::Certificate, &cert_path, reason)
-            .arg("profile", Profile::Client)
-            .arg("subject", &spec.subject)
-            .arg("csr", &csr_path)
-            .arg("key_algorithm", request.algorithm);
-        if !spec.sans.is_empty() {
-            a = a.arg("san", spec.sans.join(", "));
-        }
-        a.arg("issuer", &ca_ref.cert)
-    };
-
-    if cert_exists && !force {
-        let info = keep_signed(wd, &cert_path, &request, &spec, ca.as_ref(), &ca_ref)?;
-        ctx.effects
-            .keep(describe(Op::Keep, "exists, as asked").arg("sha256", &info.sha256));
-        return Ok(csr_result(&cert_path, Op::Keep, Some(&info)));
-    }
-    let (op, reason) = if cert_exists {
-        (Op::Replace, "--force")
-    } else {
-        (Op::Create, "does not exist")
-    };
-    let info = ctx.effects.apply(
-        describe(op, reason)
-            .arg("days", days)
-            .arg_maybe("sha256", None::<String>),
-        || {
-            let ca = ca
-                .as_ref()
-                .ok_or_else(|| Error::internal("sign the request", "the CA was not made"))?;
-            let issuer = prepare_issuer(&ca.pem, &ca.key)?;
-            let signed = spec.sign(
-                &request.public_key()?,
-                request.algorithm,
-                &issuer,
-                &new_serial()?,
-            )?;
-            wd.write(
-                &cert_path,
-                signed.pem.as_bytes(),
-                Secrecy::Public,
-                cert_exists,
-            )?;
-            ParsedCert::from_pem(&cert_path, &signed.pem)?.info()
-        },
-    )?;
-    if let Some(info) = &info {
-        ctx.effects.resolve(&cert_path, "sha256", &info.sha256);
-    }
-    Ok(csr_result(&cert_path, op, info.as_ref()))
-}
-
-/// The request's text. A binary (DER) request is called one, with the `openssl req`
-/// command that converts it (the hint for other files names `openssl x509`, which reads
-/// certificates, not requests).
-fn read_csr(wd: &crate::workdir::Workdir, path: &str) -> Result<String, Error> {
-    match wd.read_public(path) {
-        Err(Error::NotText { .. }) if crate::pki::pem::is_der(&wd.read_public_bytes(path)?) => {
-            Err(Error::CsrRefused {
-                path: path.to_string(),
-                problem: "it is binary DER, not PEM text".into(),
-                help: format!("convert it first: `openssl req -inform der -in {path} -out device.csr`, then sign device.csr"),
-            })
-        }
-        text => text,
-    }
-}
-
-/// An existing certificate for the request: kept when it certifies the request's key, to
-/// its subject and names, from this CA, and is still usable.
-fn keep_signed(
-    wd: &crate::workdir::Workdir,
-    cert_path: &str,
-    request: &CsrRequest,
-    spec: &CertSpec,
-    ca: Option<&Ca>,
-    ca_ref: &CaRef,
-) -> Result<crate::pki::CertInfo, Error> {
-    let cert = ParsedCert::from_pem(cert_path, &wd.read_public(cert_path)?)?;
-    let differs = |field, found: String, wanted: String| Error::CertificateDiffers {
-        cert: cert_path.to_string(),
-        field,
-        found,
-        wanted,
-    };
-    if cert.spki_der()? != request.spki_der {
-        return Err(differs(
-            "public key",
-            "another key".into(),
-            "the request's key".into(),
-        ));
-    }
-    let problems = cert.aws_problems()?;
-    if !problems.is_empty() {
-        return Err(Error::CertificateUnusable {
-            cert: cert_path.to_string(),
-            problems: problems.join("; "),
-        });
-    }
-    match ca {
-        Some(ca) if cert.is_issued_by(&ca.parsed) => {}
-        _ => {
-            return Err(Error::WrongIssuer {
-                cert: cert_path.to_string(),
-                issuer: ca_ref.cert.clone(),
-            })
-        }
-    }
-    let info = cert.info()?;
-    if info.subject != spec.subject.to_string() {
-        return Err(differs(
-            "subject",
-            info.subject.clone(),
-            spec.subject.to_string(),
-        ));
-    }
-    let wanted: Vec<String> = spec.sans.iter().map(|s| format!("DNS:{s}")).collect();
-    if info.san != wanted {
-        return Err(differs(
-            "subject alternative names",
-            format!("{:?}", info.san),
-            format!("{wanted:?}"),
-        ));
-    }
-    Ok(info)
-}
-
-fn csr_result(cert_path: &str, op: Op, info: Option<&crate::pki::CertInfo>) -> Map {
-    let mut m = Map::new();
-    m.insert("cert".into(), cert_path.to_string().into());
-    m.insert("status".into(), op.name().into());
-    for (k, v) in [
-        ("subject", info.map(|i| i.subject.clone())),
-        ("serial", info.map(|i| i.serial.clone())),
-        ("not_after", info.map(|i| i.not_after.clone())),
-        ("sha256", info.map(|i| i.sha256.clone())),
-    ] {
-        m.insert(
-            k.into(),
-            v.map_or_else(|| Dynamic::from(crate::effects::Unknown), Dynamic::from),
-        );
-    }
-    m
 }

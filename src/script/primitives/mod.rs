@@ -5,8 +5,11 @@ pub(crate) mod args;
 mod aws;
 mod bundle;
 mod core;
+mod csr;
 mod fleet;
 mod gateway;
+mod issuer;
+mod lock;
 mod pki;
 
 use std::rc::Rc;
@@ -15,8 +18,9 @@ use rhai::Engine;
 
 pub(crate) use self::aws::AwsReadGate;
 pub(crate) use args::Opts;
-pub use aws::{domain_lock_file, lock_folder};
-pub(crate) use aws::{take_before_run, RunLocks};
+#[cfg(feature = "internals")]
+pub use lock::domain_lock_file;
+pub(crate) use lock::{take_before_run, RunLocks};
 pub(crate) use pki::KeyPool;
 
 use super::Context;
@@ -92,6 +96,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     reg.group = "pki";
     pki::register(&mut reg, ctx);
     fleet::register(&mut reg, ctx);
+    csr::register(&mut reg, ctx);
     bundle::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);

@@ -3,19 +3,20 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{channel, Receiver};
 
 use rcgen::PublicKeyData;
 use rhai::{Array, Dynamic, Map};
 
 use super::{bound, primitive, Opts, Registrar};
-use crate::effects::{Action, Kind, Op, Unknown};
+use crate::effects::{Action, ArgValue, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
 use crate::pki::{
     lint, parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert,
     Profile, SecretPem, Subject,
 };
+use crate::reconcile::{self, Diff, Observed};
 use crate::script::error::fail;
 use crate::script::Context;
 use crate::workdir::Secrecy;
@@ -23,7 +24,7 @@ use crate::workdir::Secrecy;
 type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    bound!(reg, ctx, "pregen_key", "pregen_key(path: string, algorithm: string)", "Start generating the key for `path` on its own thread (live runs, missing keys only); the step that needs it picks it up.", |c, path: &str, algorithm: &str| -> () { pregen_key(c, path, algorithm) });
+    bound!(reg, ctx, "pregen_key", "pregen_key(path: string, algorithm: string)", "Start generating the key for `path` in the background, on a pool of one thread per core (live runs, missing keys only); the step that needs it picks it up.", |c, path: &str, algorithm: &str| -> () { pregen_key(c, path, algorithm) });
     bound!(reg, ctx, "issue_cert", "issue_cert(opts: map) -> map", "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force.", |c, opts: Map| -> Map { issue_cert(c, &opts) });
     let c = ctx.clone();
     primitive!(reg, "inspect_cert", "inspect_cert(path: string) -> map",
@@ -50,7 +51,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 }
 
 /// A key being generated on its own thread, and the algorithm it was asked for.
-type PendingKey = (KeyAlgorithm, JoinHandle<Result<KeyPair, Error>>);
+type PendingKey = (KeyAlgorithm, Receiver<Result<KeyPair, Error>>);
 
 /// Keys being generated in the background, by file name.
 #[derive(Default)]
@@ -64,10 +65,10 @@ impl KeyPool {
     fn take_or_generate(&self, path: &str, alg: KeyAlgorithm) -> Result<KeyPair, Error> {
         let pending = self.pending.borrow_mut().remove(path);
         match pending {
-            Some((started, handle)) if started == alg => handle.join().unwrap_or_else(|_| {
+            Some((started, key)) if started == alg => key.recv().unwrap_or_else(|_| {
                 Err(Error::crypto(
                     format!("generate a {alg} key"),
-                    "the generating thread failed",
+                    "the background generation failed",
                 ))
             }),
             _ => alg.generate(),
@@ -94,11 +95,16 @@ fn pregen_key(ctx: &Context, path: &str, algorithm: &str) -> Result<(), Error> {
     }
     // A plan generates nothing.
     ctx.effects.prepare(|| {
-        let handle = std::thread::spawn(move || alg.generate());
+        // On rayon's pool (one thread per core, shared with the fleets), not a thread per
+        // key: a script may ask for many.
+        let (tx, key) = channel();
+        rayon::spawn(move || {
+            let _ = tx.send(alg.generate());
+        });
         ctx.keys
             .pending
             .borrow_mut()
-            .insert(path.to_string(), (alg, handle));
+            .insert(path.to_string(), (alg, key));
         Ok(())
     })?;
     Ok(())
@@ -230,11 +236,75 @@ fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
     })
 }
 
+/// What is on disk at `path`. Local files are always looked up, in a plan too: reading
+/// them costs nothing and changes nothing.
+pub(super) fn observe_file(ctx: &Context, path: &str) -> Result<Observed<()>, Error> {
+    Ok(if ctx.workdir.exists(path)? {
+        Observed::Present(())
+    } else {
+        Observed::Absent
+    })
+}
+
+/// A key or certificate file: made when missing, made anew when forced, else kept (after
+/// the caller has checked it is what the script asks for). Pure.
+pub(super) fn file_diff(observed: &Observed<()>, force: bool, keep: &'static str) -> Diff<()> {
+    match observed {
+        Observed::Present(()) if force => Diff::Replace("--force".to_string()),
+        Observed::Present(()) => Diff::Keep(keep),
+        Observed::Absent | Observed::NotLookedUp => Diff::Create,
+    }
+}
+
+/// Takes a local file's `diff` through the one driver, as every AWS resource's: `shown` is
+/// the action as the plan shows it (its kind, target and arguments; a keep's too).
+pub(super) fn apply_file<R>(
+    ctx: &Context,
+    observed: &Observed<()>,
+    diff: &Diff<()>,
+    shown: Action,
+    work: impl FnOnce() -> Result<R, Error>,
+) -> Result<Option<R>, Error> {
+    let Action {
+        kind, target, args, ..
+    } = shown;
+    if let Diff::Keep(_) = diff {
+        reconcile::apply(
+            &ctx.effects,
+            kind,
+            &target,
+            observed,
+            diff,
+            |a| a,
+            || Ok(()),
+        )?;
+        // The driver records a keep bare; what the file holds is known, so it is shown.
+        for arg in args {
+            if let ArgValue::Known(value) = arg.value {
+                ctx.effects.resolve(&target, &arg.name, value);
+            }
+        }
+        return Ok(None);
+    }
+    let (_, out) = reconcile::apply(
+        &ctx.effects,
+        kind,
+        &target,
+        observed,
+        diff,
+        |a| Action { args, ..a },
+        work,
+    )?;
+    Ok(out)
+}
+
 fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let req = parse_request(ctx, map)?;
     let wd = &ctx.workdir;
-    let key_exists = wd.exists(&req.key_path)?;
-    let cert_exists = wd.exists(&req.cert_path)?;
+    let key_seen = observe_file(ctx, &req.key_path)?;
+    let cert_seen = observe_file(ctx, &req.cert_path)?;
+    let key_exists = key_seen.present().is_some();
+    let cert_exists = cert_seen.present().is_some();
 
     if cert_exists && !req.force {
         return keep_existing(ctx, &req);
@@ -250,33 +320,27 @@ fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     }
 
     // The key: reuse an existing one unless forced, otherwise make one.
-    let mut key = None;
-    if key_exists && !req.force {
+    let key_diff = file_diff(&key_seen, req.force, "exists, reused");
+    let key = if let Diff::Keep(_) = key_diff {
         let existing = load_key(ctx, &req.key_path)?;
         check_algorithm(&req, &existing)?;
-        ctx.effects
-            .keep(kept_key_action(ctx, &req, "exists, reused")?);
-        key = Some(existing);
+        let shown = kept_key_action(ctx, &req)?;
+        apply_file(ctx, &key_seen, &key_diff, shown, || Ok(()))?;
+        Some(existing)
     } else {
-        let (op, reason) = if key_exists {
-            (Op::Replace, "--force")
-        } else {
-            (Op::Create, "does not exist")
-        };
-        let made = ctx.effects.apply(key_action(op, &req, reason), || {
+        let shown = key_action(key_diff.op(), &req);
+        apply_file(ctx, &key_seen, &key_diff, shown, || {
             let new = ctx.keys.take_or_generate(&req.key_path, req.algorithm)?;
             wd.write_secret(&req.key_path, &SecretPem::of_key_pair(&new), key_exists)?;
             Ok(new)
-        })?;
-        key = key.or(made);
-    }
-
-    let (op, reason) = if cert_exists {
-        (Op::Replace, "--force")
-    } else {
-        (Op::Create, "does not exist")
+        })?
     };
-    let issued = ctx.effects.apply(cert_action(op, &req, reason), || {
+
+    // Kept certificates went to `keep_existing` above: this one is made, or made anew.
+    let cert_diff = file_diff(&cert_seen, req.force, "exists, as asked");
+    let op = cert_diff.op();
+    let shown = cert_action(op, &req);
+    let issued = apply_file(ctx, &cert_seen, &cert_diff, shown, || {
         let key = key
             .as_ref()
             .ok_or_else(|| Error::internal("issue a certificate", "its key was not loaded"))?;
@@ -380,9 +444,17 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
         }
         issuer_allows(&issuer.cert_path, &ca, req)?;
     }
-    ctx.effects.keep(kept_key_action(ctx, req, "exists")?);
-    ctx.effects
-        .keep(cert_action(Op::Keep, req, "exists, as asked").arg("sha256", &info.sha256));
+    let present = Observed::Present(());
+    let kept_key = kept_key_action(ctx, req)?;
+    apply_file(ctx, &present, &Diff::Keep("exists"), kept_key, || Ok(()))?;
+    let kept_cert = cert_action(Op::Keep, req).arg("sha256", &info.sha256);
+    apply_file(
+        ctx,
+        &present,
+        &Diff::Keep("exists, as asked"),
+        kept_cert,
+        || Ok(()),
+    )?;
     ctx.warn_if_cert_expiring(
         &req.cert_path,
         &cert,
@@ -394,7 +466,7 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
 /// A certificate mtls keeps, or signs with, must still be one AWS and openssl accept:
 /// not expired, SHA-256 or stronger, a key of a size they take.
 fn usable(path: &str, cert: &ParsedCert) -> Result<(), Error> {
-    let problems = cert.aws_problems()?;
+    let problems = crate::pki::lint::aws_problems(cert)?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -453,25 +525,25 @@ fn san_text(name: &str) -> String {
     }
 }
 
-fn key_action(op: Op, req: &Request, reason: &str) -> Action {
-    Action::new(op, Kind::PrivateKey, &req.key_path, reason)
+/// A key as the plan shows it (the driver gives the reason).
+fn key_action(op: Op, req: &Request) -> Action {
+    Action::new(op, Kind::PrivateKey, &req.key_path, "")
         .arg("algorithm", req.algorithm)
         .arg("mode", "0600")
 }
 
 /// A kept key, with the mode it really has (reading it already refused a mode that lets
 /// others read it).
-fn kept_key_action(ctx: &Context, req: &Request, reason: &str) -> Result<Action, Error> {
+fn kept_key_action(ctx: &Context, req: &Request) -> Result<Action, Error> {
     let mode = ctx.workdir.mode(&req.key_path)?.unwrap_or(0o600);
-    Ok(
-        Action::new(Op::Keep, Kind::PrivateKey, &req.key_path, reason)
-            .arg("algorithm", req.algorithm)
-            .arg("mode", format!("{mode:04o}")),
-    )
+    Ok(Action::new(Op::Keep, Kind::PrivateKey, &req.key_path, "")
+        .arg("algorithm", req.algorithm)
+        .arg("mode", format!("{mode:04o}")))
 }
 
-fn cert_action(op: Op, req: &Request, reason: &str) -> Action {
-    let mut a = Action::new(op, Kind::Certificate, &req.cert_path, reason)
+/// A certificate as the plan shows it (the driver gives the reason).
+fn cert_action(op: Op, req: &Request) -> Action {
+    let mut a = Action::new(op, Kind::Certificate, &req.cert_path, "")
         .arg("profile", req.spec.profile)
         .arg("subject", &req.spec.subject);
     if !req.spec.sans.is_empty() {
@@ -543,4 +615,68 @@ fn info_map(info: &CertInfo) -> Map {
     m.insert("san".into(), list(&info.san));
     m.insert("sha256".into(), info.sha256.clone().into());
     m
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn a_key_or_certificate_file_is_made_kept_or_made_anew() {
+        let present = Observed::Present(());
+        let cases = [
+            (Observed::Absent, false, Diff::Create),
+            (Observed::Absent, true, Diff::Create),
+            (present.clone(), false, Diff::Keep("exists")),
+            (present, true, Diff::Replace("--force".to_string())),
+        ];
+        for (seen, force, want) in cases {
+            assert_eq!(
+                file_diff(&seen, force, "exists"),
+                want,
+                "{seen:?} force={force}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_local_file_goes_through_the_driver_with_its_arguments_shown() {
+        let ctx = Context::new(
+            crate::workdir::Workdir::new("."),
+            crate::effects::Effects::new(crate::effects::Mode::PLAN),
+            Default::default(),
+            false,
+        );
+        let shown = Action::new(Op::Keep, Kind::Certificate, "a.pem", "").arg("sha256", "ab");
+        let present = Observed::Present(());
+        apply_file(&ctx, &present, &Diff::Keep("exists"), shown, || Ok(())).unwrap();
+        let shown = Action::new(Op::Create, Kind::PrivateKey, "a.key", "").arg("mode", "0600");
+        let out = apply_file(&ctx, &Observed::Absent, &Diff::Create, shown, || Ok(1)).unwrap();
+        assert_eq!(out, None, "a plan does no work");
+        let plan = ctx.effects.plan();
+        let seen: Vec<(Op, &str, &str, String)> = plan
+            .actions
+            .iter()
+            .map(|a| {
+                (
+                    a.op,
+                    a.target.as_str(),
+                    a.reason.as_str(),
+                    a.args[0].value.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Op::Keep, "a.pem", "exists", "\"ab\"".to_string()),
+                (
+                    Op::Create,
+                    "a.key",
+                    "does not exist",
+                    "\"0600\"".to_string()
+                ),
+            ]
+        );
+    }
 }

@@ -9,13 +9,9 @@
 mod acm;
 mod apigateway;
 pub(super) mod checks;
-mod lock;
-
-/// The cross-process lock of one step, for steps outside AWS too (a fleet of client
-/// certificates).
-pub(super) use lock::Scoped as StepLock;
-pub use lock::{domain_lock_file, lock_folder};
-pub(crate) use lock::{take_before_run, RunLocks};
+// The locks live beside the AWS steps (fleets take them too); the steps name them
+// `super::lock`.
+use super::lock;
 mod rollover;
 mod route53;
 mod s3;
@@ -186,8 +182,8 @@ mod read_gate {
 pub(crate) use read_gate::AwsReadGate;
 
 impl Context {
-    /// AWS for writes (only ever called by live work).
-    fn aws_client(&self) -> Result<&Aws, Error> {
+    /// AWS for writes (only ever called by live work, and by the locks to learn the account).
+    pub(super) fn aws_client(&self) -> Result<&Aws, Error> {
         if self.aws.client.get().is_none() {
             let aws = self.block_on(Aws::connect(&self.aws.settings))??;
             let _ = self.aws.client.set(aws);
@@ -258,7 +254,7 @@ mod tests {
     fn plan(refresh: bool) -> Context {
         let mut ctx = Context::new(
             Workdir::new("."),
-            Effects::new(Mode::Plan, false, refresh),
+            Effects::new(Mode::Plan { refresh }),
             BTreeMap::new(),
             false,
         );

@@ -209,7 +209,8 @@ fn scope_text(account: &str, region: &str, endpoint: Option<&str>) -> String {
 }
 
 /// The lock file of `domain` for runs in `account` and `region` at `endpoint`: what a
-/// program outside mtls locks (`flock`) to keep mtls runs off the domain.
+/// program outside mtls locks (`flock`) to keep mtls runs off the domain (the tests do).
+#[cfg(feature = "internals")]
 pub fn domain_lock_file(
     account: &str,
     region: &str,
