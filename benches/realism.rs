@@ -104,14 +104,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
 }
 
 fn args() -> [&'static str; 6] {
-    [
-        "run",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-    ]
+    support::cli::SetupArgs::RUN
 }
 
 /// One timed `mtls run setup.rhai` through `realism`, in a fresh copy of the PKI.
