@@ -38,6 +38,7 @@ mod interrupt;
 mod locks;
 mod pki_cli;
 mod properties;
+mod realism_proxy;
 mod recording_scan;
 mod rehearse_cli;
 mod rfc5280;

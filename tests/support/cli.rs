@@ -159,6 +159,33 @@ impl SetupArgs {
     }
 }
 
+/// What every test relies on: the walkthrough's command lines, argument by argument.
+#[test]
+fn setup_args_build_the_walkthrough_command_lines() {
+    let walkthrough = ["setup.rhai", "--var", "domain=api.example.com"];
+    let no_probe = ["--var", "probe=false"];
+    assert_eq!(SetupArgs::run().to_vec(), SetupArgs::RUN);
+    assert_eq!(
+        SetupArgs::plan().args(&["--refresh"]).to_vec(),
+        [&["plan"][..], &walkthrough, &no_probe, &["--refresh"]].concat()
+    );
+    assert_eq!(
+        SetupArgs::run().domain("localhost").with_probe().to_vec(),
+        ["run", "setup.rhai", "--var", "domain=localhost"]
+    );
+    assert_eq!(
+        SetupArgs::teardown().var("bucket", "shared").to_vec(),
+        [
+            "run",
+            "teardown.rhai",
+            "--var",
+            "domain=api.example.com",
+            "--var",
+            "bucket=shared"
+        ]
+    );
+}
+
 /// `mtls run setup.rhai --var domain=api.example.com --var probe=false EXTRA...` in `dir`
 /// with `env` (a moto endpoint): [`SetupArgs::run`] plus `extra`.
 pub fn run_setup(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
