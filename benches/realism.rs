@@ -54,8 +54,9 @@
 //! For each delay it also prints how late mtls noticed that it was over (the first call
 //! after the delay ended, minus its end).
 
-/// The tests' helpers, at the paths they have in the test binary (`crate::support::...`).
-#[allow(dead_code)]
+/// The tests' helpers, at the paths they have in the test binary (`crate::support::...`);
+/// the bench uses a few of them and of what `support::realism` re-exports.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/support"]
 mod support {
     pub mod cli;
