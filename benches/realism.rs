@@ -1,5 +1,5 @@
 //! Benchmark: `mtls run setup.rhai` under every delay rule of the realism proxy
-//! (tests/support/realism.rs), against the sum of the delays AWS made it sit out.
+//! (tests/support/realism/), against the sum of the delays AWS made it sit out.
 //!
 //!     cargo bench --bench realism        # ROUNDS=N (default 5), MTLS_BIN=path (default: cargo's)
 //!                                        # VERBOSE=1: print the proxy's log of each run
@@ -54,28 +54,26 @@
 //! For each delay it also prints how late mtls noticed that it was over (the first call
 //! after the delay ended, minus its end).
 
-#[path = "../tests/support/cli.rs"]
-#[allow(dead_code)]
-mod cli;
-#[path = "../tests/support/key_scan.rs"]
-mod key_scan;
-#[path = "../tests/support/moto.rs"]
-mod moto;
-#[path = "../tests/support/realism.rs"]
-mod realism;
-#[path = "../tests/support/realism_quota.rs"]
-mod realism_quota;
-#[path = "../tests/support/timing.rs"]
-mod timing;
-#[path = "../tests/support/venv.rs"]
-mod venv;
+/// The tests' helpers, at the paths they have in the test binary (`crate::support::...`);
+/// the bench uses a few of them and of what `support::realism` re-exports.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/support"]
+mod support {
+    pub mod cli;
+    pub mod key_scan;
+    pub mod moto;
+    pub mod realism;
+    pub mod timing;
+    pub mod venv;
+}
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use moto::Moto;
-use realism::{
+use support::moto::Moto;
+use support::realism;
+use support::realism::{
     secs, Call, DomainRateLimit, DomainUpdating, EndpointNeedsDeployment, NewCertificateLag,
     Realism, Rule, VersioningLag,
 };
@@ -107,14 +105,7 @@ fn rules() -> Vec<Box<dyn Rule>> {
 }
 
 fn args() -> [&'static str; 6] {
-    [
-        "run",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-    ]
+    support::cli::SetupArgs::RUN
 }
 
 /// One timed `mtls run setup.rhai` through `realism`, in a fresh copy of the PKI.

@@ -5,7 +5,7 @@
 //!
 //! Each case checks that the faulty run either completes or stops with an error naming the
 //! call and the script line, and that a re-run through a healthy endpoint completes with
-//! exactly one of each resource (tests/support/realism.rs, `Inventory::problems`).
+//! exactly one of each resource (tests/support/realism/fixtures.rs, `Inventory::problems`).
 //!
 //! The whole matrix (every mutating call x the four faults, 56 cases) runs by default: a
 //! reset, a 500 once and a stall with `AWS_MAX_ATTEMPTS=1` (every fault stops the run), HTTP

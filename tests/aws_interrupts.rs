@@ -12,7 +12,7 @@ use crate::support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::run_setup;
+use support::cli::{run_setup, SetupArgs};
 use support::moto::Moto;
 use support::realism::*;
 
@@ -20,14 +20,7 @@ const DOMAIN: &str = "api.example.com";
 
 fn spawn_setup(dir: &std::path::Path, env: &[(String, String)]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_mtls"))
-        .args([
-            "run",
-            "setup.rhai",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "probe=false",
-        ])
+        .args(SetupArgs::run().to_vec())
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")

@@ -8,7 +8,7 @@ use crate::support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::cli::{mtls_env, run_setup, Run};
+use support::cli::{mtls_env, run_setup, Run, SetupArgs};
 use support::moto::{endpoint_turned_off_then_deployed, Moto};
 use support::realism::*;
 use support::realism_quota::{ChangePending, Quota, VersioningNotFound};
@@ -17,9 +17,7 @@ use support::timing::secs_arg;
 const DOMAIN: &str = "api.example.com";
 
 fn teardown(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
-    let mut args = vec!["run", "teardown.rhai", "--var", "domain=api.example.com"];
-    args.extend_from_slice(extra);
-    mtls_env(dir, &args, env)
+    mtls_env(dir, &SetupArgs::teardown().args(extra).to_vec(), env)
 }
 
 #[track_caller]

@@ -8,7 +8,7 @@ use crate::support;
 
 use std::path::Path;
 
-use support::cli::{mtls_env_unset, Run};
+use support::cli::{mtls_env_unset, Run, SetupArgs};
 use support::moto::Moto;
 use support::realism::workdir_with_pki;
 
@@ -25,16 +25,8 @@ fn mtls_without_region(moto: &Moto, dir: &Path, args: &[&str], extra: &[(&str, &
 
 /// `mtls run setup.rhai` as [`support::cli::run_setup`] runs it, without a region.
 fn setup_without_region(moto: &Moto, dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut args = vec![
-        "run",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-    ];
-    args.extend_from_slice(extra_args);
-    mtls_without_region(moto, dir, &args, env)
+    let args = SetupArgs::run().args(extra_args);
+    mtls_without_region(moto, dir, &args.to_vec(), env)
 }
 
 /// A shared config file in `dir` whose `profile` sets `region`.
@@ -124,8 +116,8 @@ fn an_unknown_region_from_the_flag_or_the_environment_is_refused_and_can_be_allo
         ("AWS_REGION", "ap-northeast-9"),
         ("MTLS_EXTRA_REGIONS", "eu-west-9, ap-northeast-9"),
     ];
-    let args = ["plan", "setup.rhai", "--var", "domain=api.example.com"];
-    let plan = mtls_without_region(&moto, dir.path(), &args, &env);
+    let args = SetupArgs::plan().with_probe();
+    let plan = mtls_without_region(&moto, dir.path(), &args.to_vec(), &env);
     assert!(plan.status.success(), "{}", plan.all());
     assert!(plan.stdout.contains("ap-northeast-9"), "{}", plan.stdout);
 }
@@ -164,14 +156,8 @@ fn without_a_region_the_refresh_plan_prints_one_error_and_no_imds_warnings() {
         ("AWS_EC2_METADATA_DISABLED", "false"),
         ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str()),
     ];
-    let args = [
-        "plan",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--refresh",
-    ];
-    let plan = mtls_without_region(&moto, dir.path(), &args, &env);
+    let args = SetupArgs::plan().with_probe().args(&["--refresh"]);
+    let plan = mtls_without_region(&moto, dir.path(), &args.to_vec(), &env);
     assert!(!plan.status.success(), "{}", plan.all());
     assert!(plan.stderr.contains("no region is set"), "{}", plan.stderr);
     assert!(!plan.stderr.contains("WARN"), "{}", plan.stderr);

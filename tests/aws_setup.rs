@@ -6,7 +6,7 @@ use crate::support;
 use std::path::Path;
 
 use mtls::aws::Aws;
-use support::cli::{mtls_env, run_setup, Run};
+use support::cli::{mtls_env, run_setup, Run, SetupArgs};
 use support::moto::{endpoint_turned_off_then_deployed, Moto};
 use support::realism::{assert_converged, moto_call, workdir_with_pki, Inventory};
 
@@ -201,19 +201,8 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
 
     // A refreshed plan agrees: nothing to do.
     moto.reset_recording();
-    let plan = mtls_env(
-        dir,
-        &[
-            "plan",
-            "setup.rhai",
-            "--refresh",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "probe=false",
-        ],
-        &moto.env(),
-    );
+    let args = SetupArgs::plan().args(&["--refresh"]);
+    let plan = mtls_env(dir, &args.to_vec(), &moto.env());
     assert!(plan.status.success(), "{}", plan.all());
     assert!(
         plan.stdout
@@ -271,11 +260,7 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     );
 
     // Teardown removes it all; a second teardown finds nothing to do.
-    let down = mtls_env(
-        dir,
-        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
-        &moto.env(),
-    );
+    let down = mtls_env(dir, &SetupArgs::teardown().to_vec(), &moto.env());
     assert!(down.status.success(), "{}", down.all());
     assert!(rt
         .block_on(aws.apigateway().domain_name(DOMAIN))
@@ -314,11 +299,7 @@ fn setup_applies_the_walkthrough_then_changes_nothing_and_teardown_removes_it() 
     assert!(dir.join("RootCA.key").is_file());
 
     moto.reset_recording();
-    let again = mtls_env(
-        dir,
-        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
-        &moto.env(),
-    );
+    let again = mtls_env(dir, &SetupArgs::teardown().to_vec(), &moto.env());
     assert!(again.status.success(), "{}", again.all());
     assert_eq!(mutating(&moto), Vec::<String>::new());
 }
@@ -340,11 +321,7 @@ fn offline_plan_needs_no_credentials_and_makes_no_request() {
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
         ("AWS_REGION".to_string(), "us-east-1".to_string()),
     ];
-    let plan = mtls_env(
-        tmp.path(),
-        &["plan", "setup.rhai", "--var", "domain=api.example.com"],
-        &env,
-    );
+    let plan = mtls_env(tmp.path(), &SetupArgs::plan().with_probe().to_vec(), &env);
     assert!(plan.status.success(), "{}", plan.all());
     assert!(moto.recorded_requests().is_empty(), "a plan called AWS");
     for step in [
@@ -403,11 +380,8 @@ fn offline_plan_needs_no_credentials_and_makes_no_request() {
         .collect();
     no_region.push(("AWS_REGION".to_string(), String::new()));
     no_region.push(("AWS_DEFAULT_REGION".to_string(), String::new()));
-    let plan = mtls_env(
-        tmp.path(),
-        &["plan", "setup.rhai", "--var", "domain=api.example.com"],
-        &no_region,
-    );
+    let args = SetupArgs::plan().with_probe();
+    let plan = mtls_env(tmp.path(), &args.to_vec(), &no_region);
     assert!(plan.status.success(), "{}", plan.all());
     assert!(
         plan.stdout.contains("region = (known after apply)"),
@@ -428,11 +402,8 @@ fn setup_ends_with_the_articles_check_and_says_what_to_do_when_it_fails() {
     // unreachable host must not count as "refused the client without a certificate".
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
-    let out = mtls_env(
-        tmp.path(),
-        &["run", "setup.rhai", "--var", "domain=localhost"],
-        &moto.env(),
-    );
+    let args = SetupArgs::run().domain("localhost").with_probe();
+    let out = mtls_env(tmp.path(), &args.to_vec(), &moto.env());
     assert!(!out.status.success(), "{}", out.all());
     assert!(
         out.stdout.contains("FAIL  client certificate"),
@@ -483,15 +454,8 @@ fn teardown_keeps_a_bucket_that_holds_other_objects() {
         .unwrap()
         .is_some());
 
-    let args = [
-        "run",
-        "teardown.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "bucket=shared-bucket",
-    ];
-    let down = mtls_env(tmp.path(), &args, &moto.env());
+    let args = SetupArgs::teardown().var("bucket", "shared-bucket");
+    let down = mtls_env(tmp.path(), &args.to_vec(), &moto.env());
     assert!(down.status.success(), "{}", down.all());
     assert!(
         down.stdout.contains("holds objects mtls did not put there"),
@@ -538,12 +502,7 @@ fn someone_elses_api_of_the_same_name_is_neither_adopted_nor_deleted() {
     let again = setup(&moto, tmp.path(), &[]).success();
     assert!(!again.all().contains("created rest api"), "{}", again.all());
 
-    let down = mtls_env(
-        tmp.path(),
-        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
-        &moto.env(),
-    )
-    .success();
+    let down = mtls_env(tmp.path(), &SetupArgs::teardown().to_vec(), &moto.env()).success();
     assert!(down.stderr.contains("deleted rest api"), "{}", down.all());
     let left = rt
         .block_on(aws.apigateway().list_rest_apis(|a| a.name == "PetStore"))
@@ -563,19 +522,8 @@ fn two_domains_in_one_account_with_the_defaults() {
     let moto = Moto::start();
     let (rt, aws) = aws(&moto);
     let run = |dir: &std::path::Path, script: &str, domain: &str| {
-        mtls_env(
-            dir,
-            &[
-                "run",
-                script,
-                "--var",
-                &format!("domain={domain}"),
-                "--var",
-                "probe=false",
-            ],
-            &moto.env(),
-        )
-        .success()
+        let args = SetupArgs::run().script(script).domain(domain);
+        mtls_env(dir, &args.to_vec(), &moto.env()).success()
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run(a.path(), "setup.rhai", "a.example.com");
@@ -650,11 +598,7 @@ fn an_existing_record_for_the_domain_is_neither_replaced_nor_deleted() {
         "{}",
         up.stderr
     );
-    let down = mtls_env(
-        tmp.path(),
-        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
-        &moto.env(),
-    );
+    let down = mtls_env(tmp.path(), &SetupArgs::teardown().to_vec(), &moto.env());
     assert!(down.status.success(), "{}", down.all());
     let records = rt.block_on(aws.route53().records(&zone.id)).unwrap();
     let a = records
@@ -697,11 +641,7 @@ fn someone_elses_custom_domain_is_neither_changed_nor_deleted() {
         "their domain was changed"
     );
 
-    let down = mtls_env(
-        tmp.path(),
-        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
-        &moto.env(),
-    );
+    let down = mtls_env(tmp.path(), &SetupArgs::teardown().to_vec(), &moto.env());
     assert!(down.status.success(), "{}", down.all());
     let kept = rt
         .block_on(aws.apigateway().domain_name(DOMAIN))

@@ -13,7 +13,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use support::cli::{mtls_env, openssl, Run, PKI_FILES};
+use support::cli::{mtls_env, openssl, Run, SetupArgs, PKI_FILES};
 use support::moto::Moto;
 
 /// One bad input: what to lay out, what to run, what must come back.
@@ -59,14 +59,7 @@ impl Dirs {
 }
 
 const NONE: &[(&str, &str)] = &[];
-const SETUP: &[&str] = &[
-    "run",
-    "setup.rhai",
-    "--var",
-    "domain=api.example.com",
-    "--var",
-    "probe=false",
-];
+const SETUP: &[&str] = &SetupArgs::RUN;
 
 /// The walkthrough's eight files, made once per test process and copied into each case.
 fn template() -> &'static Path {

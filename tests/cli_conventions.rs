@@ -16,21 +16,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mtls::aws::{s3::BucketState, Aws};
-use support::cli::{mtls, mtls_env, Run};
+use support::cli::{mtls, mtls_env, Run, SetupArgs};
 use support::moto::Moto;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mtls");
 const DOMAIN: &str = "api.example.com";
 const BUCKET: &str = "trust-store-123456789012";
 const PROMPT: &str = "Apply these changes? Only 'yes' is accepted:";
-const SETUP: [&str; 6] = [
-    "run",
-    "setup.rhai",
-    "--var",
-    "domain=api.example.com",
-    "--var",
-    "probe=false",
-];
+const SETUP: [&str; 6] = SetupArgs::RUN;
 
 /// Proxy variables of the machine running the tests; each test sets the ones it means.
 const PROXY_VARS: [&str; 8] = [
@@ -317,16 +310,8 @@ fn refreshed_plan_with_detailed_exitcode_detects_drift_on_aws() {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let drift = [
-        "plan",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-        "--refresh",
-        "--detailed-exitcode",
-    ];
+    let drift = SetupArgs::plan().args(&["--refresh", "--detailed-exitcode"]);
+    let drift = drift.to_vec();
 
     let before = mtls_env(dir, &drift, &moto.env());
     assert_eq!(before.status.code(), Some(2), "{}", before.all());
@@ -526,8 +511,7 @@ fn setup_and_teardown_confirmed_at_a_terminal_run_to_the_end() {
     let out = mtls_tty(dir, &SETUP, &moto.env(), "yes\n");
     assert!(out.status.success(), "{}", out.screen);
     assert_eq!(aws_resources(&moto), (true, true));
-    let teardown = ["run", "teardown.rhai", "--var", "domain=api.example.com"];
-    let out = mtls_tty(dir, &teardown, &moto.env(), "yes\n");
+    let out = mtls_tty(dir, &SetupArgs::teardown().to_vec(), &moto.env(), "yes\n");
     assert!(out.status.success(), "{}", out.screen);
     assert!(out.screen.contains(PROMPT), "{}", out.screen);
     assert!(out.screen.contains("- deleted"), "{}", out.screen);
@@ -672,20 +656,12 @@ fn aws_calls_go_through_the_https_proxy_of_the_environment() {
     let tmp = tempfile::tempdir().unwrap();
     let mut env = offline_aws_env();
     env.push(("HTTPS_PROXY".into(), format!("http://127.0.0.1:{port}")));
-    let out = mtls_piped(
-        tmp.path(),
-        &[
-            "plan",
-            "setup.rhai",
-            "--var",
-            "domain=api.example.com",
-            "--refresh",
-            "--endpoint-url",
-            "https://aws.mtls-test.invalid",
-        ],
-        &env,
-        "",
-    );
+    let args = SetupArgs::plan().with_probe().args(&[
+        "--refresh",
+        "--endpoint-url",
+        "https://aws.mtls-test.invalid",
+    ]);
+    let out = mtls_piped(tmp.path(), &args.to_vec(), &env, "");
     let head = seen
         .join()
         .unwrap()
@@ -744,20 +720,11 @@ fn aws_calls_trust_the_system_roots() {
         env.push(("SSL_CERT_FILE".into(), roots.display().to_string()));
         env.push(("SSL_CERT_DIR".into(), "/nonexistent/mtls-test/certs".into()));
         let work = tempfile::tempdir().unwrap();
-        let out = mtls_piped(
-            work.path(),
-            &[
-                "plan",
-                "setup.rhai",
-                "--var",
-                "domain=api.example.com",
-                "--refresh",
-                "--endpoint-url",
-                &format!("https://localhost:{port}"),
-            ],
-            &env,
-            "",
-        );
+        let endpoint = format!("https://localhost:{port}");
+        let args = SetupArgs::plan()
+            .with_probe()
+            .args(&["--refresh", "--endpoint-url", &endpoint]);
+        let out = mtls_piped(work.path(), &args.to_vec(), &env, "");
         let head = seen.join().unwrap();
         (head, out)
     };

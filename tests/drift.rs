@@ -9,7 +9,7 @@ use std::path::Path;
 use mtls::aws::acm::CertificateImport;
 use mtls::aws::{Aws, Tags};
 use mtls::pki::{SecretPem, Truststore};
-use support::cli::{mtls_env, run_setup, Run};
+use support::cli::{mtls_env, run_setup, Run, SetupArgs};
 use support::moto::Moto;
 use support::realism::Realism;
 use support::realism_domain::OwnershipExpired;
@@ -31,20 +31,8 @@ fn drift_check(moto: &Moto, dir: &Path) -> Run {
 
 /// [`drift_check`] with the environment `env` (a realism proxy's).
 fn drift_check_env(env: &[(String, String)], dir: &Path) -> Run {
-    mtls_env(
-        dir,
-        &[
-            "plan",
-            "setup.rhai",
-            "--refresh",
-            "--detailed-exitcode",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "probe=false",
-        ],
-        env,
-    )
+    let args = SetupArgs::plan().args(&["--refresh", "--detailed-exitcode"]);
+    mtls_env(dir, &args.to_vec(), env)
 }
 
 #[track_caller]

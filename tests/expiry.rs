@@ -7,7 +7,7 @@ use crate::support;
 
 use std::path::Path;
 
-use support::cli::{mtls, mtls_env, run_setup, Run};
+use support::cli::{mtls, mtls_env, run_setup, Run, SetupArgs};
 use support::moto::Moto;
 
 /// A flow whose client certificate lives 10 days, and whose truststore is the root.
@@ -100,25 +100,10 @@ fn a_refreshed_plan_warns_about_certificates_on_aws() {
     run_setup(dir, &moto.env(), &[]).success();
 
     let refresh = |window: &str| {
-        let var = format!("expiry_warning_days={window}");
-        mtls_env(
-            dir,
-            &[
-                "plan",
-                "setup.rhai",
-                "--refresh",
-                "--detailed-exitcode",
-                "--format",
-                "json",
-                "--var",
-                "domain=api.example.com",
-                "--var",
-                "probe=false",
-                "--var",
-                &var,
-            ],
-            &moto.env(),
-        )
+        let args = SetupArgs::plan()
+            .args(&["--refresh", "--detailed-exitcode", "--format", "json"])
+            .var("expiry_warning_days", window);
+        mtls_env(dir, &args.to_vec(), &moto.env())
     };
     // moto's ownership certificate lives about a year; the local ones 100 years.
     let none = refresh("30");

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::cli::SetupArgs;
 use support::locks::Holder;
 use support::moto::{Moto, ACCOUNT_ID, REGION};
 use support::realism::*;
@@ -138,14 +139,8 @@ fn two_setups_through_differently_spelled_endpoints_and_tmpdirs_make_one_of_each
         ("AWS_ENDPOINT_URL", slashed.as_str()),
         ("TMPDIR", tmp_b.path().to_str().unwrap()),
     ]);
-    let setup = [
-        "run",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-    ];
+    let setup = SetupArgs::run();
+    let setup = setup.to_vec();
     let first = spawn(a.path(), &setup, &env_a);
     let second = spawn(b.path(), &setup, &env_b);
     let (first, second) = (bounded(first), bounded(second));

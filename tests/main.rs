@@ -39,6 +39,7 @@ mod key_pool;
 mod locks;
 mod pki_cli;
 mod properties;
+mod realism_proxy;
 mod recording_scan;
 mod rehearse_cli;
 mod rfc5280;

@@ -75,10 +75,22 @@ pub fn mtls_env_unset(cwd: &Path, args: &[&str], env: &[(String, String)], unset
     Run::from(cmd.output().expect("run mtls"))
 }
 
-/// `mtls run setup.rhai --var domain=api.example.com --var probe=false EXTRA...` in `dir`
-/// with `env` (a moto endpoint): the walkthrough without its final check over the network.
-pub fn run_setup(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
-    let mut args = vec![
+/// The walkthrough's command line, defined once for every test:
+/// `mtls VERB setup.rhai --var domain=api.example.com --var probe=false`, plus what a test
+/// adds. `probe=false` leaves out setup's final check over the network (the tests' AWS is
+/// moto, whose domain answers no TLS).
+///
+/// ```ignore
+/// mtls_env(dir, &SetupArgs::plan().args(&["--refresh"]).to_vec(), &moto.env());
+/// ```
+#[derive(Debug, Clone)]
+pub struct SetupArgs {
+    args: Vec<String>,
+}
+
+impl SetupArgs {
+    /// [`SetupArgs::run`] as a constant, for tables of cases.
+    pub const RUN: [&'static str; 6] = [
         "run",
         "setup.rhai",
         "--var",
@@ -86,8 +98,98 @@ pub fn run_setup(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
         "--var",
         "probe=false",
     ];
-    args.extend_from_slice(extra);
-    mtls_env(dir, &args, env)
+
+    /// `run setup.rhai --var domain=api.example.com --var probe=false`.
+    pub fn run() -> SetupArgs {
+        SetupArgs::verb("run")
+    }
+
+    /// `plan setup.rhai --var domain=api.example.com --var probe=false`.
+    pub fn plan() -> SetupArgs {
+        SetupArgs::verb("plan")
+    }
+
+    fn verb(verb: &str) -> SetupArgs {
+        let mut args: Vec<String> = Self::RUN.iter().map(|a| a.to_string()).collect();
+        args[0] = verb.to_string();
+        SetupArgs { args }
+    }
+
+    /// `run teardown.rhai --var domain=api.example.com`: what [`SetupArgs::run`] made, removed.
+    pub fn teardown() -> SetupArgs {
+        SetupArgs::run().script("teardown.rhai").with_probe()
+    }
+
+    /// `script` (teardown.rhai, which takes the same variables) instead of setup.rhai.
+    pub fn script(mut self, script: &str) -> SetupArgs {
+        self.args[1] = script.to_string();
+        self
+    }
+
+    /// For `domain` instead of api.example.com.
+    pub fn domain(mut self, domain: &str) -> SetupArgs {
+        for a in self.args.iter_mut().filter(|a| a.starts_with("domain=")) {
+            *a = format!("domain={domain}");
+        }
+        self
+    }
+
+    /// With setup's final check (no `--var probe=false`), as a user types it.
+    pub fn with_probe(mut self) -> SetupArgs {
+        if let Some(i) = self.args.iter().position(|a| a == "probe=false") {
+            self.args.drain(i - 1..=i);
+        }
+        self
+    }
+
+    /// `--var NAME=VALUE`.
+    pub fn var(self, name: &str, value: &str) -> SetupArgs {
+        self.args(&["--var", &format!("{name}={value}")])
+    }
+
+    /// More arguments, as given (`--refresh`, `--region R`, `--endpoint-url URL`, ...).
+    pub fn args(mut self, extra: &[&str]) -> SetupArgs {
+        self.args.extend(extra.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// The arguments, for [`mtls_env`] and the like.
+    pub fn to_vec(&self) -> Vec<&str> {
+        self.args.iter().map(String::as_str).collect()
+    }
+}
+
+/// What every test relies on: the walkthrough's command lines, argument by argument.
+#[test]
+fn setup_args_build_the_walkthrough_command_lines() {
+    let walkthrough = ["setup.rhai", "--var", "domain=api.example.com"];
+    let no_probe = ["--var", "probe=false"];
+    assert_eq!(SetupArgs::run().to_vec(), SetupArgs::RUN);
+    assert_eq!(
+        SetupArgs::plan().args(&["--refresh"]).to_vec(),
+        [&["plan"][..], &walkthrough, &no_probe, &["--refresh"]].concat()
+    );
+    assert_eq!(
+        SetupArgs::run().domain("localhost").with_probe().to_vec(),
+        ["run", "setup.rhai", "--var", "domain=localhost"]
+    );
+    assert_eq!(
+        SetupArgs::teardown().var("bucket", "shared").to_vec(),
+        [
+            "run",
+            "teardown.rhai",
+            "--var",
+            "domain=api.example.com",
+            "--var",
+            "bucket=shared"
+        ]
+    );
+}
+
+/// `mtls run setup.rhai --var domain=api.example.com --var probe=false EXTRA...` in `dir`
+/// with `env` (a moto endpoint): [`SetupArgs::run`] plus `extra`.
+pub fn run_setup(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
+    mtls_env(dir, &SetupArgs::run().args(extra).to_vec(), env)
 }
 
 /// Runs `openssl ARGS` in `cwd`.

@@ -504,6 +504,11 @@ impl Moto {
         stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
     }
 
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -1,5 +1,4 @@
-//! ACM's dead ends for a requested certificate, as a [`Rule`] of the realism proxy
-//! (tests/support/realism.rs): moto issues every requested certificate, AWS may not.
+//! ACM's dead ends for a requested certificate, as a [`Rule`] of the realism proxy: moto issues every requested certificate, AWS may not.
 //!
 //! ACM API reference, CertificateDetail (`Status`, `FailureReason`): "ACM makes repeated
 //! attempts to validate a certificate for 72 hours and then times out. If a certificate
@@ -7,11 +6,9 @@
 //! DNS validation or Email validation, and try again." Neither status is ever left: a
 //! certificate in one stays in it (the same reference lists ISSUED as the only way out of
 //! PENDING_VALIDATION).
-#![allow(dead_code)]
-
 use serde_json::{json, Value};
 
-use super::realism::{After, Cx, Request, Response, Rule};
+use crate::support::realism::{After, Cx, Request, Response, Rule};
 
 /// A status ACM ends a requested certificate in, instead of ISSUED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,53 +1,38 @@
-//! Realism rules for a custom domain's status, beside those of [`super::realism`] (same
-//! proxy, same [`Rule`] trait): the statuses API Gateway gives a domain that waits for its
-//! owner, which moto never gives (API Gateway API reference, DomainName.domainNameStatus:
-//! AVAILABLE, UPDATING, PENDING, PENDING_CERTIFICATE_REIMPORT,
+//! API Gateway rules for a custom domain's status: the statuses API Gateway gives a domain
+//! that waits for its owner, which moto never gives (API Gateway API reference,
+//! DomainName.domainNameStatus: AVAILABLE, UPDATING, PENDING, PENDING_CERTIFICATE_REIMPORT,
 //! PENDING_OWNERSHIP_VERIFICATION, FAILED).
 //!
 //! | rule                          | AWS behaviour                                            |
 //! |-------------------------------|----------------------------------------------------------|
 //! | [`ReimportAcrossIssuers`]     | a certificate re-imported over the ARN a domain presents, from another issuer, leaves the domain PENDING_CERTIFICATE_REIMPORT until it presents another certificate |
 //! | [`OwnershipExpired`]          | an expired ownership verification certificate: ACM reports it EXPIRED, the domain is PENDING_OWNERSHIP_VERIFICATION and refuses every other update until the certificate is replaced |
-#![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::moto::Moto;
-use super::realism::{aws_error, After, Cx, Request, Response, Rule, Verdict};
-
-/// moto's port, from its endpoint URL.
-fn moto_port(moto: &Moto) -> u16 {
-    moto.endpoint_url()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("moto's port")
-}
+use crate::support::moto::Moto;
+use crate::support::realism::{
+    aws_error, moto_request, After, Cx, Realism, Request, Response, Rule, Verdict,
+};
 
 /// An ACM JSON call straight to moto (not through the rules): `GetCertificate`, ...
 fn acm_call(port: u16, action: &str, body: &Value) -> Option<Value> {
-    let body = body.to_string();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Amz-Target: CertificateManager.{action}\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/20240101/{}/acm/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        super::moto::ACCESS_KEY,
-        super::moto::REGION,
-        body.len()
-    );
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    s.write_all(head.as_bytes()).ok()?;
-    s.write_all(body.as_bytes()).ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    // The JSON body: from the first `{` after the headers to the last `}`.
-    let (_, rest) = answer.split_once("\r\n\r\n")?;
-    let (start, end) = (rest.find('{')?, rest.rfind('}')?);
-    serde_json::from_str(&rest[start..=end]).ok()
+    let target = format!("CertificateManager.{action}");
+    let headers = [
+        ("X-Amz-Target", target.as_str()),
+        ("Content-Type", "application/x-amz-json-1.1"),
+    ];
+    let (_, answer) = moto_request(
+        port,
+        "POST",
+        "/",
+        "acm",
+        &headers,
+        body.to_string().as_bytes(),
+    )?;
+    serde_json::from_str(&answer).ok()
 }
 
 /// The certificates of a PEM text.
@@ -128,7 +113,7 @@ impl ReimportAcrossIssuers {
 
     pub fn new(moto: &Moto) -> Box<Self> {
         Box::new(ReimportAcrossIssuers {
-            moto_port: moto_port(moto),
+            moto_port: moto.port(),
             pending: HashMap::new(),
             presenting: Vec::new(),
             crossed: false,
@@ -275,7 +260,7 @@ impl OwnershipExpired {
     }
 
     /// The patch paths of each UpdateDomainName the domain received, in order.
-    pub fn updates(realism: &super::realism::Realism) -> Vec<Vec<String>> {
+    pub fn updates(realism: &Realism) -> Vec<Vec<String>> {
         realism
             .events_of(Self::NAME)
             .iter()
