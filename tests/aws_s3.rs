@@ -3,6 +3,7 @@ use crate::support;
 
 use mtls::aws::s3::{sha256_hex, BucketState, Versioning};
 use mtls::aws::Aws;
+use support::cli::mtls_env;
 use support::moto::Moto;
 
 #[tokio::test]
@@ -174,4 +175,51 @@ fn aws_endpoint_url_alone_switches_s3_to_path_style() {
     // Virtual-host style would have put the bucket in the Host header and left it out of the
     // path; moto on 127.0.0.1 cannot serve that.
     assert_eq!(moto.requests_to("PUT", "/from-env/RootCA.pem").len(), 1);
+}
+
+/// The bucket step of a script (`s3_ensure_bucket`, src/script/primitives/aws/s3.rs) against
+/// moto: a plan says why it would turn versioning on (not looked up offline; absent once
+/// `--refresh` found no bucket), and a bucket that exists without versioning is an
+/// "update" for the script, not a "keep". API Gateway pins the truststore to an object
+/// version (API Gateway developer guide, rest-api-mutual-tls), so versioning must be on.
+#[test]
+fn the_bucket_step_says_why_it_turns_versioning_on_and_reports_turning_it_on_alone() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = "step-bucket";
+    std::fs::write(
+        dir.path().join("b.rhai"),
+        format!("let b = s3_ensure_bucket(\"{bucket}\");\nprint(`status: ${{b.status}}`);\n"),
+    )
+    .unwrap();
+    let versioning_reason = |extra: &[&str]| {
+        let args = [&["plan", "b.rhai", "--format", "json"], extra].concat();
+        let run = mtls_env(dir.path(), &args, &moto.env()).success();
+        let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON plan");
+        let action = plan["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .find(|a| a["kind"] == "s3 versioning")
+            .cloned()
+            .unwrap_or_else(|| panic!("no versioning action: {}", run.stdout));
+        assert_eq!(action["op"], "create", "{action}");
+        action["reason"].as_str().unwrap_or_default().to_string()
+    };
+    let offline = versioning_reason(&[]);
+    assert!(
+        offline.starts_with("offline plan: not looked up"),
+        "{offline}"
+    );
+    assert_eq!(versioning_reason(&["--refresh"]), "does not exist");
+
+    // A bucket made without versioning, as moto reads it back.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt.block_on(Aws::connect(&moto.settings())).unwrap();
+    rt.block_on(aws.s3().create_bucket(bucket)).unwrap();
+    let versioning = || rt.block_on(aws.s3().versioning(bucket)).unwrap();
+    assert_eq!(versioning(), Versioning::Unversioned);
+    let run = mtls_env(dir.path(), &["run", "b.rhai"], &moto.env()).success();
+    assert!(run.stdout.contains("status: update"), "{}", run.all());
+    assert_eq!(versioning(), Versioning::Enabled);
 }
