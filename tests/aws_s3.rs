@@ -223,3 +223,71 @@ fn the_bucket_step_says_why_it_turns_versioning_on_and_reports_turning_it_on_alo
     assert!(run.stdout.contains("status: update"), "{}", run.all());
     assert_eq!(versioning(), Versioning::Enabled);
 }
+
+/// The truststore step (`s3_ensure_truststore`) against moto: a new version names the
+/// certificates it adds and removes, in the plan and in what the script is given, read
+/// back from the version it replaces.
+#[test]
+fn a_new_truststore_version_names_the_certificates_it_adds_and_removes() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    support::cli::self_signed_p256(d, "old", "/CN=old CA", &[]);
+    support::cli::self_signed_p256(d, "new", "/CN=new CA", &[]);
+    std::fs::copy(d.join("old.pem"), d.join("ts.pem")).unwrap();
+    std::fs::write(
+        d.join("t.rhai"),
+        r#"let b = s3_ensure_bucket("ts-bucket");
+let t = s3_ensure_truststore(b.name, "RootCA.pem", "ts.pem");
+print(`${t.status}: added ${t.added}, removed ${t.removed}`);
+"#,
+    )
+    .unwrap();
+    let first = mtls_env(d, &["run", "t.rhai"], &moto.env()).success();
+    assert!(
+        first.stdout.contains("create: added [], removed []"),
+        "{}",
+        first.all()
+    );
+    // Moto holds a version to compare with.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt.block_on(Aws::connect(&moto.settings())).unwrap();
+    let head = rt.block_on(aws.s3().head_object("ts-bucket", "RootCA.pem", None));
+    assert!(head.unwrap().is_some_and(|h| h.version_id.is_some()));
+    // The store now holds the new CA alone.
+    std::fs::copy(d.join("new.pem"), d.join("ts.pem")).unwrap();
+    let plan = mtls_env(
+        d,
+        &["plan", "t.rhai", "--refresh", "--format", "json"],
+        &moto.env(),
+    )
+    .success();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    let object = plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["kind"] == "s3 object")
+        .cloned()
+        .expect("an s3 object action");
+    assert_eq!(object["op"], "update", "{object}");
+    let arg = |name: &str| {
+        object["args"][name]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(arg("added").starts_with("CN=new CA ["), "{object}");
+    assert!(arg("removed").starts_with("CN=old CA ["), "{object}");
+    let second = mtls_env(d, &["run", "t.rhai"], &moto.env()).success();
+    assert!(
+        second.stdout.contains("update: added [\"CN=new CA ["),
+        "{}",
+        second.all()
+    );
+    assert!(
+        second.stdout.contains("removed [\"CN=old CA ["),
+        "{}",
+        second.all()
+    );
+}
