@@ -253,7 +253,7 @@ print(`${t.status}: added ${t.added}, removed ${t.removed}`);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let aws = rt.block_on(Aws::connect(&moto.settings())).unwrap();
     let head = rt.block_on(aws.s3().head_object("ts-bucket", "RootCA.pem", None));
-    assert!(head.unwrap().is_some_and(|h| h.version_id.is_some()));
+    let version = head.unwrap().and_then(|h| h.version_id).expect("a version");
     // The store now holds the new CA alone.
     std::fs::copy(d.join("new.pem"), d.join("ts.pem")).unwrap();
     let plan = mtls_env(
@@ -279,6 +279,8 @@ print(`${t.status}: added ${t.added}, removed ${t.removed}`);
     };
     assert!(arg("added").starts_with("CN=new CA ["), "{object}");
     assert!(arg("removed").starts_with("CN=old CA ["), "{object}");
+    // The version it replaces, and that the new one is not known before the upload.
+    assert_eq!(arg("version"), format!("{version} -> (known after apply)"));
     let second = mtls_env(d, &["run", "t.rhai"], &moto.env()).success();
     assert!(
         second.stdout.contains("update: added [\"CN=new CA ["),
