@@ -1410,7 +1410,7 @@ tiVZkgIgVx0Q42HKuLDLzkrFjy1WxuEw0GWuW0A+9F/Y6i2gUV8=
         }
         for key in [
             rsa(rcgen::RsaKeySize::_2048),
-            rsa(rcgen::RsaKeySize::_4096),
+            rsa(rcgen::RsaKeySize::_3072),
             ec(&rcgen::PKCS_ECDSA_P384_SHA384),
             ec(&rcgen::PKCS_ECDSA_P521_SHA512),
         ] {
