@@ -239,21 +239,23 @@ fn a_new_truststore_version_names_the_certificates_it_adds_and_removes() {
         d.join("t.rhai"),
         r#"let b = s3_ensure_bucket("ts-bucket");
 let t = s3_ensure_truststore(b.name, "RootCA.pem", "ts.pem");
-print(`${t.status}: added ${t.added}, removed ${t.removed}`);
+print(`${t.status}: added ${t.added}, removed ${t.removed}, version ${t.version}`);
 "#,
     )
     .unwrap();
     let first = mtls_env(d, &["run", "t.rhai"], &moto.env()).success();
-    assert!(
-        first.stdout.contains("create: added [], removed []"),
-        "{}",
-        first.all()
-    );
-    // Moto holds a version to compare with.
+    // Moto holds the version the script was given.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let aws = rt.block_on(Aws::connect(&moto.settings())).unwrap();
     let head = rt.block_on(aws.s3().head_object("ts-bucket", "RootCA.pem", None));
     let version = head.unwrap().and_then(|h| h.version_id).expect("a version");
+    assert!(
+        first
+            .stdout
+            .contains(&format!("create: added [], removed [], version {version}")),
+        "{}",
+        first.all()
+    );
     // The store now holds the new CA alone.
     std::fs::copy(d.join("new.pem"), d.join("ts.pem")).unwrap();
     let plan = mtls_env(
@@ -262,6 +264,12 @@ print(`${t.status}: added ${t.added}, removed ${t.removed}`);
         &moto.env(),
     )
     .success();
+    // The script is not given the old version as if it stayed.
+    assert!(
+        plan.stderr.contains(", version (known after apply)"),
+        "{}",
+        plan.all()
+    );
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
     let object = plan["actions"]
         .as_array()
