@@ -301,3 +301,47 @@ print(`${t.status}: added ${t.added}, removed ${t.removed}, version ${t.version}
         second.all()
     );
 }
+
+/// The truststore removal (`s3_delete_truststore`) in an offline plan: nothing is looked
+/// up, so the plan names the object and the bucket it deletes if they exist, and sends
+/// nothing.
+#[test]
+fn an_offline_plan_of_the_truststore_removal_names_what_it_would_delete() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("d.rhai"),
+        "s3_delete_truststore(\"ts-bucket\", \"RootCA.pem\");\n",
+    )
+    .unwrap();
+    let run = mtls_env(
+        dir.path(),
+        &["plan", "d.rhai", "--format", "json"],
+        &moto.env(),
+    )
+    .success();
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON plan");
+    let actions: Vec<_> = plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| (a["op"].clone(), a["kind"].clone(), a["target"].clone()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                "delete".into(),
+                "s3 object".into(),
+                "s3://ts-bucket/RootCA.pem".into()
+            ),
+            ("delete".into(), "s3 bucket".into(), "ts-bucket".into()),
+        ],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        moto.recorded_requests().is_empty(),
+        "an offline plan called AWS"
+    );
+}
