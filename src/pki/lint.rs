@@ -1558,6 +1558,35 @@ tiVZkgIgVx0Q42HKuLDLzkrFjy1WxuEw0GWuW0A+9F/Y6i2gUV8=
             .ends_with("bytes; API Gateway takes truststores up to 1 MiB"));
     }
 
+    /// API Gateway developer guide, rest-api-mutual-tls: up to 1 MiB, so exactly 1 MiB
+    /// passes. Two copies of a root, each with zero bytes after its DER (a block of `3k`
+    /// DER bytes is 54 bytes of armour, `4k` of base64 and a newline per 64 of them), make
+    /// a store of exactly that size.
+    #[test]
+    fn a_truststore_of_exactly_1_mib_is_allowed() {
+        let root = issue("root", p256(), ca(BasicConstraints::Unconstrained), None);
+        let block = |k: usize| 54 + 4 * k + k.div_ceil(16);
+        let smallest = root.cert.der.len().div_ceil(3);
+        let (big, small) = (smallest..smallest + 64)
+            .find_map(|small| {
+                let rest = MAX_TRUSTSTORE_BYTES - block(small);
+                let near = (rest - 54) * 16 / 65;
+                (near - 16..near + 16)
+                    .find(|&big| block(big) == rest)
+                    .map(|big| (big, small))
+            })
+            .unwrap();
+        let padded = |k: usize| {
+            let mut der = root.cert.der.clone();
+            der.resize(3 * k, 0);
+            crate::pki::pem::encode_certificate(&der)
+        };
+        let store = Truststore::from_pem("ts.pem", &[padded(big), padded(small)].concat()).unwrap();
+        assert_eq!(store.to_pem().len(), MAX_TRUSTSTORE_BYTES);
+        let found = ids(&truststore("ts.pem", &store).unwrap());
+        assert!(!found.contains(&"truststore-size"), "{found:?}");
+    }
+
     #[test]
     fn an_unreadable_truststore_is_a_finding_only_when_it_is_not_one() {
         let path = "ts.pem".to_string();
