@@ -492,3 +492,98 @@ mod tests {
         .is_err());
     }
 }
+
+/// Tests that kill what cargo-mutants found unchecked (tests/README.md, "Mutation testing").
+#[cfg(test)]
+mod mutants_tests {
+    use super::*;
+
+    #[test]
+    fn a_unicode_name_is_shown_in_punycode_only_when_that_form_is_valid() {
+        let problem = dns_name_problem("bücher.123", Wildcard::Refused).unwrap_or_default();
+        assert!(
+            problem.contains("not allowed in a domain name"),
+            "{problem}"
+        );
+    }
+
+    /// Only one trailing dot is "the root" to drop; the rest are empty labels.
+    #[test]
+    fn a_lone_dot_and_two_trailing_dots_are_empty_labels() {
+        for name in [".", "a.."] {
+            let problem = dns_name_problem(name, Wildcard::Refused).unwrap_or_default();
+            assert!(problem.contains("empty label"), "{name:?}: {problem}");
+        }
+    }
+
+    #[test]
+    fn names_of_exactly_253_characters_and_labels_with_digits_are_valid() {
+        let label = "a".repeat(63);
+        let name = format!("{label}.{label}.{label}.{}", "b".repeat(61));
+        assert_eq!(name.len(), 253);
+        assert_eq!(dns_name_problem(&name, Wildcard::Refused), None);
+        assert_eq!(
+            dns_name_problem("api2.example.com", Wildcard::Refused),
+            None
+        );
+    }
+
+    #[test]
+    fn stage_names_follow_api_gateway_rules() {
+        for ok in ["prod", "my-stage_2", &"s".repeat(128)] {
+            assert_eq!(stage_name_problem(ok), None, "{ok}");
+        }
+        for bad in ["", "a b", "a.b", &"s".repeat(129)] {
+            assert!(stage_name_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    /// The well-known `--var`s with a value at each end of their range, then just outside.
+    #[test]
+    fn numbers_and_booleans_of_the_bundled_scripts_are_checked() {
+        let check = |name: &str, value: &str| {
+            check_vars(&BTreeMap::from([(name.to_string(), value.to_string())])).is_ok()
+        };
+        for (name, ok, bad) in [
+            ("validation_timeout", ["1", "86400"], ["0", "86401"]),
+            ("expiry_warning_days", ["0", "36600"], ["-1", "36601"]),
+            ("probe", ["true", "false"], ["yes", "True"]),
+            ("delete_zone", ["true", "false"], ["1", ""]),
+            (
+                "listen",
+                ["127.0.0.1:8443", "[::1]:1"],
+                ["127.0.0.1", "localhost:1"],
+            ),
+        ] {
+            for value in ok {
+                assert!(check(name, value), "{name}={value} should pass");
+            }
+            for value in bad {
+                assert!(!check(name, value), "{name}={value} should fail");
+            }
+        }
+    }
+
+    #[test]
+    fn a_domain_may_be_its_own_zone() {
+        let vars = BTreeMap::from([
+            ("domain".to_string(), "example.com".to_string()),
+            ("zone".to_string(), "example.com".to_string()),
+        ]);
+        assert!(check_vars(&vars).is_ok());
+    }
+
+    /// `--region` is read first, so the environment of the test does not matter.
+    #[test]
+    fn a_region_given_with_the_flag_is_checked() {
+        let settings = |region: &str| crate::aws::AwsSettings {
+            region: Some(region.to_string()),
+            ..Default::default()
+        };
+        let Err(Error::InvalidInput { problems }) = check_region(&settings("moon-base-1")) else {
+            panic!("moon-base-1 passed")
+        };
+        assert!(problems.starts_with("--region: "), "{problems}");
+        assert!(check_region(&settings("us-east-1")).is_ok());
+    }
+}
