@@ -33,14 +33,14 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 }
 
 /// The CA a fleet or a CSR is signed by, as an earlier `issue_cert` returned it.
-struct CaRef {
-    key: String,
-    cert: String,
+pub(super) struct CaRef {
+    pub(super) key: String,
+    pub(super) cert: String,
     /// Made by this run (a plan has no file to read yet).
-    is_new: bool,
+    pub(super) is_new: bool,
 }
 
-fn ca_ref(function: &'static str, o: &Opts<'_>) -> Result<CaRef, Error> {
+pub(super) fn ca_ref(function: &'static str, o: &Opts<'_>) -> Result<CaRef, Error> {
     let m = o.opt_map("issuer")?.ok_or_else(|| {
         Error::invalid_argument(
             function,
@@ -59,13 +59,13 @@ fn ca_ref(function: &'static str, o: &Opts<'_>) -> Result<CaRef, Error> {
 }
 
 /// The CA, read and checked, when its files exist (a CA this plan only would make has none).
-struct Ca {
-    pem: String,
-    parsed: ParsedCert,
-    key: KeyPair,
+pub(super) struct Ca {
+    pub(super) pem: String,
+    pub(super) parsed: ParsedCert,
+    pub(super) key: KeyPair,
 }
 
-fn load_ca(ctx: &Context, ca: &CaRef) -> Result<Option<Ca>, Error> {
+pub(super) fn load_ca(ctx: &Context, ca: &CaRef) -> Result<Option<Ca>, Error> {
     let wd = &ctx.workdir;
     if ca.is_new && !wd.exists(&ca.cert)? {
         return Ok(None);
@@ -109,7 +109,7 @@ fn days_opt(function: &'static str, o: &Opts<'_>) -> Result<u32, Error> {
 }
 
 /// An integer option that may also come as the text of a `--var` ("10000").
-fn int_or_text(o: &Opts<'_>, key: &str) -> Result<Option<i64>, Error> {
+pub(super) fn int_or_text(o: &Opts<'_>, key: &str) -> Result<Option<i64>, Error> {
     let Some(v) = o.map.get(key).filter(|v| !v.is_unit()) else {
         return Ok(None);
     };
@@ -336,6 +336,8 @@ struct Entry {
     serial: String,
     sha256: String,
     not_after: String,
+    /// When the CA revoked it (its revocation list), empty while it is not revoked.
+    revoked: String,
 }
 
 /// What happens to certificate `n`.
@@ -454,6 +456,10 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
 
     // The manifest: written when it is not already what it should be.
     let mut manifest_status = "keep";
+    if let (Some(entries), Some(ca)) = (&mut entries, &ca) {
+        let marks = entries.iter_mut().map(|e| (e.serial.as_str(), &mut e.revoked));
+        super::revoke::mark_revoked(ctx, &fleet.ca.cert, &ca.parsed, marks)?;
+    }
     if let Some(entries) = &entries {
         let (csv_text, json_text) = manifest_texts(entries)?;
         for (path, text) in [(&csv, &csv_text), (&json, &json_text)] {
@@ -618,6 +624,7 @@ fn entry_of(name: &str, cert: &X509Certificate<'_>, der: &[u8]) -> Entry {
         serial: hex(cert.raw_serial(), ""),
         sha256: sha256_fingerprint(der),
         not_after: rfc3339(cert.validity().not_after.to_datetime()),
+        revoked: String::new(),
     }
 }
 
@@ -707,6 +714,7 @@ fn make_fleet(
                     serial: hex(&signed.serial, ""),
                     sha256: sha256_fingerprint(&signed.der),
                     not_after: rfc3339(signed.not_after),
+                    revoked: String::new(),
                 },
             ))
         })
@@ -749,9 +757,9 @@ fn csv_cell(value: &str) -> String {
 
 fn manifest_texts(entries: &[Entry]) -> Result<(String, String), Error> {
     let mut csv = String::with_capacity(entries.len() * 180 + 40);
-    csv.push_str("name,serial,sha256,not_after\n");
+    csv.push_str("name,serial,sha256,not_after,revoked\n");
     for e in entries {
-        let cells = [&e.name, &e.serial, &e.sha256, &e.not_after].map(|c| csv_cell(c));
+        let cells = [&e.name, &e.serial, &e.sha256, &e.not_after, &e.revoked].map(|c| csv_cell(c));
         csv.push_str(&cells.join(","));
         csv.push('\n');
     }

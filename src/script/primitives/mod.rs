@@ -7,6 +7,7 @@ mod core;
 mod fleet;
 mod gateway;
 mod pki;
+mod revoke;
 
 use std::rc::Rc;
 
@@ -91,6 +92,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     reg.group = "pki";
     pki::register(&mut reg, ctx);
     fleet::register(&mut reg, ctx);
+    revoke::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";
