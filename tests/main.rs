@@ -40,6 +40,7 @@ mod pki_cli;
 mod properties;
 mod recording_scan;
 mod rehearse_cli;
+mod revoke;
 mod rfc5280;
 mod rollover;
 mod script_errors;
