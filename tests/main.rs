@@ -28,6 +28,7 @@ mod example_embed;
 mod expiry;
 mod fleet;
 mod gateway_chain_length;
+mod gateway_crl;
 mod gateway_curl;
 mod gateway_errors;
 mod gateway_openssl;

@@ -275,3 +275,70 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// `mtls check --crl CRL --cert CERT --truststore RootCA.pem` (`extra` after).
+fn check_crl(dir: &Path, crl: &str, cert: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["check", "--crl", crl, "--cert", cert];
+    args.extend_from_slice(extra);
+    mtls(dir, &args)
+}
+
+#[test]
+fn check_reports_a_revoked_certificate_with_its_serial_reason_and_date() {
+    let tmp = fleet_of_three();
+    let dir = tmp.path();
+    let revoked = revoke(dir, &["cert=device-1.pem", "reason=keyCompromise"]).success();
+    let serial = serial_of(dir, "device-1.pem");
+    let out = check_crl(dir, "RootCA.crl.pem", "device-1.pem", &["--truststore", "RootCA.pem"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.all());
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("crl-revoked"))
+        .unwrap_or_else(|| panic!("no crl-revoked finding:\n{}", out.all()));
+    let date = revoked
+        .stdout
+        .split("revoked ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no date in {}", revoked.stdout));
+    for part in [serial.as_str(), "keyCompromise", date] {
+        assert!(line.contains(part), "{part:?} missing from {line}");
+    }
+    // Another device of the same CA passes.
+    let clean = check_crl(dir, "RootCA.crl.pem", "device-2.pem", &["--truststore", "RootCA.pem"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", clean.all());
+    assert!(!clean.stdout.contains("crl-"), "{}", clean.stdout);
+}
+
+#[test]
+fn check_reports_a_list_that_is_expired_badly_signed_or_of_another_issuer() {
+    let tmp = fleet_of_three();
+    let dir = tmp.path();
+    other_cas(dir);
+    let finding = |crl: &str, cert: &str, extra: &[&str], rule: &str, text: &str| {
+        let out = check_crl(dir, crl, cert, extra);
+        assert_eq!(out.status.code(), Some(1), "{}", out.all());
+        let line = out.stdout.lines().find(|l| l.contains(rule));
+        assert!(
+            line.is_some_and(|l| l.contains(text)),
+            "expected {rule} with {text:?}:\n{}",
+            out.all()
+        );
+    };
+    let trusting = ["--truststore", "RootCA.pem"];
+
+    expired_crl(dir, "RootCA", "expired.crl.pem");
+    finding("expired.crl.pem", "device-1.pem", &trusting, "crl-expired", "2020-01-02T00:00:00Z");
+
+    // Same issuer name, another key: badly signed for the fleet's root.
+    revoke(dir, &["ca=other/RootCA", "cert=other/client.pem"]).success();
+    finding("other/RootCA.crl.pem", "device-1.pem", &trusting, "crl-signature", "signature was not made");
+    // With no CA given, the signature cannot be checked: that is an error too.
+    revoke(dir, &["cert=device-1.pem"]).success();
+    finding("RootCA.crl.pem", "device-1.pem", &[], "crl-signature", "no CA given is its issuer");
+
+    // The intermediate's list for a certificate of the root.
+    revoke(dir, &["ca=inca", "cert=inca-client.pem"]).success();
+    finding("inca.crl.pem", "device-2.pem", &trusting, "crl-issuer", "the certificate was issued by");
+}

@@ -222,6 +222,28 @@ impl Crl {
         signed.err()
     }
 
+    /// The CA among `cas` that signed this list: the one named as its issuer whose key
+    /// made its signature; otherwise why none did.
+    pub fn signer_among<'c>(&self, cas: &'c [ParsedCert]) -> Result<&'c ParsedCert, String> {
+        let mut problem = None;
+        for ca in cas {
+            match self.not_signed_by(ca) {
+                None => return Ok(ca),
+                // A CA of the same name whose key did not sign it says more than the others.
+                Some(p) if !p.starts_with("it was issued by") => problem = Some(p),
+                Some(_) => {}
+            }
+        }
+        Err(problem.unwrap_or_else(|| {
+            format!("no CA given is its issuer, {}", self.issuer)
+        }))
+    }
+
+    /// The issuer's name, DER.
+    pub fn issuer_der(&self) -> &[u8] {
+        &self.issuer_der
+    }
+
     /// Whether this list names the issuer of a certificate whose issuer name is `issuer_der`.
     pub fn covers_issuer(&self, issuer_der: &[u8]) -> bool {
         self.issuer_der == issuer_der

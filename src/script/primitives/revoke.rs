@@ -141,6 +141,9 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     // entry would be lost: the second waits for the first, then reads its list.
     let (folder, file) = req.crl.rsplit_once('/').unwrap_or(("", &req.crl));
     let _lock = super::aws::StepLock::take_files(ctx, folder, file, "the revocation list")?;
+    if let Some(pending) = made_by_this_run(ctx, &req)? {
+        return planned(ctx, &req, &pending);
+    }
     let ca = load_ca(ctx, &req.ca)?.ok_or_else(|| {
         Error::invalid_argument(
             "revoke_cert",
@@ -233,6 +236,52 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
             m.insert("revoked_at".into(), rfc3339(e.at).into());
         }
     }
+    Ok(m)
+}
+
+/// The CA or the certificate to revoke when this run makes it and it is not on disk yet
+/// (a plan): what the list will hold is known only once they are made.
+fn made_by_this_run(ctx: &Context, req: &Request) -> Result<Option<String>, Error> {
+    let wd = &ctx.workdir;
+    if req.ca.is_new && !wd.exists(&req.ca.cert)? {
+        return Ok(Some(req.ca.cert.clone()));
+    }
+    match &req.target {
+        Some(Target::Cert(path)) if ctx.effects.touched(path) && !wd.exists(path)? => {
+            Ok(Some(path.clone()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The plan's action for a list whose CA or certificate this run makes first.
+fn planned(ctx: &Context, req: &Request, pending: &str) -> Result<Map, Error> {
+    let exists = ctx.workdir.exists(&req.crl)?;
+    let op = if exists { Op::Update } else { Op::Create };
+    let mut action = Action::new(op, Kind::RevocationList, &req.crl, format!("after {pending} is made"))
+        .arg("issuer", &req.ca.cert);
+    if req.target.is_some() {
+        action = action
+            .arg_maybe("serial", None::<String>)
+            .arg("reason", req.reason.name());
+    }
+    action = action
+        .arg_maybe("crl_number", None::<String>)
+        .arg("next_update", format!("in {} days", req.days));
+    ctx.effects.apply(action, || {
+        Err::<(), _>(Error::internal(
+            "revoke a certificate",
+            format!("{pending} was still missing when the list was signed"),
+        ))
+    })?;
+    let mut m = Map::new();
+    m.insert("status".into(), op.name().into());
+    m.insert("crl".into(), req.crl.clone().into());
+    m.insert("issuer".into(), req.ca.cert.clone().into());
+    for field in ["crl_number", "entries", "serial", "revoked_at"] {
+        m.insert(field.into(), rhai::Dynamic::from(crate::effects::Unknown));
+    }
+    m.insert("reason".into(), req.reason.name().into());
     Ok(m)
 }
 
