@@ -47,25 +47,31 @@ openssl ca -config oca/ca.cnf -gencrl -keyfile RootCA.key -cert RootCA.pem -out 
 cp oca/index.txt base.index.txt
 echo "list of $(openssl crl -in base.crl.pem -noout -text | grep -c 'Serial Number') entries, $(stat -c %s base.crl.pem) bytes"
 
-now() { date +%s.%N; }
-mtls_times=(); openssl_times=()
+# Each command's wall-clock and CPU (user + system) seconds: on a shared machine the
+# CPU time is the steadier figure.
+TIMEFORMAT='%R %U %S'
+timed() { { time "$@" >/dev/null 2>&1; } 2>&1 | awk '{printf "%s %.3f\n", $1, $2 + $3}'; }
+mtls_wall=(); mtls_cpu=(); openssl_wall=(); openssl_cpu=()
 for round in $(seq "$ROUNDS"); do
   serial=$(openssl rand -hex 16 | tr a-f A-F | sed 's/^./1/')
   # mtls: the list on disk has COUNT entries; one more is revoked.
   cp base.crl.pem RootCA.crl.pem
-  t0=$(now); "$MTLS_BIN" run revoke.rhai --var "serial=$serial" >/dev/null; t1=$(now)
-  mtls_times+=("$(echo "$t1 - $t0" | bc)")
+  read -r wall cpu < <(timed "$MTLS_BIN" run revoke.rhai --var "serial=$serial")
+  mtls_wall+=("$wall"); mtls_cpu+=("$cpu")
   # openssl: the database has COUNT + 1 revoked entries; the CRL is made from it.
   cp base.index.txt oca/index.txt
   printf 'R\t361231000000Z\t261202000000Z,keyCompromise\t%s\tunknown\t/CN=device\n' "$serial" >> oca/index.txt
-  t0=$(now); openssl ca -config oca/ca.cnf -gencrl -keyfile RootCA.key -cert RootCA.pem -out openssl.crl.pem 2>/dev/null; t1=$(now)
-  openssl_times+=("$(echo "$t1 - $t0" | bc)")
-  # Both lists verify against the root.
+  read -r wall cpu < <(timed openssl ca -config oca/ca.cnf -gencrl -keyfile RootCA.key -cert RootCA.pem -out openssl.crl.pem)
+  openssl_wall+=("$wall"); openssl_cpu+=("$cpu")
+  # Both lists verify against the root, and mtls's holds the new serial.
   for f in RootCA.crl.pem openssl.crl.pem; do
     openssl crl -in "$f" -noout -verify -CAfile RootCA.pem 2>&1 | grep -q 'verify OK'
   done
-  echo "round $round: mtls ${mtls_times[-1]} s, openssl ${openssl_times[-1]} s"
+  openssl crl -in RootCA.crl.pem -noout -text | grep -q "Serial Number: $serial"
+  echo "round $round: mtls ${mtls_wall[-1]} s (cpu ${mtls_cpu[-1]} s), openssl ${openssl_wall[-1]} s (cpu ${openssl_cpu[-1]} s)"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-m=$(median "${mtls_times[@]}"); o=$(median "${openssl_times[@]}")
-echo "median: mtls $m s, openssl ca -gencrl $o s, ratio mtls/openssl $(echo "scale=2; $m / $o" | bc)"
+mw=$(median "${mtls_wall[@]}"); ow=$(median "${openssl_wall[@]}")
+mc=$(median "${mtls_cpu[@]}"); oc=$(median "${openssl_cpu[@]}")
+echo "median wall: mtls $mw s, openssl ca -gencrl $ow s, ratio mtls/openssl $(echo "scale=2; $mw / $ow" | bc)"
+echo "median cpu:  mtls $mc s, openssl ca -gencrl $oc s, ratio mtls/openssl $(echo "scale=2; $mc / $oc" | bc)"

@@ -182,7 +182,9 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
         if let Some((_, certs)) = &chain {
             cas.extend(certs.iter().cloned());
         }
-        findings.extend(lint::revocation(crl_file, lists, cert_file, &certs[0], &cas)?);
+        findings.extend(lint::revocation(
+            crl_file, lists, cert_file, &certs[0], &cas,
+        )?);
     }
     Ok(Report::new(findings, count))
 }

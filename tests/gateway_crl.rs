@@ -125,11 +125,16 @@ fn refuses_to_start(dir: &Path, crl: &str, expected: &str) {
     let out = mtls(dir, &args).failure();
     assert!(!out.stderr.contains("listening on"), "{}", out.all());
     assert!(
-        out.stderr.contains(&format!("the --crl file {crl} cannot be used")),
+        out.stderr
+            .contains(&format!("the --crl file {crl} cannot be used")),
         "{}",
         out.all()
     );
-    assert!(out.stderr.contains(expected), "expected {expected:?} in:\n{}", out.all());
+    assert!(
+        out.stderr.contains(expected),
+        "expected {expected:?} in:\n{}",
+        out.all()
+    );
 }
 
 #[test]
@@ -145,7 +150,11 @@ fn lists_the_truststore_does_not_vouch_for_expired_or_malformed_stop_the_gateway
     )
     .unwrap();
     mtls(dir, &["run", "other.rhai"]).success();
-    refuses_to_start(dir, "other/RootCA.crl.pem", "signature was not made by the key");
+    refuses_to_start(
+        dir,
+        "other/RootCA.crl.pem",
+        "signature was not made by the key",
+    );
 
     // The intermediate's list: a CA of the chain, not of the truststore.
     revoke(dir, &["ca=inca", "serial=02"]).success();
@@ -154,7 +163,11 @@ fn lists_the_truststore_does_not_vouch_for_expired_or_malformed_stop_the_gateway
     expired_crl(dir, "RootCA", "expired.crl.pem");
     refuses_to_start(dir, "expired.crl.pem", "expired on 2020-01-02T00:00:00Z");
 
-    std::fs::write(dir.join("garbage.crl.pem"), "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n").unwrap();
+    std::fs::write(
+        dir.join("garbage.crl.pem"),
+        "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
     refuses_to_start(dir, "garbage.crl.pem", "certificate revocation list");
     std::fs::copy(dir.join("RootCA.pem"), dir.join("cert.crl.pem")).unwrap();
     refuses_to_start(dir, "cert.crl.pem", "CERTIFICATE block");

@@ -121,10 +121,14 @@ fn rehearse_passes_then_fails_when_the_truststore_is_wrong() {
         good.stdout
     );
     assert!(good.stdout.contains("HTTP 200"), "{}", good.stdout);
-    let denied = good.stdout.lines().find(|l| l.contains("revoked client certificate"));
+    let denied = good
+        .stdout
+        .lines()
+        .find(|l| l.contains("revoked client certificate"));
     assert!(
-        denied.is_some_and(|l| l.contains("PASS")
-            && l.contains("expected HTTP 403 (explicit deny), got HTTP 403")),
+        denied
+            .is_some_and(|l| l.contains("PASS")
+                && l.contains("expected HTTP 403 (explicit deny), got HTTP 403")),
         "{}",
         good.stdout
     );
@@ -133,7 +137,11 @@ fn rehearse_passes_then_fails_when_the_truststore_is_wrong() {
     assert!(!dir.join("RootCA.crl.pem").exists());
     // Run again: the revoked client and its list are kept.
     let again = mtls(dir, &["run", "rehearse.rhai"]).success();
-    assert!(again.stdout.contains("= revocation list"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("= revocation list"),
+        "{}",
+        again.stdout
+    );
     let server = openssl(
         dir,
         &[

@@ -54,9 +54,20 @@ pub(crate) fn expired_crl(dir: &Path, ca: &str, out: &str) {
     openssl(
         dir,
         &[
-            "ca", "-config", "oca/ca.cnf", "-gencrl", "-keyfile", &format!("{ca}.key"), "-cert",
-            &format!("{ca}.pem"), "-crl_lastupdate", "20200101000000Z", "-crl_nextupdate",
-            "20200102000000Z", "-out", out,
+            "ca",
+            "-config",
+            "oca/ca.cnf",
+            "-gencrl",
+            "-keyfile",
+            &format!("{ca}.key"),
+            "-cert",
+            &format!("{ca}.pem"),
+            "-crl_lastupdate",
+            "20200101000000Z",
+            "-crl_nextupdate",
+            "20200102000000Z",
+            "-out",
+            out,
         ],
     )
     .success();
@@ -70,7 +81,10 @@ fn crl_text(dir: &Path) -> String {
 
 #[track_caller]
 fn assert_openssl_verifies(dir: &Path, crl: &str, ca: &str) {
-    let out = openssl(dir, &["crl", "-in", crl, "-noout", "-verify", "-CAfile", ca]);
+    let out = openssl(
+        dir,
+        &["crl", "-in", crl, "-noout", "-verify", "-CAfile", ca],
+    );
     assert!(
         out.status.success() && out.stderr.contains("verify OK"),
         "openssl crl -verify refused {crl}:\n{}",
@@ -82,17 +96,38 @@ fn assert_openssl_verifies(dir: &Path, crl: &str, ca: &str) {
 fn revoking_writes_a_list_openssl_verifies_and_a_second_time_changes_nothing() {
     let tmp = fleet_of_three();
     let dir = tmp.path();
-    let (one, two) = (serial_of(dir, "device-1.pem"), serial_of(dir, "device-2.pem"));
+    let (one, two) = (
+        serial_of(dir, "device-1.pem"),
+        serial_of(dir, "device-2.pem"),
+    );
 
     // The plan shows the list as a local action and writes nothing.
     let plan = mtls(
         dir,
-        &["plan", "revoke.rhai", "--var", "cert=device-1.pem", "--var", "reason=keyCompromise"],
+        &[
+            "plan",
+            "revoke.rhai",
+            "--var",
+            "cert=device-1.pem",
+            "--var",
+            "reason=keyCompromise",
+        ],
     )
     .success();
-    assert!(plan.stdout.contains("+ revocation list  RootCA.crl.pem"), "{}", plan.all());
-    assert!(plan.stdout.contains(&format!("serial      = \"{one}\"")), "{}", plan.all());
-    assert!(!dir.join("RootCA.crl.pem").exists(), "a plan wrote the list");
+    assert!(
+        plan.stdout.contains("+ revocation list  RootCA.crl.pem"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        plan.stdout.contains(&format!("serial      = \"{one}\"")),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        !dir.join("RootCA.crl.pem").exists(),
+        "a plan wrote the list"
+    );
 
     revoke(dir, &["cert=device-1.pem", "reason=keyCompromise"]).success();
     assert_openssl_verifies(dir, "RootCA.crl.pem", "RootCA.pem");
@@ -101,11 +136,14 @@ fn revoking_writes_a_list_openssl_verifies_and_a_second_time_changes_nothing() {
     assert!(text.contains("Key Compromise"), "{text}");
     assert!(text.contains("Version 2"), "{text}");
     let number = |dir: &Path| {
-        openssl(dir, &["crl", "-in", "RootCA.crl.pem", "-noout", "-crlnumber"])
-            .success()
-            .stdout
-            .trim()
-            .to_string()
+        openssl(
+            dir,
+            &["crl", "-in", "RootCA.crl.pem", "-noout", "-crlnumber"],
+        )
+        .success()
+        .stdout
+        .trim()
+        .to_string()
     };
     assert_eq!(number(dir), "crlNumber=0x01");
 
@@ -120,7 +158,11 @@ fn revoking_writes_a_list_openssl_verifies_and_a_second_time_changes_nothing() {
     // A second revocation of device-1: kept, the file untouched, the plan says keep.
     let before = std::fs::read(dir.join("RootCA.crl.pem")).unwrap();
     let again = revoke(dir, &["cert=device-1.pem"]).success();
-    assert!(again.stdout.contains("= revocation list"), "{}", again.all());
+    assert!(
+        again.stdout.contains("= revocation list"),
+        "{}",
+        again.all()
+    );
     assert!(again.stdout.contains("already revoked"), "{}", again.all());
     let plan = mtls(dir, &["plan", "revoke.rhai", "--var", "cert=device-1.pem"]).success();
     assert!(plan.stdout.contains("= revocation list"), "{}", plan.all());
@@ -147,7 +189,14 @@ fn the_fleet_manifest_marks_revoked_devices() {
     revoke(dir, &["cert=device-2.pem", "reason=superseded"]).success();
     mtls(
         dir,
-        &["run", "issue_clients.rhai", "--var", "count=3", "--var", "ca_algorithm=ecdsa-p256"],
+        &[
+            "run",
+            "issue_clients.rhai",
+            "--var",
+            "count=3",
+            "--var",
+            "ca_algorithm=ecdsa-p256",
+        ],
     )
     .success();
     let csv = std::fs::read_to_string(dir.join("device-manifest.csv")).unwrap();
@@ -157,7 +206,10 @@ fn the_fleet_manifest_marks_revoked_devices() {
         let cells: Vec<&str> = line.split(',').collect();
         let revoked = cells[4];
         if cells[0] == "device-2" {
-            assert!(revoked.starts_with("20") && revoked.ends_with('Z'), "{line}");
+            assert!(
+                revoked.starts_with("20") && revoked.ends_with('Z'),
+                "{line}"
+            );
         } else {
             assert_eq!(revoked, "", "{line}");
         }
@@ -181,7 +233,11 @@ fn the_fleet_manifest_marks_revoked_devices() {
 fn refused(dir: &Path, vars: &[&str], expected: &str) {
     let before = std::fs::read(dir.join("RootCA.crl.pem")).ok();
     let out = revoke(dir, vars).failure();
-    assert!(out.stderr.contains(expected), "expected {expected:?} in:\n{}", out.all());
+    assert!(
+        out.stderr.contains(expected),
+        "expected {expected:?} in:\n{}",
+        out.all()
+    );
     assert!(out.stderr.contains("help:"), "no advice:\n{}", out.all());
     assert_eq!(
         std::fs::read(dir.join("RootCA.crl.pem")).ok(),
@@ -217,12 +273,28 @@ fn bad_inputs_are_refused_and_change_nothing() {
     refused(dir, &["cert=inca-client.pem"], "its issuer is");
 
     // A CRL number going backwards, or standing still.
-    refused(dir, &["cert=device-2.pem", "crl_number=1"], "is not above 1");
-    refused(dir, &["cert=device-2.pem", "crl_number=0"], "is not above 1");
+    refused(
+        dir,
+        &["cert=device-2.pem", "crl_number=1"],
+        "is not above 1",
+    );
+    refused(
+        dir,
+        &["cert=device-2.pem", "crl_number=0"],
+        "is not above 1",
+    );
 
     // Options that are no reason, no serial, no number of days.
-    refused(dir, &["cert=device-2.pem", "reason=stolen"], "unknown reason");
-    refused(dir, &["cert=device-2.pem", "reason=certificateHold"], "revokes for good");
+    refused(
+        dir,
+        &["cert=device-2.pem", "reason=stolen"],
+        "unknown reason",
+    );
+    refused(
+        dir,
+        &["cert=device-2.pem", "reason=certificateHold"],
+        "revokes for good",
+    );
     refused(dir, &["serial=xyz"], "not a hexadecimal serial");
     refused(dir, &["cert=device-2.pem", "crl_days=0"], "out of range");
 
@@ -230,7 +302,9 @@ fn bad_inputs_are_refused_and_change_nothing() {
     let pem = std::fs::read_to_string(dir.join("RootCA.crl.pem")).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine as _;
-    let mut der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let mut der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
     let serial = hex_bytes(&serial_of(dir, "device-1.pem"));
     let at = der
         .windows(serial.len())
@@ -242,13 +316,21 @@ fn bad_inputs_are_refused_and_change_nothing() {
         base64::engine::general_purpose::STANDARD.encode(&der)
     );
     std::fs::write(dir.join("RootCA.crl.pem"), &tampered).unwrap();
-    refused(dir, &["cert=device-2.pem"], "signature was not made by the key");
+    refused(
+        dir,
+        &["cert=device-2.pem"],
+        "signature was not made by the key",
+    );
 
     // A list of another CA with the same name, in the root's place.
     std::fs::remove_file(dir.join("RootCA.crl.pem")).unwrap();
     revoke(dir, &["ca=other/RootCA", "cert=other/client.pem"]).success();
     std::fs::rename(dir.join("other/RootCA.crl.pem"), dir.join("RootCA.crl.pem")).unwrap();
-    refused(dir, &["cert=device-2.pem"], "signature was not made by the key");
+    refused(
+        dir,
+        &["cert=device-2.pem"],
+        "signature was not made by the key",
+    );
 
     // Not a list at all.
     std::fs::copy(dir.join("RootCA.pem"), dir.join("RootCA.crl.pem")).unwrap();
@@ -265,7 +347,11 @@ fn an_expired_list_is_signed_again_with_a_higher_number() {
     let out = revoke(dir, &[]).success();
     assert!(out.stdout.contains("~ revocation list"), "{}", out.all());
     assert_openssl_verifies(dir, "RootCA.crl.pem", "RootCA.pem");
-    let number = openssl(dir, &["crl", "-in", "RootCA.crl.pem", "-noout", "-crlnumber"]).success();
+    let number = openssl(
+        dir,
+        &["crl", "-in", "RootCA.crl.pem", "-noout", "-crlnumber"],
+    )
+    .success();
     assert_eq!(number.stdout.trim(), "crlNumber=0x02");
 }
 
@@ -289,7 +375,12 @@ fn check_reports_a_revoked_certificate_with_its_serial_reason_and_date() {
     let dir = tmp.path();
     let revoked = revoke(dir, &["cert=device-1.pem", "reason=keyCompromise"]).success();
     let serial = serial_of(dir, "device-1.pem");
-    let out = check_crl(dir, "RootCA.crl.pem", "device-1.pem", &["--truststore", "RootCA.pem"]);
+    let out = check_crl(
+        dir,
+        "RootCA.crl.pem",
+        "device-1.pem",
+        &["--truststore", "RootCA.pem"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", out.all());
     let line = out
         .stdout
@@ -306,7 +397,12 @@ fn check_reports_a_revoked_certificate_with_its_serial_reason_and_date() {
         assert!(line.contains(part), "{part:?} missing from {line}");
     }
     // Another device of the same CA passes.
-    let clean = check_crl(dir, "RootCA.crl.pem", "device-2.pem", &["--truststore", "RootCA.pem"]);
+    let clean = check_crl(
+        dir,
+        "RootCA.crl.pem",
+        "device-2.pem",
+        &["--truststore", "RootCA.pem"],
+    );
     assert_eq!(clean.status.code(), Some(0), "{}", clean.all());
     assert!(!clean.stdout.contains("crl-"), "{}", clean.stdout);
 }
@@ -329,16 +425,40 @@ fn check_reports_a_list_that_is_expired_badly_signed_or_of_another_issuer() {
     let trusting = ["--truststore", "RootCA.pem"];
 
     expired_crl(dir, "RootCA", "expired.crl.pem");
-    finding("expired.crl.pem", "device-1.pem", &trusting, "crl-expired", "2020-01-02T00:00:00Z");
+    finding(
+        "expired.crl.pem",
+        "device-1.pem",
+        &trusting,
+        "crl-expired",
+        "2020-01-02T00:00:00Z",
+    );
 
     // Same issuer name, another key: badly signed for the fleet's root.
     revoke(dir, &["ca=other/RootCA", "cert=other/client.pem"]).success();
-    finding("other/RootCA.crl.pem", "device-1.pem", &trusting, "crl-signature", "signature was not made");
+    finding(
+        "other/RootCA.crl.pem",
+        "device-1.pem",
+        &trusting,
+        "crl-signature",
+        "signature was not made",
+    );
     // With no CA given, the signature cannot be checked: that is an error too.
     revoke(dir, &["cert=device-1.pem"]).success();
-    finding("RootCA.crl.pem", "device-1.pem", &[], "crl-signature", "no CA given is its issuer");
+    finding(
+        "RootCA.crl.pem",
+        "device-1.pem",
+        &[],
+        "crl-signature",
+        "no CA given is its issuer",
+    );
 
     // The intermediate's list for a certificate of the root.
     revoke(dir, &["ca=inca", "cert=inca-client.pem"]).success();
-    finding("inca.crl.pem", "device-2.pem", &trusting, "crl-issuer", "the certificate was issued by");
+    finding(
+        "inca.crl.pem",
+        "device-2.pem",
+        &trusting,
+        "crl-issuer",
+        "the certificate was issued by",
+    );
 }

@@ -45,7 +45,10 @@ const REASONS: [(RevocationReason, &str); 10] = [
     (RevocationReason::CaCompromise, "cACompromise"),
     (RevocationReason::AffiliationChanged, "affiliationChanged"),
     (RevocationReason::Superseded, "superseded"),
-    (RevocationReason::CessationOfOperation, "cessationOfOperation"),
+    (
+        RevocationReason::CessationOfOperation,
+        "cessationOfOperation",
+    ),
     (RevocationReason::CertificateHold, "certificateHold"),
     (RevocationReason::RemoveFromCrl, "removeFromCRL"),
     (RevocationReason::PrivilegeWithdrawn, "privilegeWithdrawn"),
@@ -149,7 +152,10 @@ impl Crl {
             if item.label != CRL_LABEL {
                 return Err(bad_crl(
                     path,
-                    format!("it holds a {} block, where only X509 CRL blocks belong", item.label),
+                    format!(
+                        "it holds a {} block, where only X509 CRL blocks belong",
+                        item.label
+                    ),
                 ));
             }
             out.push(Crl::from_der(path, item.contents)?);
@@ -177,7 +183,10 @@ impl Crl {
         let (rest, crl) =
             x509_parser::parse_x509_crl(&der).map_err(|e| bad_crl(path, e.to_string()))?;
         if !rest.is_empty() {
-            return Err(bad_crl(path, "bytes follow the CRL in its block".to_string()));
+            return Err(bad_crl(
+                path,
+                "bytes follow the CRL in its block".to_string(),
+            ));
         }
         if crl.version() != Some(X509Version::V2) {
             return Err(bad_crl(path, "it is not an X.509 v2 CRL".to_string()));
@@ -234,9 +243,7 @@ impl Crl {
                 Some(_) => {}
             }
         }
-        Err(problem.unwrap_or_else(|| {
-            format!("no CA given is its issuer, {}", self.issuer)
-        }))
+        Err(problem.unwrap_or_else(|| format!("no CA given is its issuer, {}", self.issuer)))
     }
 
     /// The issuer's name, DER.
@@ -346,7 +353,9 @@ impl NextCrl {
             (None, None) => BigUint::from(1u32),
         };
         if next.to_bytes_be().len() > MAX_CRL_NUMBER_OCTETS {
-            return Err("the CRL number would be longer than the 20 octets of RFC 5280".to_string());
+            return Err(
+                "the CRL number would be longer than the 20 octets of RFC 5280".to_string(),
+            );
         }
         Ok(next)
     }
@@ -380,7 +389,9 @@ impl NextCrl {
                 None => KeyIdMethod::Sha256,
             },
         };
-        let crl = params.signed_by(&issuer).map_err(|e| Error::crypto(what, e))?;
+        let crl = params
+            .signed_by(&issuer)
+            .map_err(|e| Error::crypto(what, e))?;
         crl.pem().map_err(|e| Error::crypto(what, e))
     }
 }
@@ -417,7 +428,11 @@ mod tests {
         let pem = spec
             .issue(&key, KeyAlgorithm::EcdsaP256, None)
             .expect("root");
-        (ParsedCert::from_pem("root.pem", &pem).expect("parse"), pem, key)
+        (
+            ParsedCert::from_pem("root.pem", &pem).expect("parse"),
+            pem,
+            key,
+        )
     }
 
     fn entry(serial: &[u8], reason: Reason) -> Revoked {
@@ -435,7 +450,10 @@ mod tests {
             number: BigUint::from(7u32),
             days: 30,
             entries: vec![
-                entry(&[0x01, 0x02], Reason::parse("keyCompromise").expect("reason")),
+                entry(
+                    &[0x01, 0x02],
+                    Reason::parse("keyCompromise").expect("reason"),
+                ),
                 entry(&[0x7f, 0xff], Reason::UNSPECIFIED),
             ],
         };
@@ -464,7 +482,9 @@ mod tests {
         };
         let crl = Crl::from_pem("x", &next.sign(&ca, &pem, &key).expect("sign")).expect("read");
         // Same subject, other key: the name matches, the signature does not.
-        assert!(crl.not_signed_by(&other).is_some_and(|m| m.contains("signature")));
+        assert!(crl
+            .not_signed_by(&other)
+            .is_some_and(|m| m.contains("signature")));
         let mut der = crl.der.clone();
         let at = der
             .windows(1)
@@ -479,7 +499,10 @@ mod tests {
     fn numbers_only_grow() {
         let five = BigUint::from(5u32);
         assert_eq!(NextCrl::number_after(None, None), Ok(BigUint::from(1u32)));
-        assert_eq!(NextCrl::number_after(Some(&five), None), Ok(BigUint::from(6u32)));
+        assert_eq!(
+            NextCrl::number_after(Some(&five), None),
+            Ok(BigUint::from(6u32))
+        );
         assert_eq!(
             NextCrl::number_after(Some(&five), Some(BigUint::from(9u32))),
             Ok(BigUint::from(9u32))
@@ -497,7 +520,10 @@ mod tests {
         assert!(parse_serial_hex("xyz").is_err());
         assert!(parse_serial_hex("00").is_err());
         assert!(parse_serial_hex(&"ab".repeat(21)).is_err());
-        assert_eq!(Reason::parse("KEYCOMPROMISE").map(Reason::name), Ok("keyCompromise"));
+        assert_eq!(
+            Reason::parse("KEYCOMPROMISE").map(Reason::name),
+            Ok("keyCompromise")
+        );
         assert!(Reason::parse("certificateHold").is_err());
         assert!(Reason::parse("removeFromCRL").is_err());
         assert!(Reason::parse("stolen").is_err());

@@ -457,7 +457,9 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
     // The manifest: written when it is not already what it should be.
     let mut manifest_status = "keep";
     if let (Some(entries), Some(ca)) = (&mut entries, &ca) {
-        let marks = entries.iter_mut().map(|e| (e.serial.as_str(), &mut e.revoked));
+        let marks = entries
+            .iter_mut()
+            .map(|e| (e.serial.as_str(), &mut e.revoked));
         super::revoke::mark_revoked(ctx, &fleet.ca.cert, &ca.parsed, marks)?;
     }
     if let Some(entries) = &entries {

@@ -78,16 +78,14 @@ fn parse_request(map: &Map) -> Result<Request, Error> {
             ))
         }
         (Some(cert), None) => Some(Target::Cert(cert)),
-        (None, Some(serial)) => Some(Target::Serial(parse_serial_hex(&serial).map_err(
-            |m| {
-                Error::invalid_argument(
-                    "revoke_cert",
-                    "serial",
-                    m,
-                    "the serial as `openssl x509 -noout -serial` prints it, e.g. 5A3F09...",
-                )
-            },
-        )?)),
+        (None, Some(serial)) => Some(Target::Serial(parse_serial_hex(&serial).map_err(|m| {
+            Error::invalid_argument(
+                "revoke_cert",
+                "serial",
+                m,
+                "the serial as `openssl x509 -noout -serial` prints it, e.g. 5A3F09...",
+            )
+        })?)),
         (None, None) => None,
     };
     let reason = match o.opt_str("reason")? {
@@ -121,9 +119,7 @@ fn parse_request(map: &Map) -> Result<Request, Error> {
         })?),
         None => None,
     };
-    let crl = o
-        .opt_str("crl")?
-        .unwrap_or_else(|| crl_path_of(&ca.cert));
+    let crl = o.opt_str("crl")?.unwrap_or_else(|| crl_path_of(&ca.cert));
     Ok(Request {
         ca,
         target,
@@ -178,7 +174,10 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         .is_some_and(|c| c.expired_at(now_seconds()));
     let (op, why) = match (&current, &serial, &listed) {
         (None, _, _) => (Op::Create, "does not exist".to_string()),
-        (Some(_), _, _) if expired => (Op::Update, "its next update has passed: signed again".to_string()),
+        (Some(_), _, _) if expired => (
+            Op::Update,
+            "its next update has passed: signed again".to_string(),
+        ),
         (Some(_), Some(s), None) => (Op::Update, format!("adds serial {}", hex(s, ""))),
         (Some(_), Some(_), Some(r)) => (
             Op::Keep,
@@ -186,7 +185,10 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         ),
         (Some(_), None, _) => (Op::Keep, "exists".to_string()),
     };
-    let mut entries = current.as_ref().map(|c| c.entries.clone()).unwrap_or_default();
+    let mut entries = current
+        .as_ref()
+        .map(|c| c.entries.clone())
+        .unwrap_or_default();
     if let (Some(s), None) = (&serial, &listed) {
         entries.push(Revoked {
             serial: s.clone(),
@@ -194,8 +196,8 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
             reason: req.reason,
         });
     }
-    let mut action = Action::new(op, Kind::RevocationList, &req.crl, why)
-        .arg("issuer", &req.ca.cert);
+    let mut action =
+        Action::new(op, Kind::RevocationList, &req.crl, why).arg("issuer", &req.ca.cert);
     if let Some(s) = &serial {
         action = action.arg("serial", hex(s, "")).arg(
             "reason",
@@ -258,8 +260,13 @@ fn made_by_this_run(ctx: &Context, req: &Request) -> Result<Option<String>, Erro
 fn planned(ctx: &Context, req: &Request, pending: &str) -> Result<Map, Error> {
     let exists = ctx.workdir.exists(&req.crl)?;
     let op = if exists { Op::Update } else { Op::Create };
-    let mut action = Action::new(op, Kind::RevocationList, &req.crl, format!("after {pending} is made"))
-        .arg("issuer", &req.ca.cert);
+    let mut action = Action::new(
+        op,
+        Kind::RevocationList,
+        &req.crl,
+        format!("after {pending} is made"),
+    )
+    .arg("issuer", &req.ca.cert);
     if req.target.is_some() {
         action = action
             .arg_maybe("serial", None::<String>)
@@ -303,7 +310,9 @@ fn serial_issued_by(ctx: &Context, path: &str, ca_path: &str, ca: &Ca) -> Result
             problem,
         });
     }
-    Ok(trim_serial(&parse_serial_hex(&info.serial).unwrap_or_default()))
+    Ok(trim_serial(
+        &parse_serial_hex(&info.serial).unwrap_or_default(),
+    ))
 }
 
 /// The CA's list on disk, read and checked to be the CA's own.
