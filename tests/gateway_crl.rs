@@ -43,18 +43,21 @@ const SERVE: [&str; 11] = [
     "127.0.0.1:0",
 ];
 
+/// A gateway process, stopped when dropped (also when an assertion fails).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `mtls serve ... --crl CRL` and returns it with the port it listens on, and its
 /// stderr (kept open: the gateway logs each request there).
-fn serve_with(dir: &Path, crl: &str) -> (Child, String, BufReader<ChildStderr>) {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_mtls"))
-        .args(SERVE)
-        .args(["--crl", crl])
-        .current_dir(dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+fn serve_with(dir: &Path, crl: &str) -> (Server, String, BufReader<ChildStderr>) {
+    let mut server = spawn_serve(dir, crl);
+    let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
     let mut line = String::new();
     let port = loop {
         line.clear();
@@ -67,6 +70,21 @@ fn serve_with(dir: &Path, crl: &str) -> (Child, String, BufReader<ChildStderr>) 
         }
     };
     (server, port, stderr)
+}
+
+fn spawn_serve(dir: &Path, crl: &str) -> Server {
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_mtls"))
+            .args(SERVE)
+            .args(["--crl", crl])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// curl with a device's certificate: its exit status, then the HTTP status and body.
@@ -102,7 +120,7 @@ fn a_revoked_client_completes_the_handshake_and_gets_the_authorizers_403() {
     let tmp = fleet_with_server();
     let dir = tmp.path();
     revoke(dir, &["cert=device-1.pem", "reason=keyCompromise"]).success();
-    let (mut server, port, _log) = serve_with(dir, "RootCA.crl.pem");
+    let (_server, port, _log) = serve_with(dir, "RootCA.crl.pem");
 
     // curl exits 0: the TLS session was made, and the request answered.
     let (ok, code, body) = curl_as(dir, &port, "device-1");
@@ -113,16 +131,32 @@ fn a_revoked_client_completes_the_handshake_and_gets_the_authorizers_403() {
         assert!(ok && code == "200", "{device}: {code} {body}");
         assert!(body.contains("\"dog\""), "{device}: {body}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
 
-/// `mtls serve --crl CRL` must stop before listening, saying why.
+/// `mtls serve --crl CRL` must stop before listening, saying why (a gateway still running
+/// after a few seconds is stopped, and the test fails).
 #[track_caller]
 fn refuses_to_start(dir: &Path, crl: &str, expected: &str) {
-    let mut args = SERVE.to_vec();
-    args.extend(["--crl", crl]);
-    let out = mtls(dir, &args).failure();
+    let mut server = spawn_serve(dir, crl);
+    let deadline = std::time::Instant::now() + support::timing::secs(10.0);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mtls serve --crl {crl} started instead of refusing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let out = support::cli::Run {
+        status,
+        stdout: String::new(),
+        stderr,
+    }
+    .failure();
     assert!(!out.stderr.contains("listening on"), "{}", out.all());
     assert!(
         out.stderr
