@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::pki::lint::{self, Finding, Severity};
-use crate::pki::{ParsedCert, Truststore};
+use crate::pki::{Crl, ParsedCert, Truststore, MAX_CRL_BYTES};
 use crate::workdir::Workdir;
 
 /// What to check. Paths are relative to `dir`.
@@ -26,6 +26,9 @@ pub struct CheckInput {
     pub domain: Option<String>,
     /// Only list what expires within this window (or has expired), instead of linting.
     pub expiring: Option<Duration>,
+    /// Revocation lists (PEM) that must not name `cert`, signed by a CA of `truststore`
+    /// or `chain`.
+    pub crl: Option<String>,
 }
 
 /// The findings, in rule order within each file, and their counts.
@@ -119,6 +122,13 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
             ParsedCert::all_from_pem(path, &wd.read_public(path)?)?,
         )),
     };
+    let crl = match &input.crl {
+        None => None,
+        Some(path) => Some((
+            path,
+            Crl::all_from_pem(path, &wd.read_public_up_to(path, MAX_CRL_BYTES)?)?,
+        )),
+    };
     let each = |file: &str, certs: &[ParsedCert], out: &mut Vec<Finding>| -> Result<(), Error> {
         for c in certs {
             match window {
@@ -128,16 +138,16 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
         }
         Ok(())
     };
-    match store {
+    match &store {
         Some((path, Ok(store))) => {
             count += store.certs().len();
             if window.is_some() {
                 each(path, store.certs(), &mut findings)?;
             } else {
-                findings.extend(lint::truststore(path, &store)?);
+                findings.extend(lint::truststore(path, store)?);
             }
         }
-        Some((_, Err(finding))) => findings.push(finding),
+        Some((_, Err(finding))) => findings.push(finding.clone()),
         None => {}
     }
     if let Some((cert_file, certs)) = &leaf {
@@ -162,6 +172,19 @@ pub fn check(input: &CheckInput) -> Result<Report, Error> {
     if let Some((chain_file, certs)) = &chain {
         count += certs.len();
         each(chain_file, certs, &mut findings)?;
+    }
+    if let (Some((crl_file, lists)), Some((cert_file, certs))) = (&crl, &leaf) {
+        // The CAs that may have signed the list: the truststore's and the chain's.
+        let mut cas: Vec<ParsedCert> = Vec::new();
+        if let Some((_, Ok(store))) = &store {
+            cas.extend(store.certs().iter().cloned());
+        }
+        if let Some((_, certs)) = &chain {
+            cas.extend(certs.iter().cloned());
+        }
+        findings.extend(lint::revocation(
+            crl_file, lists, cert_file, &certs[0], &cas,
+        )?);
     }
     Ok(Report::new(findings, count))
 }

@@ -291,6 +291,25 @@ pub enum Error {
         help: String,
     },
 
+    #[error("{path}: {problem}")]
+    #[diagnostic(code(mtls::crl_refused), help("{help}"))]
+    CrlRefused {
+        path: String,
+        problem: String,
+        help: String,
+    },
+
+    #[error("{cert} cannot be revoked by {ca}: {problem}")]
+    #[diagnostic(
+        code(mtls::not_issued_by_ca),
+        help("a CA lists only the certificates it issued; nothing was written: pass the CA that issued {cert} with --var ca=NAME (NAME.pem and NAME.key)")
+    )]
+    NotIssuedByCa {
+        cert: String,
+        ca: String,
+        problem: String,
+    },
+
     #[error("internal error: could not {action}: {message}")]
     #[diagnostic(
         code(mtls::internal),

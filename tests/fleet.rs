@@ -80,11 +80,11 @@ fn mode(path: &Path) -> u32 {
 fn manifest_csv(path: &Path) -> BTreeMap<String, (String, String, String)> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("name,serial,sha256,not_after"));
+    assert_eq!(lines.next(), Some("name,serial,sha256,not_after,revoked"));
     let mut rows = BTreeMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 4, "{line}");
+        assert_eq!(f.len(), 5, "{line}");
         let dup = rows.insert(
             f[0].to_string(),
             (f[1].to_string(), f[2].to_string(), f[3].to_string()),

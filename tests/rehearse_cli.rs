@@ -114,13 +114,34 @@ fn rehearse_passes_then_fails_when_the_truststore_is_wrong() {
         .lines()
         .filter(|l| l.trim_start().starts_with("PASS"))
         .collect();
-    assert_eq!(passes.len(), 3, "{}", good.stdout);
+    assert_eq!(passes.len(), 4, "{}", good.stdout);
     assert!(
         good.stdout.contains("trusted client certificate"),
         "{}",
         good.stdout
     );
     assert!(good.stdout.contains("HTTP 200"), "{}", good.stdout);
+    let denied = good
+        .stdout
+        .lines()
+        .find(|l| l.contains("revoked client certificate"));
+    assert!(
+        denied
+            .is_some_and(|l| l.contains("PASS")
+                && l.contains("expected HTTP 403 (explicit deny), got HTTP 403")),
+        "{}",
+        good.stdout
+    );
+    // The rehearsal's list is its own: the folder's RootCA.crl.pem is not made.
+    assert!(dir.join("revoked/RootCA.crl.pem").exists());
+    assert!(!dir.join("RootCA.crl.pem").exists());
+    // Run again: the revoked client and its list are kept.
+    let again = mtls(dir, &["run", "rehearse.rhai"]).success();
+    assert!(
+        again.stdout.contains("= revocation list"),
+        "{}",
+        again.stdout
+    );
     let server = openssl(
         dir,
         &[
@@ -152,7 +173,7 @@ fn rehearse_passes_then_fails_when_the_truststore_is_wrong() {
     )
     .failure();
     assert!(
-        bad.stderr.contains("2 of 3 mTLS checks failed"),
+        bad.stderr.contains("3 of 4 mTLS checks failed"),
         "{}",
         bad.all()
     );
@@ -161,7 +182,7 @@ fn rehearse_passes_then_fails_when_the_truststore_is_wrong() {
             .lines()
             .filter(|l| l.trim_start().starts_with("FAIL"))
             .count(),
-        2,
+        3,
         "{}",
         bad.stdout
     );
@@ -174,7 +195,7 @@ fn rehearse_plan_starts_nothing_and_writes_nothing() {
     assert!(plan.stdout.contains("local gateway"), "{}", plan.stdout);
     assert_eq!(
         plan.stdout.matches("? https probe").count(),
-        3,
+        4,
         "{}",
         plan.stdout
     );

@@ -206,6 +206,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:8443")]
     pub listen: std::net::SocketAddr,
+    /// Revocation lists of the truststore's CAs (PEM), e.g. RootCA.crl.pem: a client they
+    /// name is answered 403, as API Gateway's revocation authorizer answers it.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
 }
 
 /// `mtls check`: what to lint.
@@ -228,6 +232,10 @@ pub struct CheckArgs {
     /// Unicode name is checked in its ASCII (punycode) form, as certificates carry it.
     #[arg(long, value_name = "NAME", requires = "cert", value_parser = parse_domain)]
     pub domain: Option<String>,
+    /// A certificate revocation list (PEM, e.g. RootCA.crl.pem): --cert must not be in it,
+    /// and it must be signed by a CA of --truststore or --chain, and not expired.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub crl: Option<String>,
     /// Instead of the rules, list every certificate given that expires within this window
     /// (30d, 12h) or has expired; any exits 1.
     #[arg(long, value_name = "WINDOW", value_parser = crate::pki::lint::parse_window)]

@@ -150,6 +150,7 @@ fn check(args: args::CheckArgs) -> Result<ExitCode> {
         chain: args.chain,
         domain: args.domain,
         expiring: args.expiring,
+        crl: args.crl,
     })?;
     if args.format == Format::Json {
         println!("{}", report.to_json());
@@ -170,6 +171,7 @@ fn serve(args: args::ServeArgs) -> Result<()> {
         chain: args.chain,
         truststore: args.truststore,
         listen: args.listen,
+        crl: args.crl,
     };
     let rt = tokio::runtime::Runtime::new().into_diagnostic()?;
     rt.block_on(crate::gateway::serve_until_ctrl_c(&cfg))?;

@@ -195,6 +195,24 @@ pub enum GatewayError {
         findings: String,
     },
 
+    /// The revocation list cannot be used: unreadable, not signed by a CA of the
+    /// truststore, or expired.
+    #[error("the --crl file {} cannot be used: {reason}", path.display())]
+    #[diagnostic(
+        code(mtls::gateway::bad_crl),
+        help(
+            "--crl takes the PEM revocation lists of the truststore's CAs, signed by them and \
+             not expired: `mtls run revoke.rhai --var ca=NAME` makes or renews NAME.crl.pem; \
+             `mtls check --crl FILE --cert CLIENT --truststore TRUSTSTORE` says more"
+        )
+    )]
+    BadCrl {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A certificate in the truststore cannot serve as a trust anchor.
     #[error("certificate #{index} in the {option} file {} cannot be a trust anchor: {reason}", path.display())]
     #[diagnostic(

@@ -17,6 +17,7 @@
 //!     chain: Some("inca.pem".into()),
 //!     truststore: "RootCA.pem".into(),
 //!     listen: "127.0.0.1:0".parse().expect("literal address"),
+//!     crl: None,
 //! })
 //! .await?;
 //! let url = format!("https://localhost:{}/pets", gateway.local_addr().port());
@@ -38,6 +39,7 @@ mod chain_limit;
 mod error;
 mod pem_files;
 mod probe;
+mod revocation;
 mod routes;
 mod server;
 

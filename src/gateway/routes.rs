@@ -12,18 +12,25 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::revocation::EXPLICIT_DENY;
 use crate::petstore;
 
 const NOT_FOUND: &str = r#"{"message":"Not Found"}"#;
 const METHOD_NOT_ALLOWED: &str = r#"{"message":"Method Not Allowed"}"#;
 
 /// Answers one request; `client` is the subject of the certificate the connection was
-/// authenticated with, for the access log.
+/// authenticated with, for the access log; a `revoked` client is denied every request, as
+/// the authorizer denies it on API Gateway ([`super::revocation`]).
 pub(crate) async fn handle(
     req: Request<Incoming>,
     client: Arc<str>,
+    revoked: bool,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let response = route(req.method(), req.uri().path());
+    let response = if revoked {
+        json(StatusCode::FORBIDDEN, EXPLICIT_DENY.to_string())
+    } else {
+        route(req.method(), req.uri().path())
+    };
     tracing::info!(
         client = %client,
         method = %req.method(),

@@ -28,9 +28,10 @@ use tokio_rustls::TlsAcceptor;
 use super::admission::{HandshakeSlot, Handshakes, Limits};
 use super::chain_limit::{ChainLimitVerifier, MAX_CLIENT_CHAIN_LEN};
 use super::pem_files::{load_identity, load_roots, subject_of};
+use super::revocation::Revocations;
 use super::{routes, GatewayError};
 use crate::pki::lint::{self, Severity};
-use crate::pki::Truststore;
+use crate::pki::{ParsedCert, Truststore};
 
 /// How long a client may take to finish the TLS handshake; a stalled client must not hold
 /// a connection slot (or delay shutdown) for ever.
@@ -69,6 +70,9 @@ pub struct ServeConfig {
     pub truststore: PathBuf,
     /// Address to listen on; port 0 picks a free port (see [`Gateway::local_addr`]).
     pub listen: SocketAddr,
+    /// Revocation lists (PEM) of the truststore's CAs: a client they name completes the
+    /// handshake and is denied each request, as API Gateway's authorizer denies it.
+    pub crl: Option<PathBuf>,
 }
 
 /// A running rehearsal gateway.
@@ -86,7 +90,8 @@ impl Gateway {
     /// Loads and checks every file, binds the address, and returns once connections are
     /// being accepted, so a caller may connect as soon as this returns.
     pub async fn start(cfg: &ServeConfig) -> Result<Gateway, GatewayError> {
-        let tls = Arc::new(tls_config(cfg)?);
+        let (config, revocations) = tls_config(cfg)?;
+        let tls = Arc::new(config);
         let listener = TcpListener::bind(cfg.listen).await.map_err(|source| {
             if source.kind() == std::io::ErrorKind::AddrInUse {
                 GatewayError::AddrInUse { addr: cfg.listen }
@@ -102,7 +107,12 @@ impl Gateway {
             source,
         })?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), stopped));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(tls),
+            Arc::new(revocations),
+            stopped,
+        ));
         tracing::debug!(%local_addr, "gateway listening");
         Ok(Gateway {
             local_addr,
@@ -142,11 +152,21 @@ pub async fn serve_until_ctrl_c(cfg: &ServeConfig) -> Result<(), GatewayError> {
 }
 
 /// The rustls configuration: API Gateway's protocol versions, a mandatory client
-/// certificate from the truststore, and the server's own chain.
-fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
+/// certificate from the truststore, and the server's own chain; and the revoked clients.
+fn tls_config(cfg: &ServeConfig) -> Result<(ServerConfig, Revocations), GatewayError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let (roots, anchors) = load_roots("--truststore", &cfg.truststore)?;
     check_truststore_rules("--truststore", &cfg.truststore)?;
+    let revocations = match &cfg.crl {
+        Some(path) => {
+            let cas: Vec<ParsedCert> = anchors
+                .iter()
+                .map(|a| ParsedCert { der: a.to_vec() })
+                .collect();
+            Revocations::load(path, &cas)?
+        }
+        None => Revocations::default(),
+    };
     let identity = load_identity(
         &provider,
         "--cert",
@@ -179,7 +199,7 @@ fn tls_config(cfg: &ServeConfig) -> Result<ServerConfig, GatewayError> {
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(identity)));
     // Only HTTP/1.1 is served; saying so keeps clients from trying h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, revocations))
 }
 
 /// Refuses a truststore that `mtls check` calls an error: what API Gateway would refuse
@@ -223,6 +243,7 @@ fn truststore_problems(file: &str, bytes: &[u8]) -> Vec<String> {
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    revocations: Arc<Revocations>,
     mut stop: watch::Receiver<bool>,
 ) {
     let limits = Limits::for_this_process();
@@ -242,7 +263,7 @@ async fn accept_loop(
             _ = stop.changed() => break,
             (permit, accepted) = next => match (permit, accepted) {
                 (Ok(permit), Ok((tcp, peer))) => {
-                    let admitted = Admitted { permit, slot: handshakes.admit() };
+                    let admitted = Admitted { permit, slot: handshakes.admit(), revocations: revocations.clone() };
                     connections.spawn(serve_connection(tcp, peer, acceptor.clone(), stop.clone(), admitted));
                 }
                 // The semaphore is never closed; were it, nothing more could be served.
@@ -266,11 +287,12 @@ async fn accept_loop(
     tracing::debug!("gateway stopped");
 }
 
-/// What a connection holds while it lives: its place under the connection cap, and
-/// until its handshake is over, its place among the handshakes.
+/// What a connection holds while it lives: its place under the connection cap, until
+/// its handshake is over its place among the handshakes, and the revoked clients.
 struct Admitted {
     permit: OwnedSemaphorePermit,
     slot: HandshakeSlot,
+    revocations: Arc<Revocations>,
 }
 
 async fn serve_connection(
@@ -280,7 +302,11 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
     admitted: Admitted,
 ) {
-    let Admitted { permit, slot } = admitted;
+    let Admitted {
+        permit,
+        slot,
+        revocations,
+    } = admitted;
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     let tls = tokio::select! {
         _ = stop.changed() => return,
@@ -305,11 +331,13 @@ async fn serve_connection(
 
     drop(slot);
     let (_, session) = tls.get_ref();
-    let client: Arc<str> = match session.peer_certificates().and_then(|chain| chain.first()) {
+    let leaf = session.peer_certificates().and_then(|chain| chain.first());
+    let client: Arc<str> = match leaf {
         Some(leaf) => subject_of(leaf).into(),
         // Cannot happen with a mandatory client certificate; logged rather than trusted.
         None => "<no client certificate>".into(),
     };
+    let revoked = leaf.is_some_and(|leaf| revocations.is_revoked(leaf));
     tracing::debug!(
         %peer,
         client = %client,
@@ -318,7 +346,7 @@ async fn serve_connection(
     );
 
     // Boxed: `poll_without_shutdown` needs an `Unpin` future.
-    let service = service_fn(move |req| Box::pin(routes::handle(req, client.clone())));
+    let service = service_fn(move |req| Box::pin(routes::handle(req, client.clone(), revoked)));
     // The timer enables hyper's default header-read timeout (30 s), which also ends idle
     // keep-alive connections instead of keeping their tasks for ever.
     let mut connection = http1::Builder::new()

@@ -79,6 +79,10 @@ pub const RULES: &[Rule] = &[
     TRUSTSTORE_DUPLICATE,
     TRUSTSTORE_CHAIN_LENGTH,
     TRUSTSTORE_SIZE,
+    CRL_ISSUER,
+    CRL_SIGNATURE,
+    CRL_EXPIRED,
+    CRL_REVOKED,
 ];
 
 /// The `cert-v3` rule.
@@ -299,6 +303,42 @@ pub const TRUSTSTORE_SIZE: Rule = Rule {
     scope: "truststore",
     summary: "the truststore is at most 1 MiB",
     fix: "remove certificates API Gateway does not need",
+};
+
+/// The `crl-issuer` rule.
+pub const CRL_ISSUER: Rule = Rule {
+    id: "crl-issuer",
+    severity: Severity::Error,
+    scope: "revocation",
+    summary: "--crl holds the revocation list of the certificate's issuer",
+    fix: "pass the list of the CA that issued the certificate (<CA>.crl.pem, made by revoke.rhai)",
+};
+
+/// The `crl-signature` rule.
+pub const CRL_SIGNATURE: Rule = Rule {
+    id: "crl-signature",
+    severity: Severity::Error,
+    scope: "revocation",
+    summary: "the revocation list is signed by its issuer, a CA of --truststore or --chain",
+    fix: "pass the issuing CA with --truststore or --chain; a list its CA did not sign was changed after signing or made by another key: sign it again with revoke.rhai",
+};
+
+/// The `crl-expired` rule.
+pub const CRL_EXPIRED: Rule = Rule {
+    id: "crl-expired",
+    severity: Severity::Error,
+    scope: "revocation",
+    summary: "the revocation list's next update has not passed",
+    fix: "sign a new list: `mtls run revoke.rhai --var ca=NAME` renews an expired one",
+};
+
+/// The `crl-revoked` rule.
+pub const CRL_REVOKED: Rule = Rule {
+    id: "crl-revoked",
+    severity: Severity::Error,
+    scope: "revocation",
+    summary: "the certificate is not revoked by its issuer",
+    fix: "issue the device a new certificate: a revoked one stays revoked, and the API refuses it",
 };
 
 /// One problem found: the rule, the file, the certificate (by subject and SHA-256
@@ -1019,6 +1059,70 @@ fn dns_matches(pattern: &str, name: &str) -> bool {
         (Some(base), Some((label, rest))) => !label.is_empty() && base == rest,
         _ => false,
     }
+}
+
+/// The revocation rules for `cert` against the lists of `crl_file`: the list of its
+/// issuer is there, signed by a CA of `cas`, not expired, and does not name it.
+pub fn revocation(
+    crl_file: &str,
+    lists: &[super::Crl],
+    cert_file: &str,
+    cert: &ParsedCert,
+    cas: &[ParsedCert],
+) -> Result<Vec<Finding>, Error> {
+    let c = parse(cert)?;
+    let n = named(&c, &cert.der);
+    let Some(list) = lists.iter().find(|l| l.covers_issuer(c.issuer().as_raw())) else {
+        let issuers: Vec<&str> = lists.iter().map(|l| l.issuer.as_str()).collect();
+        return Ok(vec![Finding::new(
+            &CRL_ISSUER,
+            crl_file,
+            Some(&n),
+            format!(
+                "it holds the list of {}; the certificate was issued by {}",
+                issuers.join(" and "),
+                c.issuer()
+            ),
+        )]);
+    };
+    let about_list = Named {
+        subject: list.issuer.clone(),
+        sha256: super::sha256_fingerprint(&list.der),
+    };
+    let mut out = Vec::new();
+    if let Err(problem) = list.signer_among(cas) {
+        out.push(Finding::new(
+            &CRL_SIGNATURE,
+            crl_file,
+            Some(&about_list),
+            problem,
+        ));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if let Some(next) = list.next_update.filter(|_| list.expired_at(now)) {
+        out.push(Finding::new(
+            &CRL_EXPIRED,
+            crl_file,
+            Some(&about_list),
+            format!("its next update was {}", super::rfc3339(next)),
+        ));
+    }
+    if let Some(r) = list.find(c.raw_serial()) {
+        out.push(Finding::new(
+            &CRL_REVOKED,
+            cert_file,
+            Some(&n),
+            format!(
+                "serial {} was revoked on {} ({}) in list number {} of {}",
+                r.serial_hex(),
+                super::rfc3339(r.at),
+                r.reason.name(),
+                list.number,
+                crl_file
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Generation is rcgen on aws-lc-rs; reading back is x509-parser. Nothing here touches the
 //! file system: files go through [`crate::workdir`] and the effects boundary.
 
+pub(crate) mod crl;
 mod csr;
 mod inspect;
 mod key;
@@ -13,6 +14,7 @@ mod secret;
 mod subject;
 mod truststore;
 
+pub use crl::{Crl, NextCrl, Reason, Revoked, MAX_CRL_BYTES};
 pub use csr::CsrRequest;
 pub(crate) use inspect::{hex, rfc3339};
 pub use inspect::{sha256_fingerprint, CertInfo, ParsedCert};

@@ -36,6 +36,7 @@ pub const SCRIPTS: &[BundledFile] = bundle![
     "scripts/rehearse.rhai",
     "scripts/issue_clients.rhai",
     "scripts/sign_csr.rhai",
+    "scripts/revoke.rhai",
     "scripts/rollover.rhai",
 ];
 

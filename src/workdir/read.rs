@@ -54,7 +54,13 @@ impl Workdir {
     /// Reads a public file (certificates): text, at most [`MAX_FILE_BYTES`], and never
     /// one that holds a private key, so what a caller does with it cannot leak one.
     pub fn read_public(&self, name: &str) -> Result<String, Error> {
-        let bytes = self.read_capped(name, MAX_FILE_BYTES)?;
+        self.read_public_up_to(name, MAX_FILE_BYTES)
+    }
+
+    /// [`Workdir::read_public`] for a public file allowed to be larger than a certificate
+    /// (a revocation list of many entries), at most `cap` bytes.
+    pub fn read_public_up_to(&self, name: &str, cap: u64) -> Result<String, Error> {
+        let bytes = self.read_capped(name, cap)?;
         let text = self.text(name, bytes)?;
         if let Some(block) = pem::labels(&text)
             .iter()

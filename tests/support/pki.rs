@@ -276,6 +276,7 @@ impl TestPki {
             chain: Some(self.path("inca.pem")),
             truststore: self.path("RootCA.pem"),
             listen: "127.0.0.1:0".parse().expect("literal address"),
+            crl: None,
         }
     }
 }

@@ -235,6 +235,8 @@ struct Entry {
     serial: String,
     sha256: String,
     not_after: String,
+    /// When the CA revoked it (its revocation list), empty while it is not revoked.
+    revoked: String,
 }
 
 /// What happens to certificate `n`.
@@ -353,6 +355,12 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
 
     // The manifest: written when it is not already what it should be.
     let mut manifest_status = "keep";
+    if let (Some(entries), Some(ca)) = (&mut entries, &ca) {
+        let marks = entries
+            .iter_mut()
+            .map(|e| (e.serial.as_str(), &mut e.revoked));
+        super::revoke::mark_revoked(ctx, &fleet.ca.cert, &ca.parsed, marks)?;
+    }
     if let Some(entries) = &entries {
         let (csv_text, json_text) = manifest_texts(entries)?;
         for (path, text) in [(&csv, &csv_text), (&json, &json_text)] {
@@ -517,6 +525,7 @@ fn entry_of(name: &str, cert: &X509Certificate<'_>, der: &[u8]) -> Entry {
         serial: hex(cert.raw_serial(), ""),
         sha256: sha256_fingerprint(der),
         not_after: rfc3339(cert.validity().not_after.to_datetime()),
+        revoked: String::new(),
     }
 }
 
@@ -606,6 +615,7 @@ fn make_fleet(
                     serial: hex(&signed.serial, ""),
                     sha256: sha256_fingerprint(&signed.der),
                     not_after: rfc3339(signed.not_after),
+                    revoked: String::new(),
                 },
             ))
         })
@@ -648,9 +658,9 @@ fn csv_cell(value: &str) -> String {
 
 fn manifest_texts(entries: &[Entry]) -> Result<(String, String), Error> {
     let mut csv = String::with_capacity(entries.len() * 180 + 40);
-    csv.push_str("name,serial,sha256,not_after\n");
+    csv.push_str("name,serial,sha256,not_after,revoked\n");
     for e in entries {
-        let cells = [&e.name, &e.serial, &e.sha256, &e.not_after].map(|c| csv_cell(c));
+        let cells = [&e.name, &e.serial, &e.sha256, &e.not_after, &e.revoked].map(|c| csv_cell(c));
         csv.push_str(&cells.join(","));
         csv.push('\n');
     }

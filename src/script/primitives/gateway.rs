@@ -15,11 +15,11 @@ use crate::gateway::{probe, Gateway, ProbeOptions, ProbeResult, ServeConfig};
 use crate::script::Context;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
-    bound!(reg, ctx, "serve", "serve(opts: map) -> map", "Start the local mTLS gateway for the rest of the run. opts: cert, key, chain, truststore, listen (default 127.0.0.1:0). Returns #{ addr, port, url }.", |c, opts: Map| -> Map { serve(c, &opts) });
+    bound!(reg, ctx, "serve", "serve(opts: map) -> map", "Start the local mTLS gateway for the rest of the run. opts: cert, key, chain, truststore, listen (default 127.0.0.1:0), crl (revocation lists: a client they name gets 403). Returns #{ addr, port, url }.", |c, opts: Map| -> Map { serve(c, &opts) });
     bound!(reg, ctx, "probe", "probe(url: string, opts: map) -> map", "HTTPS request to `url`. opts: cert, key (client identity), ca (roots), resolve (\"ip:port\" to connect to), timeout_ms. Returns #{ ok, status, body, json, headers, server_chain, tls_version, error, failed_at (resolve|connect|handshake|request|timeout), refused }.", |c, url: &str, opts: Map| -> Map { probe_url(c, url, &opts) });
 }
 
-const SERVE_OPTIONS: [&str; 5] = ["cert", "key", "chain", "truststore", "listen"];
+const SERVE_OPTIONS: [&str; 6] = ["cert", "key", "chain", "truststore", "listen", "crl"];
 
 fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let o = Opts::new("serve", map);
@@ -39,6 +39,7 @@ fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let key = o.str("key")?;
     let chain = o.opt_str("chain")?;
     let truststore = o.str("truststore")?;
+    let crl = o.opt_str("crl")?;
     let mut action = Action::new(
         Op::Create,
         Kind::LocalGateway,
@@ -50,6 +51,9 @@ fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
     if let Some(chain) = &chain {
         action = action.arg("chain", chain);
     }
+    if let Some(crl) = &crl {
+        action = action.arg("crl", crl);
+    }
     action = action.arg("key", &key);
     let cfg = ServeConfig {
         cert: ctx.workdir.path_for_reading(&cert)?,
@@ -60,6 +64,10 @@ fn serve(ctx: &Context, map: &Map) -> Result<Map, Error> {
             .transpose()?,
         truststore: ctx.workdir.path_for_reading(&truststore)?,
         listen,
+        crl: crl
+            .as_deref()
+            .map(|c| ctx.workdir.path_for_reading(c))
+            .transpose()?,
     };
     let started = ctx.effects.apply(action, || {
         let gateway = ctx.block_on(Gateway::start(&cfg))??;

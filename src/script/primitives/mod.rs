@@ -11,6 +11,7 @@ mod gateway;
 mod issuer;
 mod lock;
 mod pki;
+mod revoke;
 
 use std::rc::Rc;
 
@@ -98,6 +99,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     fleet::register(&mut reg, ctx);
     csr::register(&mut reg, ctx);
     bundle::register(&mut reg, ctx);
+    revoke::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";
