@@ -8,6 +8,7 @@
 
 mod acm;
 mod apigateway;
+mod authorizer;
 mod checks;
 mod lock;
 
@@ -212,6 +213,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     acm::register(reg, ctx);
     apigateway::register(reg, ctx);
     rollover::register(reg, ctx);
+    authorizer::register(reg, ctx);
 }
 
 fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
