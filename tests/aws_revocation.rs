@@ -1,8 +1,15 @@
 //! Revocation enforced on API Gateway (issue 21, item 2): the authorizer's own unit tests,
 //! and `setup.rhai --var revocation=true` against moto.
 
+use crate::support;
+
+use mtls::aws::Aws;
+use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
+use support::cli::{mtls_env, openssl, run_setup, Run};
+use support::moto::{Moto, RecordedRequest, ACCOUNT_ID};
+use support::realism::workdir_with_pki;
 
 /// The authorizer's unit tests (authorizer/test_authorizer.py) with API Gateway REQUEST
 /// events: not revoked -> allow, revoked -> deny, another issuer's serial -> allow, no
@@ -32,14 +39,6 @@ fn the_authorizer_passes_its_unit_tests() {
         );
     }
 }
-
-use crate::support;
-
-use mtls::aws::Aws;
-use serde_json::Value;
-use support::cli::{mtls_env, openssl, run_setup, Run};
-use support::moto::{Moto, RecordedRequest, ACCOUNT_ID};
-use support::realism::workdir_with_pki;
 
 const DOMAIN: &str = "api.example.com";
 const BUCKET: &str = "trust-store-123456789012";
@@ -374,4 +373,51 @@ fn setup_with_revocation_deploys_the_authorizer_keeps_it_mends_drift_and_teardow
         .block_on(aws.apigateway().find_rest_api("PetStore"))
         .unwrap()
         .is_none());
+}
+
+/// Offline, `plan setup.rhai --var revocation=true` shows each part of the authorizer to
+/// be made (nothing looked up), and the CRL is checked before anything else: a tampered
+/// one stops the plan.
+#[test]
+fn an_offline_plan_shows_the_authorizer_and_a_tampered_crl_is_refused() {
+    let tmp = workdir_with_pki(DOMAIN);
+    let dir = tmp.path();
+    let args = [
+        "plan",
+        "setup.rhai",
+        "--var",
+        "domain=api.example.com",
+        "--var",
+        "revocation=true",
+    ];
+    let plan = mtls_env(dir, &args, &[]);
+    assert!(plan.status.success(), "{}", plan.all());
+    // Columns are as wide as the longest kind: compared with single spaces.
+    let words = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for line in [
+        "+ s3 object s3://trust-store-(known after apply)/api.example.com/revoked.json",
+        "+ iam role mtls-revocation-api-example-com",
+        "+ iam role policy mtls-revocation-api-example-com/mtls-revocation-list-and-logs",
+        "+ lambda function mtls-revocation-api-example-com",
+        "+ lambda permission mtls-revocation-api-example-com invoked by apigateway.amazonaws.com",
+        "+ api authorizer (known after apply)/mtls-revocation",
+        "+ api method authorization (known after apply) methods",
+    ] {
+        assert!(words.contains(line), "no `{line}` in:\n{}", plan.stdout);
+    }
+    // A CRL whose signature was tampered with: refused before any change.
+    revoke_with_openssl(dir, "client.pem");
+    let crl = pem::parse(std::fs::read(dir.join("RootCA.crl.pem")).unwrap()).unwrap();
+    let mut der = crl.contents().to_vec();
+    let last = der.len() - 1;
+    der[last] ^= 1;
+    let tampered = pem::encode(&pem::Pem::new("X509 CRL", der));
+    std::fs::write(dir.join("RootCA.crl.pem"), tampered).unwrap();
+    let refused = mtls_env(dir, &args, &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.all());
+    assert!(
+        refused.stderr.contains("signature does not verify"),
+        "{}",
+        refused.all()
+    );
 }

@@ -12,16 +12,17 @@ use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
 use super::lock::hold_domain;
-use super::{delete_if, display, map, shown, tags, text, unknown_or, TAG_DOMAIN};
+use super::{display, map, tags, text, unknown_or, TAG_DOMAIN};
 use crate::aws::apigateway::authorizers::{
     authorizers_source_arn, lambda_invocation_uri, Authorizer, MethodAuth,
 };
 use crate::aws::apigateway::partition;
+use crate::aws::iam::Role;
 use crate::aws::lambda::{code_sha256, zip_one_file, Function, FunctionSpec, RUNTIME};
 use crate::aws::s3::{sha256_hex, ObjectHead};
 use crate::effects::{Kind, Op};
 use crate::error::Error;
-use crate::reconcile::{self, known, Change, Diff, Known, Observed};
+use crate::reconcile::{self, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
@@ -144,7 +145,7 @@ fn pem_der(
 /// An object mtls wrote: kept when its `sha256` metadata is the body's.
 fn diff_object(sha256: &Known<String>, observed: &Observed<ObjectHead>) -> Diff<()> {
     match observed {
-        Observed::Present(h) if sha256.is_some() && h.sha256 == *sha256 => {
+        Observed::Present(h) if sha256.is_known() && h.sha256.as_ref() == sha256.get() => {
             Diff::Keep("same content")
         }
         Observed::Present(_) => Diff::Update(vec![Change {
@@ -164,33 +165,28 @@ fn ensure_object(
     file: &str,
     body: &Known<Vec<u8>>,
     content_type: &str,
-) -> Result<&'static str, Error> {
-    let sha = body.as_ref().map(|b| sha256_hex(b));
-    let observed = match bucket {
-        Some(b) => Observed::from_read(ctx.read(|aws| aws.s3().head_object(b, key, None))?),
+) -> Result<Op, Error> {
+    let sha = body.map(|b| sha256_hex(b));
+    let observed = match bucket.get() {
+        Some(b) => ctx.observe(|aws| aws.s3().head_object(b, key, None))?,
         None => Observed::NotLookedUp,
     };
     let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::S3Object,
         &format!("s3://{target_bucket}/{key}"),
-        observed.looked_up(),
+        &observed,
         &diff_object(&sha, &observed),
-        |a| a.arg("file", file).arg_maybe("sha256", sha.clone()),
+        |a| a.arg("file", file).arg_maybe("sha256", sha.get()),
         || {
-            let bucket = known(bucket, "the bucket name")?;
-            let body = body.as_ref().ok_or_else(|| {
-                Error::internal("upload the revocation list", "it was still unknown")
-            })?;
+            let (bucket, body) = (bucket.known("the bucket name")?, body.known("the list")?);
             ctx.write(|aws| aws.s3().put_object(bucket, key, body, content_type))
                 .map(|_| ())
         },
     )?;
-    Ok(op.name())
+    Ok(op)
 }
 
-/// The index of the CRL `crl` of the CA `ca` (files in the working folder), and how many
-/// certificates it revokes; `None` in a plan where an earlier step makes a file.
 fn local_index(
     ctx: &Context,
     ca: &str,
@@ -233,7 +229,7 @@ fn publish(
 ) -> Result<Map, Error> {
     super::check_domain("revocation_publish", domain)?;
     let target_bucket = display(bucket);
-    let bucket = text("revocation_publish", "bucket", bucket)?;
+    let bucket = Known::from(text("revocation_publish", "bucket", bucket)?);
     super::check_bucket("revocation_publish", "bucket", bucket.as_deref())?;
     // Files an earlier step of a plan makes are known once applied.
     let local = local_index(ctx, ca, crl)?;
@@ -247,13 +243,13 @@ fn publish(
         ),
     };
     let key = index_key(domain);
-    let status = ensure_object(
+    let op = ensure_object(
         ctx,
         &bucket,
         &target_bucket,
         &key,
         &format!("index of {crl}"),
-        &index,
+        &index.into(),
         "application/json",
     )?;
     let crl_key = format!("{domain}/{}", crl.rsplit('/').next().unwrap_or(crl));
@@ -264,12 +260,12 @@ fn publish(
             &target_bucket,
             &crl_key,
             crl,
-            &crl_body,
+            &crl_body.into(),
             "application/pkix-crl",
         )?;
     }
     Ok(map(vec![
-        ("bucket", unknown_or(bucket)),
+        ("bucket", unknown_or(bucket.into_option())),
         ("key", key.into()),
         ("crl_key", crl_key.into()),
         (
@@ -279,7 +275,7 @@ fn publish(
                 |n| Dynamic::from(n as i64),
             ),
         ),
-        ("status", status.into()),
+        ("status", op.name().into()),
     ]))
 }
 
@@ -323,26 +319,31 @@ fn same_json(text: Option<&str>, want: &Value) -> bool {
 
 /// The role: kept when its trust policy is Lambda's; a role of this name mtls did not
 /// make for the domain is refused.
-fn diff_role(
-    domain: &str,
-    name: &str,
-    observed: &Observed<crate::aws::iam::Role>,
-) -> Result<Diff<()>, Error> {
+/// The role: kept when its trust policy is Lambda's; a role of this name mtls did not
+/// make for the domain is refused.
+fn diff_role(domain: &str, name: &str, observed: &Observed<Role>) -> Result<Diff<()>, Error> {
     match observed {
-        Observed::Present(r) if r.tags.get(TAG_DOMAIN).map(String::as_str) != Some(domain) => Err(Error::invalid_argument(
-            "authorizer_ensure_role",
-            "domain",
-            format!("the IAM role {name} exists and is not tagged {TAG_DOMAIN}={domain}: mtls did not make it"),
-            "delete or rename that role, or deploy the authorizer for another domain",
-        )),
-        Observed::Present(r) if same_json(r.assume_role_policy.as_deref(), &trust_policy()) => Ok(Diff::Keep("exists, trusted by Lambda")),
-        Observed::Present(_) => Ok(Diff::Update(vec![Change { field: "AssumeRolePolicyDocument", patch: () }])),
+        Observed::Present(r) if r.tags.get(TAG_DOMAIN).map(String::as_str) != Some(domain) => {
+            Err(Error::invalid_argument(
+                "authorizer_ensure_role",
+                "domain",
+                format!("the IAM role {name} exists and is not tagged {TAG_DOMAIN}={domain}: mtls did not make it"),
+                "delete or rename that role, or deploy the authorizer for another domain",
+            ))
+        }
+        Observed::Present(r) if same_json(r.assume_role_policy.as_deref(), &trust_policy()) => {
+            Ok(Diff::Keep("exists, trusted by Lambda"))
+        }
+        Observed::Present(_) => Ok(Diff::Update(vec![Change {
+            field: "AssumeRolePolicyDocument",
+            patch: (),
+        }])),
         _ => Ok(Diff::Create),
     }
 }
 
 fn diff_policy(want: &Known<Value>, observed: &Observed<String>) -> Diff<()> {
-    match (observed, want) {
+    match (observed, want.get()) {
         (Observed::Present(doc), Some(want)) if same_json(Some(doc), want) => {
             Diff::Keep("same statements")
         }
@@ -354,19 +355,26 @@ fn diff_policy(want: &Known<Value>, observed: &Observed<String>) -> Diff<()> {
     }
 }
 
+/// The run's region and account, which ARNs name: unknown in an offline plan.
+fn region_and_account(ctx: &Context) -> Result<(Known<String>, Known<String>), Error> {
+    let region = ctx.observe(|aws| async move { Ok(Some(aws.region())) })?;
+    let account = ctx.observe(|aws| async move { aws.account_id().await.map(Some) })?;
+    Ok((region.into_present().into(), account.into_present().into()))
+}
+
 fn ensure_role(ctx: &Context, domain: &str, bucket: &Dynamic, key: &str) -> Result<Map, Error> {
     super::check_domain("authorizer_ensure_role", domain)?;
-    let bucket = text("authorizer_ensure_role", "bucket", bucket)?;
+    let bucket = Known::from(text("authorizer_ensure_role", "bucket", bucket)?);
     super::check_bucket("authorizer_ensure_role", "bucket", bucket.as_deref())?;
     super::check_object_key("authorizer_ensure_role", key)?;
     hold_domain(ctx, domain)?;
     let name = resource_name(domain);
-    let observed = Observed::from_read(ctx.read(|aws| aws.iam().role(&name))?);
+    let observed = ctx.observe(|aws| aws.iam().role(&name))?;
     let (op, created) = reconcile::apply(
         &ctx.effects,
         Kind::IamRole,
         &name,
-        observed.looked_up(),
+        &observed,
         &diff_role(domain, &name, &observed)?,
         |a| {
             a.arg("trust", "lambda.amazonaws.com")
@@ -390,32 +398,29 @@ fn ensure_role(ctx: &Context, domain: &str, bucket: &Dynamic, key: &str) -> Resu
         .flatten()
         .or_else(|| observed.present().map(|r| r.arn.clone()));
     // The policy names the account and region: known once AWS is read.
-    let region = ctx.read(|aws| async move { Ok(aws.region()) })?;
-    let account = ctx.read(|aws| aws.account_id())?;
-    let want = match (&region, &account, &bucket) {
-        (Some(r), Some(a), Some(b)) => Some(role_policy(r, a, b, key, &name)),
-        _ => None,
+    let (region, account) = region_and_account(ctx)?;
+    let want: Known<Value> = match (region.get(), account.get(), bucket.get()) {
+        (Some(r), Some(a), Some(b)) => Known::value(role_policy(r, a, b, key, &name)),
+        _ => Known::unknown(),
     };
-    let policy = match observed.present() {
-        Some(_) => Observed::from_read(ctx.read(|aws| aws.iam().role_policy(&name, POLICY_NAME))?),
-        None if observed.looked_up() => Observed::Absent,
-        None => Observed::NotLookedUp,
+    let policy = match observed {
+        Observed::Present(_) => ctx.observe(|aws| aws.iam().role_policy(&name, POLICY_NAME))?,
+        other => other.map(|_| String::new()),
     };
-    let object = format!("s3://{}/{key}", shown(&bucket));
+    let object = format!("s3://{}/{key}", bucket.shown());
     reconcile::apply(
         &ctx.effects,
         Kind::IamRolePolicy,
         &format!("{name}/{POLICY_NAME}"),
-        policy.looked_up(),
+        &policy,
         &diff_policy(&want, &policy),
         |a| {
             a.arg("s3:GetObject", &object)
                 .arg("logs", format!("/aws/lambda/{name}"))
         },
         || {
-            let doc = want.as_ref().map(Value::to_string);
-            let doc = known(&doc, "the role policy")?;
-            ctx.write(|aws| aws.iam().put_role_policy(&name, POLICY_NAME, doc))
+            let doc = want.known("the role policy")?.to_string();
+            ctx.write(|aws| aws.iam().put_role_policy(&name, POLICY_NAME, &doc))
         },
     )?;
     Ok(map(vec![
@@ -444,6 +449,8 @@ fn environment(bucket: &str, key: &str) -> BTreeMap<String, String> {
 
 /// What differs between the function and its spec: the code (by Lambda's CodeSha256),
 /// and the configuration (role, runtime, handler, environment).
+/// What differs between the function and its spec: the code (by Lambda's CodeSha256),
+/// and the configuration (role, runtime, handler, environment).
 fn diff_function(
     code: &str,
     role: &Known<String>,
@@ -462,8 +469,9 @@ fn diff_function(
     }
     let configured = f.runtime.as_deref() == Some(RUNTIME)
         && f.handler.as_deref() == Some(HANDLER)
-        && role.as_ref().is_some_and(|r| f.role.as_ref() == Some(r))
-        && env.as_ref() == Some(&f.environment);
+        && role.is_known()
+        && f.role.as_ref() == role.get()
+        && env.get() == Some(&f.environment);
     if !configured {
         changes.push(Change {
             field: "configuration",
@@ -481,36 +489,36 @@ fn ensure_function(
     key: &str,
 ) -> Result<Map, Error> {
     super::check_domain("authorizer_ensure_function", domain)?;
-    let role = text("authorizer_ensure_function", "role_arn", role)?;
-    let bucket = text("authorizer_ensure_function", "bucket", bucket)?;
+    let role = Known::from(text("authorizer_ensure_function", "role_arn", role)?);
+    let bucket = Known::from(text("authorizer_ensure_function", "bucket", bucket)?);
     super::check_bucket("authorizer_ensure_function", "bucket", bucket.as_deref())?;
     super::check_object_key("authorizer_ensure_function", key)?;
     hold_domain(ctx, domain)?;
     let name = resource_name(domain);
     let zip = package();
     let code = code_sha256(&zip);
-    let env = bucket.as_deref().map(|b| environment(b, key));
-    let observed = Observed::from_read(ctx.read(|aws| aws.lambda().function(&name))?);
+    let env = bucket.map(|b| environment(b, key));
+    let observed = ctx.observe(|aws| aws.lambda().function(&name))?;
     let diff = diff_function(&code, &role, &env, &observed);
     let (op, created) = reconcile::apply(
         &ctx.effects,
         Kind::LambdaFunction,
         &name,
-        observed.looked_up(),
+        &observed,
         &diff,
         |a| {
             a.arg("runtime", RUNTIME)
                 .arg("handler", HANDLER)
                 .arg("code_sha256", &code)
-                .arg("role", shown(&role))
+                .arg("role", role.shown())
         },
         || {
             let spec = FunctionSpec {
                 name: name.clone(),
-                role_arn: known(&role, "the role ARN")?.to_string(),
+                role_arn: role.known("the role ARN")?.clone(),
                 zip: zip.clone(),
                 handler: HANDLER.to_string(),
-                environment: env.clone().unwrap_or_default(),
+                environment: env.known("the environment")?.clone(),
                 tags: tags(domain, ROLE_TAG),
             };
             if observed.present().is_none() {
@@ -543,8 +551,8 @@ fn diff_authorizer(uri: &Known<String>, observed: &Observed<Authorizer>) -> Diff
     match observed {
         Observed::Present(a)
             if a.kind == "REQUEST"
-                && uri.is_some()
-                && a.uri == *uri
+                && uri.is_known()
+                && a.uri.as_ref() == uri.get()
                 && a.ttl_seconds.unwrap_or(0) == 0 =>
         {
             Diff::Keep("same function, TTL 0")
@@ -568,84 +576,80 @@ fn unguarded(methods: &[MethodAuth], id: Option<&str>) -> Vec<MethodAuth> {
         .collect()
 }
 
-fn ensure_attached(
-    ctx: &Context,
-    domain: &str,
-    api: &Dynamic,
-    stage: &str,
-    function: &Dynamic,
-) -> Result<Map, Error> {
-    super::check_domain("authorizer_ensure_attached", domain)?;
-    super::check_stage("authorizer_ensure_attached", stage)?;
-    let api_id = text("authorizer_ensure_attached", "api_id", api)?;
-    let function_arn = text("authorizer_ensure_attached", "function_arn", function)?;
-    hold_domain(ctx, domain)?;
-    let name = resource_name(domain);
-    let region = ctx.read(|aws| async move { Ok(aws.region()) })?;
-    let account = ctx.read(|aws| aws.account_id())?;
-
-    // Who may invoke the function: API Gateway, for this API's authorizers.
-    let sid = api_id.as_ref().map(|id| format!("mtls-apigateway-{id}"));
-    let source = match (&region, &account, &api_id) {
-        (Some(r), Some(a), Some(id)) => Some(authorizers_source_arn(r, a, id)),
-        _ => None,
+/// API Gateway may invoke the function `name` from the authorizers of `api_id`
+/// (AddPermission, one statement per API).
+fn ensure_permission(ctx: &Context, name: &str, api_id: &Known<String>) -> Result<(), Error> {
+    let (region, account) = region_and_account(ctx)?;
+    let sid = api_id.map(|id| format!("mtls-apigateway-{id}"));
+    let source: Known<String> = match (region.get(), account.get(), api_id.get()) {
+        (Some(r), Some(a), Some(id)) => Known::value(authorizers_source_arn(r, a, id)),
+        _ => Known::unknown(),
     };
-    let granted = match &sid {
-        Some(s) => ctx
-            .read(|aws| aws.lambda().permission_ids(&name))?
-            .map(|ids| ids.contains(s)),
-        None => None,
+    let granted = match sid.get() {
+        Some(sid) => ctx.observe(|aws| async move {
+            let ids = aws.lambda().permission_ids(name).await?;
+            Ok(ids.contains(sid).then_some(()))
+        })?,
+        None => Observed::NotLookedUp,
     };
-    let permission = match granted {
-        Some(true) => Diff::<()>::Keep("granted"),
+    let diff = match granted {
+        Observed::Present(()) => Diff::<()>::Keep("granted"),
         _ => Diff::Create,
     };
     reconcile::apply(
         &ctx.effects,
         Kind::LambdaPermission,
         &format!("{name} invoked by apigateway.amazonaws.com"),
-        granted.is_some(),
-        &permission,
-        |a| a.arg("source", shown(&source)),
+        &granted,
+        &diff,
+        |a| a.arg("source", source.shown()),
         || {
             let (sid, source) = (
-                known(&sid, "the statement id")?,
-                known(&source, "the source ARN")?,
+                sid.known("the statement id")?,
+                source.known("the source ARN")?,
             );
             ctx.write(|aws| {
                 aws.lambda()
-                    .add_permission(&name, sid, "apigateway.amazonaws.com", source)
+                    .add_permission(name, sid, "apigateway.amazonaws.com", source)
             })
         },
     )?;
+    Ok(())
+}
 
-    // The REQUEST authorizer.
-    let uri = match (&region, &function_arn) {
-        (Some(r), Some(f)) => Some(lambda_invocation_uri(r, f)),
-        _ => None,
+/// The REQUEST authorizer on the API, invoking `function_arn`; returns its operation and id.
+fn ensure_request_authorizer(
+    ctx: &Context,
+    api_id: &Known<String>,
+    function_arn: &Known<String>,
+) -> Result<(Op, Known<String>), Error> {
+    let (region, _) = region_and_account(ctx)?;
+    let uri: Known<String> = match (region.get(), function_arn.get()) {
+        (Some(r), Some(f)) => Known::value(lambda_invocation_uri(r, f)),
+        _ => Known::unknown(),
     };
-    let found = match &api_id {
-        Some(id) => ctx
-            .read(|aws| aws.apigateway().authorizers(id))?
-            .map(|all| all.into_iter().find(|a| a.name == AUTHORIZER_NAME)),
-        None => None,
+    let observed = match api_id.get() {
+        Some(id) => ctx.observe(|aws| async move {
+            let all = aws.apigateway().authorizers(id).await?;
+            Ok(all.into_iter().find(|a| a.name == AUTHORIZER_NAME))
+        })?,
+        None => Observed::NotLookedUp,
     };
-    let observed = Observed::from_read(found);
     let (op, created) = reconcile::apply(
         &ctx.effects,
         Kind::ApiAuthorizer,
-        &format!("{}/{AUTHORIZER_NAME}", shown(&api_id)),
-        observed.looked_up(),
+        &format!("{}/{AUTHORIZER_NAME}", api_id.shown()),
+        &observed,
         &diff_authorizer(&uri, &observed),
         |a| {
             a.arg("type", "REQUEST")
                 .arg("ttl", 0)
-                .arg("function", shown(&function_arn))
+                .arg("function", function_arn.shown())
         },
         || {
             let (id, uri) = (
-                known(&api_id, "the REST API id")?,
-                known(&uri, "the function URI")?,
+                api_id.known("the REST API id")?,
+                uri.known("the function URI")?,
             );
             match observed.present() {
                 Some(a) => ctx
@@ -660,19 +664,32 @@ fn ensure_attached(
             }
         },
     )?;
-    let authorizer_id = created
+    let id = created
         .flatten()
         .or_else(|| observed.present().map(|a| a.id.clone()));
+    Ok((op, id.into()))
+}
 
-    // Every method guarded by it; the stage deployed again so that it takes effect.
-    let methods = match &api_id {
-        Some(id) => ctx.read(|aws| aws.apigateway().method_authorizations(id))?,
-        None => None,
-    };
-    let todo = methods
-        .as_deref()
-        .map(|m| unguarded(m, authorizer_id.as_deref()));
-    let attach = match &todo {
+/// Every method of the API guarded by `authorizer_id`, then `stage` deployed again so
+/// that the change reaches clients (a REST API's changes take effect with a deployment:
+/// API Gateway developer guide, how-to-deploy-api).
+fn ensure_methods_guarded(
+    ctx: &Context,
+    api_id: &Known<String>,
+    stage: &str,
+    authorizer_id: &Known<String>,
+) -> Result<Op, Error> {
+    let observed =
+        match api_id.get() {
+            Some(id) => ctx.observe(|aws| async move {
+                aws.apigateway().method_authorizations(id).await.map(Some)
+            })?,
+            None => Observed::NotLookedUp,
+        };
+    let todo = observed
+        .clone()
+        .map(|m| unguarded(&m, authorizer_id.as_deref()));
+    let diff = match todo.present() {
         Some(t) if t.is_empty() => Diff::Keep("every method guarded"),
         Some(_) => Diff::Update(vec![Change {
             field: "authorizationType",
@@ -680,33 +697,27 @@ fn ensure_attached(
         }]),
         None => Diff::Create,
     };
-    let listed = todo.as_ref().map(|t| {
+    let listed = todo.present().map(|t| {
         t.iter()
             .map(|m| format!("{} {}", m.http_method, m.path))
             .collect::<Vec<_>>()
             .join(", ")
     });
-    let target = format!("{} methods", shown(&api_id));
-    let (attach_op, _) = reconcile::apply(
+    let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::ApiMethodAuthorization,
-        &target,
-        methods.is_some(),
-        &attach,
+        &format!("{} methods", api_id.shown()),
+        &observed,
+        &diff,
         |a| {
             a.arg("authorizationType", "CUSTOM")
                 .arg_maybe("methods", listed.clone())
                 .arg("redeploy", stage)
         },
         || {
-            let id = known(&api_id, "the REST API id")?;
-            let authorizer = known(&authorizer_id, "the authorizer id")?;
-            // In a live run the methods were read before this work.
-            let all = match &todo {
-                Some(t) => t.clone(),
-                None => ctx.write(|aws| aws.apigateway().method_authorizations(id))?,
-            };
-            for m in unguarded(&all, Some(authorizer)) {
+            let id = api_id.known("the REST API id")?;
+            let authorizer = authorizer_id.known("the authorizer id")?;
+            for m in todo.present().into_iter().flatten() {
                 ctx.write(|aws| {
                     aws.apigateway().set_method_authorizer(
                         id,
@@ -716,19 +727,36 @@ fn ensure_attached(
                     )
                 })?;
             }
-            ctx.write(|aws| {
-                aws.apigateway().create_deployment(
-                    id,
-                    stage,
-                    Some("revocation authorizer attached by mtls"),
-                )
-            })
-            .map(|_| ())
+            let why = "revocation authorizer attached by mtls";
+            ctx.write(|aws| aws.apigateway().create_deployment(id, stage, Some(why)))
+                .map(|_| ())
         },
     )?;
-    let status = if attach_op == Op::Keep { op } else { attach_op };
+    Ok(op)
+}
+
+fn ensure_attached(
+    ctx: &Context,
+    domain: &str,
+    api: &Dynamic,
+    stage: &str,
+    function: &Dynamic,
+) -> Result<Map, Error> {
+    super::check_domain("authorizer_ensure_attached", domain)?;
+    super::check_stage("authorizer_ensure_attached", stage)?;
+    let api_id = Known::from(text("authorizer_ensure_attached", "api_id", api)?);
+    let function_arn = Known::from(text(
+        "authorizer_ensure_attached",
+        "function_arn",
+        function,
+    )?);
+    hold_domain(ctx, domain)?;
+    ensure_permission(ctx, &resource_name(domain), &api_id)?;
+    let (op, authorizer_id) = ensure_request_authorizer(ctx, &api_id, &function_arn)?;
+    let guarded = ensure_methods_guarded(ctx, &api_id, stage, &authorizer_id)?;
+    let status = if guarded == Op::Keep { op } else { guarded };
     Ok(map(vec![
-        ("authorizer_id", unknown_or(authorizer_id)),
+        ("authorizer_id", unknown_or(authorizer_id.into_option())),
         ("status", status.name().into()),
     ]))
 }
@@ -738,52 +766,51 @@ fn ensure_attached(
 fn delete(ctx: &Context, domain: &str, bucket: &Dynamic) -> Result<(), Error> {
     super::check_domain("authorizer_delete", domain)?;
     let target_bucket = display(bucket);
-    let bucket = text("authorizer_delete", "bucket", bucket)?;
+    let bucket = Known::from(text("authorizer_delete", "bucket", bucket)?);
     super::check_bucket("authorizer_delete", "bucket", bucket.as_deref())?;
     hold_domain(ctx, domain)?;
     let name = resource_name(domain);
-    // Only what mtls made for this domain (its tags).
-    let function = ctx.read(|aws| aws.lambda().function(&name))?;
-    delete_if(
-        ctx,
-        function.as_ref().map(Option::is_some),
-        Kind::LambdaFunction,
-        &name,
-        || ctx.write(|aws| aws.lambda().delete_function(&name)),
-    )?;
-    let role = ctx.read(|aws| aws.iam().role(&name))?;
-    let ours = role.as_ref().map(|r| {
-        r.as_ref()
-            .is_some_and(|r| r.tags.get(TAG_DOMAIN).map(String::as_str) == Some(domain))
-    });
-    delete_if(ctx, ours, Kind::IamRole, &name, || {
+    let function = ctx.observe(|aws| aws.lambda().function(&name))?;
+    reconcile::delete(&ctx.effects, Kind::LambdaFunction, &name, &function, |_| {
+        ctx.write(|aws| aws.lambda().delete_function(&name))
+    })?;
+    // Only a role mtls made for this domain (its tag).
+    let role = ctx
+        .observe(|aws| aws.iam().role(&name))?
+        .and_then(|r| (r.tags.get(TAG_DOMAIN).map(String::as_str) == Some(domain)).then_some(r));
+    reconcile::delete(&ctx.effects, Kind::IamRole, &name, &role, |_| {
         ctx.write(|aws| aws.iam().delete_role_policy(&name, POLICY_NAME))?;
         ctx.write(|aws| aws.iam().delete_role(&name))
     })?;
+    // Every version of the published list and CRL.
     let prefix = format!("{domain}/");
-    let versions = match &bucket {
-        Some(b) => ctx.read(|aws| aws.s3().list_object_versions(b, Some(&prefix)))?,
-        None => None,
-    };
     let published = [index_key(domain), format!("{domain}/RootCA.crl.pem")];
-    let ours: Option<Vec<_>> = versions.map(|v| {
-        v.into_iter()
-            .filter(|v| published.contains(&v.key))
-            .collect()
-    });
-    delete_if(
-        ctx,
-        ours.as_ref().map(|v| !v.is_empty()),
+    let versions = match bucket.get() {
+        Some(b) => ctx.observe(|aws| async move {
+            let all = aws.s3().list_object_versions(b, Some(&prefix)).await?;
+            let ours: Vec<_> = all
+                .into_iter()
+                .filter(|v| published.contains(&v.key))
+                .collect();
+            Ok(Some(ours).filter(|o| !o.is_empty()))
+        })?,
+        None => Observed::NotLookedUp,
+    };
+    reconcile::delete_described(
+        &ctx.effects,
         Kind::S3Object,
-        &format!("s3://{target_bucket}/{}", published[0]),
-        || {
-            let b = known(&bucket, "the bucket name")?;
-            for v in ours.iter().flatten() {
+        &format!("s3://{target_bucket}/{}", index_key(domain)),
+        &versions,
+        |a, v| a.arg("versions", v.len()),
+        |versions| {
+            let b = bucket.known("the bucket name")?;
+            for v in versions {
                 ctx.write(|aws| aws.s3().delete_object_version(b, &v.key, &v.version_id))?;
             }
             Ok(())
         },
-    )
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -824,13 +851,13 @@ mod tests {
 
     #[test]
     fn function_diffs() {
-        let env = Some(environment("b", "k"));
-        let role = Some("arn:role".to_string());
+        let env = Known::value(environment("b", "k"));
+        let role = Known::value("arn:role".to_string());
         let f = |sha: &str, handler: &str| {
             Observed::Present(Function {
                 arn: "arn:fn".into(),
                 code_sha256: Some(sha.into()),
-                role: role.clone(),
+                role: role.get().cloned(),
                 runtime: Some(RUNTIME.into()),
                 handler: Some(handler.into()),
                 environment: environment("b", "k"),
@@ -861,12 +888,12 @@ mod tests {
         let want = role_policy("us-east-1", "123456789012", "b", "d/revoked.json", "fn");
         let spaced = serde_json::to_string_pretty(&want).unwrap();
         assert_eq!(
-            diff_policy(&Some(want.clone()), &Observed::Present(spaced)),
+            diff_policy(&Known::value(want.clone()), &Observed::Present(spaced)),
             Diff::Keep("same statements")
         );
         let wider = role_policy("us-east-1", "123456789012", "b", "*", "fn").to_string();
         assert_eq!(
-            diff_policy(&Some(want), &Observed::Present(wider)).op(),
+            diff_policy(&Known::value(want), &Observed::Present(wider)).op(),
             crate::effects::Op::Update
         );
     }
@@ -928,16 +955,20 @@ mod index_tests {
         let index: Value = serde_json::from_str(&index).unwrap();
         assert_eq!(count, 2);
         assert_eq!(index["format"], INDEX_FORMAT);
-        assert_eq!(
-            index["issuers"]["C=JP,O=Example,CN=mtls root CA"],
-            json!(["1a2b", "7f"])
-        );
+        // One issuer: the CA's subject in its certificate's order (rcgen's here), as
+        // API Gateway writes an issuerDN.
+        let issuers = index["issuers"].as_object().unwrap();
+        let (dn, serials) = issuers.iter().next().unwrap();
+        assert_eq!(issuers.len(), 1, "{index}");
+        let mut parts: Vec<&str> = dn.split(',').collect();
+        parts.sort();
+        assert_eq!(parts, ["C=JP", "CN=mtls root CA", "O=Example"], "{index}");
+        assert_eq!(serials, &json!(["1a2b", "7f"]));
         // No CRL yet: the CA, nothing revoked.
         let (empty, count) = revocation_index("RootCA.pem", &der, None).unwrap();
         assert_eq!(count, 0);
         assert_eq!(
-            serde_json::from_str::<Value>(&empty).unwrap()["issuers"]
-                ["C=JP,O=Example,CN=mtls root CA"],
+            serde_json::from_str::<Value>(&empty).unwrap()["issuers"][dn.as_str()],
             json!([])
         );
     }
