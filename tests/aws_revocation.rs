@@ -421,3 +421,31 @@ fn an_offline_plan_shows_the_authorizer_and_a_tampered_crl_is_refused() {
         refused.all()
     );
 }
+
+/// The deployment package is a .zip that Python's zipfile (as Lambda's unzip) reads back:
+/// one file, authorizer.py, with its bytes and CRC intact.
+#[test]
+fn the_function_package_is_a_zip_holding_the_authorizer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read(root.join("authorizer/authorizer.py")).unwrap();
+    let zip = mtls::aws::lambda::zip_one_file("authorizer.py", &source);
+    let file = tmp.path().join("function.zip");
+    std::fs::write(&file, &zip).unwrap();
+    let check = "import sys, zipfile\n\
+                 z = zipfile.ZipFile(sys.argv[1])\n\
+                 assert z.testzip() is None\n\
+                 assert z.namelist() == ['authorizer.py'], z.namelist()\n\
+                 sys.stdout.buffer.write(z.read('authorizer.py'))";
+    let out = Command::new("python3")
+        .args(["-c", check])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, source);
+}
