@@ -19,6 +19,7 @@ Standard library only (Python 3.12 runtime): the S3 read is signed here with the
 function's role credentials (Signature Version 4), so the zip is this one file.
 """
 
+import bisect
 import datetime
 import hashlib
 import hmac
@@ -50,14 +51,26 @@ def canonical_serial(serial):
 
 
 def parse_index(body):
-    """The published index -> {canonical issuer: frozenset of canonical serials}."""
+    """The published index -> {canonical issuer: sorted list of canonical serials}.
+
+    A sorted list, searched by bisection, rather than a set: building a set of 100,000
+    strings costs twice the JSON parse at a cold start, and a bisection of 100,000 entries
+    is 17 comparisons. mtls writes the serials sorted; sorting them again here costs one
+    pass over a sorted list, and keeps a hand-edited list correct.
+    """
     index = json.loads(body)
     if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT:
         raise ValueError(f"not an {INDEX_FORMAT} document")
-    return {
-        canonical_issuer(issuer): frozenset(serials)
-        for issuer, serials in index["issuers"].items()
-    }
+    by_issuer = {}
+    for issuer, serials in index["issuers"].items():
+        serials.sort()
+        by_issuer[canonical_issuer(issuer)] = serials
+    return by_issuer
+
+
+def _contains(sorted_list, item):
+    i = bisect.bisect_left(sorted_list, item)
+    return i < len(sorted_list) and sorted_list[i] == item
 
 
 class RevocationList:
@@ -97,7 +110,7 @@ class RevocationList:
         if issuer is None:
             issuer = self._issuers[issuer_dn] = canonical_issuer(issuer_dn)
         serials = self._by_issuer.get(issuer)
-        return serials is not None and canonical_serial(serial_number) in serials
+        return serials is not None and _contains(serials, canonical_serial(serial_number))
 
 
 def _sign(key, text):

@@ -61,7 +61,8 @@ def effect(answer):
 
 class Decisions(unittest.TestCase):
     def setUp(self):
-        self.s3 = StubS3(index({ROOT: ["1a2b3c", "ff"]}))
+        # Not sorted, as a hand-edited list might be.
+        self.s3 = StubS3(index({ROOT: ["ff", "1a2b3c"]}))
         self.clock = [0.0]
         self.list = authorizer.RevocationList(self.s3.fetch, 30, clock=lambda: self.clock[0])
 
