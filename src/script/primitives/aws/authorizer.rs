@@ -782,16 +782,15 @@ fn delete(ctx: &Context, domain: &str, bucket: &Dynamic) -> Result<(), Error> {
         ctx.write(|aws| aws.iam().delete_role_policy(&name, POLICY_NAME))?;
         ctx.write(|aws| aws.iam().delete_role(&name))
     })?;
-    // Every version of the published list and CRL.
+    // Every version of the published list and of the CRLs beside it (`--var crl` may
+    // name another file than RootCA.crl.pem).
     let prefix = format!("{domain}/");
-    let published = [index_key(domain), format!("{domain}/RootCA.crl.pem")];
+    let index = index_key(domain);
+    let published = |key: &str| key == index || key.ends_with(".crl.pem");
     let versions = match bucket.get() {
         Some(b) => ctx.observe(|aws| async move {
             let all = aws.s3().list_object_versions(b, Some(&prefix)).await?;
-            let ours: Vec<_> = all
-                .into_iter()
-                .filter(|v| published.contains(&v.key))
-                .collect();
+            let ours: Vec<_> = all.into_iter().filter(|v| published(&v.key)).collect();
             Ok(Some(ours).filter(|o| !o.is_empty()))
         })?,
         None => Observed::NotLookedUp,
