@@ -117,45 +117,53 @@ def _sign(key, text):
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def signed_headers(host, path, region, environ, now, extra=None):
+    """The headers of a GET of `path` on `host` (S3), signed with Signature Version 4
+    (Amazon S3 API reference, "Authenticating Requests (AWS Signature Version 4)"), with
+    the role's credentials from `environ`; `extra` headers are signed too."""
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    day = amz_date[:8]
+    headers = {"host": host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": amz_date}
+    headers.update(extra or {})
+    token = environ.get("AWS_SESSION_TOKEN")
+    if token:
+        headers["x-amz-security-token"] = token
+    names = sorted(headers)
+    signed = ";".join(names)
+    canonical = "\n".join(
+        ["GET", path, ""] + [f"{k}:{headers[k]}" for k in names] + ["", signed, EMPTY_SHA256]
+    )
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = _sign(("AWS4" + environ["AWS_SECRET_ACCESS_KEY"]).encode(), day)
+    for part in (region, "s3", "aws4_request"):
+        key = _sign(key, part)
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={environ['AWS_ACCESS_KEY_ID']}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
+    return headers
+
+
 def s3_fetcher(bucket, key, region, environ=os.environ):
-    """A conditional GET of s3://bucket/key, signed with the role's credentials (Amazon S3
-    API reference, "Authenticating Requests (AWS Signature Version 4)"; GetObject's
-    If-None-Match answers 304 Not Modified when the ETag matches)."""
+    """A conditional GET of s3://bucket/key (GetObject's If-None-Match answers 304 Not
+    Modified while the ETag is the same: Amazon S3 API reference, GetObject)."""
     # Virtual-hosted style, except for bucket names with dots (their TLS names would not match).
+    quoted = urllib.parse.quote(key, safe="/-_.~")
     if "." in bucket:
-        host = f"s3.{region}.amazonaws.com"
-        path = f"/{bucket}/{urllib.parse.quote(key, safe='/-_.~')}"
+        host, path = f"s3.{region}.amazonaws.com", f"/{bucket}/{quoted}"
     else:
-        host = f"{bucket}.s3.{region}.amazonaws.com"
-        path = f"/{urllib.parse.quote(key, safe='/-_.~')}"
-    empty = hashlib.sha256(b"").hexdigest()
+        host, path = f"{bucket}.s3.{region}.amazonaws.com", f"/{quoted}"
 
     def fetch(etag):
         now = datetime.datetime.now(datetime.timezone.utc)
-        amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-        day = amz_date[:8]
-        headers = {"host": host, "x-amz-content-sha256": empty, "x-amz-date": amz_date}
-        token = environ.get("AWS_SESSION_TOKEN")
-        if token:
-            headers["x-amz-security-token"] = token
-        signed = ";".join(sorted(headers))
-        canonical = "\n".join(
-            ["GET", path, ""]
-            + [f"{k}:{headers[k]}" for k in sorted(headers)]
-            + ["", signed, empty]
-        )
-        scope = f"{day}/{region}/s3/aws4_request"
-        to_sign = "\n".join(
-            ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-        )
-        k = _sign(("AWS4" + environ["AWS_SECRET_ACCESS_KEY"]).encode(), day)
-        for part in (region, "s3", "aws4_request"):
-            k = _sign(k, part)
-        signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={environ['AWS_ACCESS_KEY_ID']}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}"
-        )
+        headers = signed_headers(host, path, region, environ, now)
         if etag:
             headers["if-none-match"] = etag
         request = urllib.request.Request(f"https://{host}{path}", headers=headers)

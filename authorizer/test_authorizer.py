@@ -133,5 +133,30 @@ class Decisions(unittest.TestCase):
             authorizer.parse_index(b'{"issuers": {}}')
 
 
+class Signing(unittest.TestCase):
+    def test_the_s3_signature_is_aws_s_own_example(self):
+        # Amazon S3 API reference, "Signature Calculations for the Authorization Header:
+        # Transferring Payload in a Single Chunk", Example: GET Object.
+        import datetime
+
+        headers = authorizer.signed_headers(
+            "examplebucket.s3.amazonaws.com",
+            "/test.txt",
+            "us-east-1",
+            {
+                "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+                "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            },
+            datetime.datetime(2013, 5, 24, tzinfo=datetime.timezone.utc),
+            {"range": "bytes=0-9"},
+        )
+        self.assertEqual(
+            headers["authorization"],
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+        )
+
+
 if __name__ == "__main__":
     unittest.main()
