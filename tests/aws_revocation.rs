@@ -373,6 +373,15 @@ fn setup_with_revocation_deploys_the_authorizer_keeps_it_mends_drift_and_teardow
         .block_on(aws.apigateway().find_rest_api("PetStore"))
         .unwrap()
         .is_none());
+    // Again (the bucket gone too): nothing to find, nothing changed.
+    moto.reset_recording();
+    let again = mtls_env(
+        dir,
+        &["run", "teardown.rhai", "--var", "domain=api.example.com"],
+        &moto.env(),
+    );
+    assert!(again.status.success(), "{}", again.all());
+    assert_eq!(mutating(&moto), Vec::<String>::new());
 }
 
 /// Offline, `plan setup.rhai --var revocation=true` shows each part of the authorizer to

@@ -789,7 +789,12 @@ fn delete(ctx: &Context, domain: &str, bucket: &Dynamic) -> Result<(), Error> {
     let published = |key: &str| key == index || key.ends_with(".crl.pem");
     let versions = match bucket.get() {
         Some(b) => ctx.observe(|aws| async move {
-            let all = aws.s3().list_object_versions(b, Some(&prefix)).await?;
+            // No bucket (a teardown that ran before): nothing of ours is left in it.
+            let all = match aws.s3().list_object_versions(b, Some(&prefix)).await {
+                Ok(all) => all,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
             let ours: Vec<_> = all.into_iter().filter(|v| published(&v.key)).collect();
             Ok(Some(ours).filter(|o| !o.is_empty()))
         })?,
