@@ -12,6 +12,7 @@ mod aws_faults;
 mod aws_interrupts;
 mod aws_realism;
 mod aws_region;
+mod aws_revocation;
 mod aws_route53;
 mod aws_s3;
 mod aws_setup;

@@ -12,6 +12,10 @@ use super::{local_code, AwsError, SdkResultExt, Tags, Wait};
 
 const SERVICE: &str = "apigateway";
 
+pub mod authorizers;
+
+pub use crate::petstore::API_NAME as PETSTORE_API_NAME;
+
 /// The base path API Gateway reports for a mapping at the domain's root.
 pub const ROOT_BASE_PATH: &str = "(none)";
 
@@ -807,7 +811,7 @@ impl ApiGateway {
 
 /// The base path as the mapping URLs spell it.
 /// The ARN partition of a region (`aws`, `aws-cn`, `aws-us-gov`, ...), as AWS names them.
-fn partition(region: &str) -> &'static str {
+pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

@@ -17,6 +17,8 @@
 pub mod acm;
 pub mod apigateway;
 mod error;
+pub mod iam;
+pub mod lambda;
 pub mod regions;
 pub mod route53;
 pub mod s3;
@@ -48,7 +50,7 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
 }
 
-/// Connected clients for the five services the walkthrough uses.
+/// Connected clients for the services mtls uses.
 #[derive(Debug, Clone)]
 pub struct Aws {
     region: String,
@@ -57,6 +59,8 @@ pub struct Aws {
     apigateway: apigateway::ApiGateway,
     route53: route53::Route53,
     sts: sts::Sts,
+    lambda: lambda::Lambda,
+    iam: iam::Iam,
 }
 
 impl Aws {
@@ -115,6 +119,8 @@ impl Aws {
             apigateway: apigateway::ApiGateway::new(aws_sdk_apigateway::Client::new(&config)),
             route53: route53::Route53::new(aws_sdk_route53::Client::new(&config)),
             sts: sts::Sts::new(aws_sdk_sts::Client::new(&config)),
+            lambda: lambda::Lambda::new(aws_sdk_lambda::Client::new(&config)),
+            iam: iam::Iam::new(aws_sdk_iam::Client::new(&config)),
             region,
         })
     }
@@ -148,6 +154,21 @@ impl Aws {
     /// Amazon Route 53: the public hosted zone and its records.
     pub fn route53(&self) -> &route53::Route53 {
         &self.route53
+    }
+
+    /// AWS STS: who the caller is.
+    pub fn sts(&self) -> &sts::Sts {
+        &self.sts
+    }
+
+    /// AWS Lambda: the revocation authorizer's function.
+    pub fn lambda(&self) -> &lambda::Lambda {
+        &self.lambda
+    }
+
+    /// AWS IAM: the revocation authorizer's execution role.
+    pub fn iam(&self) -> &iam::Iam {
+        &self.iam
     }
 }
 

@@ -47,6 +47,18 @@ pub enum Kind {
     S3Versioning,
     /// An S3 object.
     S3Object,
+    /// An IAM role (the revocation authorizer's execution role).
+    IamRole,
+    /// An inline policy of an IAM role.
+    IamRolePolicy,
+    /// A Lambda function (the revocation authorizer).
+    LambdaFunction,
+    /// A statement of a Lambda function's resource-based policy (who may invoke it).
+    LambdaPermission,
+    /// An API Gateway authorizer.
+    ApiAuthorizer,
+    /// Which authorizer guards an API Gateway method.
+    ApiMethodAuthorization,
 }
 
 impl Kind {
@@ -72,6 +84,12 @@ impl Kind {
             Kind::S3Bucket => "s3 bucket",
             Kind::S3Versioning => "s3 versioning",
             Kind::S3Object => "s3 object",
+            Kind::IamRole => "iam role",
+            Kind::IamRolePolicy => "iam role policy",
+            Kind::LambdaFunction => "lambda function",
+            Kind::LambdaPermission => "lambda permission",
+            Kind::ApiAuthorizer => "api authorizer",
+            Kind::ApiMethodAuthorization => "api method authorization",
         }
     }
 
@@ -96,7 +114,13 @@ impl Kind {
             | Kind::Route53Record
             | Kind::S3Bucket
             | Kind::S3Versioning
-            | Kind::S3Object => true,
+            | Kind::S3Object
+            | Kind::IamRole
+            | Kind::IamRolePolicy
+            | Kind::LambdaFunction
+            | Kind::LambdaPermission
+            | Kind::ApiAuthorizer
+            | Kind::ApiMethodAuthorization => true,
         }
     }
 }

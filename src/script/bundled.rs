@@ -25,6 +25,7 @@ pub const STDLIB: &[BundledFile] = bundle![
     "stdlib/acm.rhai",
     "stdlib/api.rhai",
     "stdlib/domain.rhai",
+    "stdlib/revocation.rhai",
     "stdlib/probe.rhai",
 ];
 

@@ -34,8 +34,8 @@ pub const REGION: &str = "us-east-1";
 /// The account id moto uses by default.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Runs `moto_server` (its `main`, with the same arguments) after eight fixes to moto 5.2.5
-/// (seven in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
+/// Runs `moto_server` (its `main`, with the same arguments) after nine fixes to moto 5.2.5
+/// (eight in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
 /// - `ImportRestApi` fails with HTTP 500 when an `x-amazon-apigateway-integration` has no
 ///   `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's are
 ///   MOCK): empty values are supplied.
@@ -63,6 +63,11 @@ pub const ACCOUNT_ID: &str = "123456789012";
 /// - ACM `ImportCertificate` over an existing ARN (a re-import) replaces the certificate
 ///   with one that has no tags; AWS keeps a re-imported certificate's tags (and refuses new
 ///   ones): they are carried over.
+/// - `UpdateMethod` is missing (HTTP 500): `replace` of `/authorizationType` and
+///   `/authorizerId` (how mtls attaches the revocation authorizer) is implemented, with
+///   AWS's refusal of an authorizer id the API does not have (HTTP 400, "Invalid authorizer
+///   ID specified"); any other path or op is refused with HTTP 400 (API Gateway API
+///   reference, UpdateMethod and PatchOperation).
 ///
 /// Requests are still recorded as they arrived, before any of this runs.
 const SERVER_SHIM: &str = r#"
@@ -225,6 +230,35 @@ def _import_certificate_keeping_tags(self, certificate, private_key, chain, arn,
     return new_arn
 
 acm_models.AWSCertificateManagerBackend.import_certificate = _import_certificate_keeping_tags
+
+# moto 5.2.5 has no UpdateMethod: the two paths that attach an authorizer are implemented.
+_METHOD_PATHS = ("/authorizationType", "/authorizerId")
+
+def _update_method(self):
+    parts = self.path.split("/")
+    api_id, resource_id, http_method = parts[2], parts[4], parts[6]
+    method = self.backend.get_method(api_id, resource_id, http_method)
+    ops = self._get_param("patchOperations") or []
+    for op in ops:
+        if op.get("path") not in _METHOD_PATHS or op.get("op") != "replace":
+            raise BadRequestException(
+                f"Invalid patch path '{op.get('path')}' specified for op '{op.get('op')}' "
+                "(modelled by the mtls test shim: replace /authorizationType, /authorizerId)"
+            )
+        if op["path"] == "/authorizerId":
+            ids = [a.id for a in self.backend.get_authorizers(api_id)]
+            if op.get("value") not in ids:
+                raise BadRequestException("Invalid authorizer ID specified")
+    for op in ops:
+        if op["path"] == "/authorizationType":
+            method.authorization_type = op.get("value")
+        else:
+            method.authorizer_id = op.get("value")
+    if method.authorization_type != "CUSTOM":
+        method.authorizer_id = None
+    return 200, {}, json.dumps(method.to_json())
+
+responses.APIGatewayResponse.update_method = _update_method
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

@@ -8,6 +8,7 @@
 
 mod acm;
 mod apigateway;
+mod authorizer;
 pub(super) mod checks;
 // The locks live beside the AWS steps (fleets take them too); the steps name them
 // `super::lock`.
@@ -223,6 +224,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     acm::register(reg, ctx);
     apigateway::register(reg, ctx);
     rollover::register(reg, ctx);
+    authorizer::register(reg, ctx);
 }
 
 fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
