@@ -36,6 +36,7 @@ mod gateway_shutdown;
 mod gateway_strict;
 mod interrupt;
 mod locks;
+mod p12;
 mod pki_cli;
 mod properties;
 mod recording_scan;

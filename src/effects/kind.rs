@@ -19,6 +19,8 @@ pub enum Kind {
     Manifest,
     /// A truststore bundle file in the working folder (rollover).
     TruststoreBundle,
+    /// A PKCS#12 client bundle (key, certificate, chain; 0600) in the working folder.
+    Pkcs12Bundle,
     /// A gateway `serve` runs on this machine, for the length of the script.
     LocalGateway,
     /// A read-only HTTPS request (`probe`): it changes nothing anywhere.
@@ -56,6 +58,7 @@ impl Kind {
             Kind::ClientCertificates => "client certificates",
             Kind::Manifest => "manifest",
             Kind::TruststoreBundle => "truststore bundle",
+            Kind::Pkcs12Bundle => "pkcs12 bundle",
             Kind::LocalGateway => "local gateway",
             Kind::HttpsProbe => "https probe",
             Kind::AcmCertificate => "acm certificate",
@@ -80,6 +83,7 @@ impl Kind {
             | Kind::ClientCertificates
             | Kind::Manifest
             | Kind::TruststoreBundle
+            | Kind::Pkcs12Bundle
             | Kind::LocalGateway
             | Kind::HttpsProbe => false,
             Kind::AcmCertificate

@@ -6,6 +6,7 @@ mod aws;
 mod core;
 mod fleet;
 mod gateway;
+mod p12;
 mod pki;
 
 use std::rc::Rc;
@@ -91,6 +92,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     reg.group = "pki";
     pki::register(&mut reg, ctx);
     fleet::register(&mut reg, ctx);
+    p12::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";
