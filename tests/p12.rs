@@ -227,11 +227,7 @@ fn a_fleet_gets_a_bundle_per_device_kept_by_a_rerun() {
         "--var",
         "p12_password_file=p12.pass",
     ]);
-    assert!(
-        run.all().contains("1 missing, 0 to write again"),
-        "{}",
-        run.all()
-    );
+    assert!(run.all().contains("(1 missing)"), "{}", run.all());
     for n in 1..=3 {
         let now = std::fs::read(clients.join(format!("device-{n}.p12"))).unwrap();
         assert_eq!(now, bundles[n - 1], "device-{n}.p12 was rewritten");
@@ -242,6 +238,33 @@ fn a_fleet_gets_a_bundle_per_device_kept_by_a_rerun() {
         "{:?}",
         names(&clients)
     );
+}
+
+#[test]
+fn a_new_ca_its_fleet_and_their_bundles_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "run",
+        "issue_clients.rhai",
+        "--var",
+        "count=2",
+        "--var",
+        "ca_algorithm=ecdsa-p256",
+        "--var",
+        "p12=true",
+    ];
+    let run = mtls(dir.path(), &args, Some(PASSWORD)).success();
+    assert!(
+        run.all()
+            .contains("pkcs12 bundle device-1.p12..device-2.p12 (2 missing)"),
+        "{}",
+        run.all()
+    );
+    for n in 1..=2 {
+        assert_modern(dir.path(), &format!("device-{n}.p12"), PASSWORD);
+    }
+    let again = mtls(dir.path(), &args, Some(PASSWORD)).success();
+    assert!(again.all().contains("No changes"), "{}", again.all());
 }
 
 #[tokio::test]

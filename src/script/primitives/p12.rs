@@ -455,6 +455,7 @@ pub(crate) fn write_fleet(ctx: &Context, fleet: &FleetBundles<'_>) -> Result<(),
     };
     let reason = match op {
         Op::Keep => "hold their pairs, as asked".to_string(),
+        _ if replace == 0 => format!("{create} missing"),
         _ => format!("{create} missing, {replace} to write again (a new pair, another password, or readable by others)"),
     };
     let action = Action::new(op, Kind::Pkcs12Bundle, &range, reason)
