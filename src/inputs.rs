@@ -380,6 +380,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_password_var_is_refused_by_name_never_echoing_its_value() {
+        // Embedders pass vars to the builder directly: check_vars refuses them too.
+        let vars = BTreeMap::from([("db_Password".to_string(), "hunter2".to_string())]);
+        let err = check_vars(&vars).unwrap_err();
+        assert!(matches!(err, Error::PasswordOnCommandLine { .. }), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"));
+        let err = parse_var("p12 password=hunter2").unwrap_err();
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        let file = BTreeMap::from([("p12_password_file".to_string(), "p.pass".to_string())]);
+        assert!(check_vars(&file).is_ok());
+    }
+
+    #[test]
     fn dns_names() {
         let ok = |n: &str| assert_eq!(dns_name_problem(n, Wildcard::Refused), None, "{n}");
         let bad = |n: &str, expected: &str| {
