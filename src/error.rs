@@ -340,6 +340,21 @@ pub enum Error {
     )]
     BrokenLock { path: String, problem: String },
 
+    #[error("--var {name}: a password is never taken on the command line")]
+    #[diagnostic(
+        code(mtls::password_on_command_line),
+        help("other users can read a command line (ps), and shells keep it in their history; nothing was changed. Set the environment variable MTLS_P12_PASSWORD, or write the password into a file only you can read (`touch p12.pass && chmod 600 p12.pass`, then edit it) and pass --var p12_password_file=p12.pass")
+    )]
+    PasswordOnCommandLine { name: String },
+
+    #[error("the PKCS#12 password {source_name} cannot be used: {problem}")]
+    #[diagnostic(code(mtls::p12_password), help("{help}"))]
+    P12Password {
+        source_name: String,
+        problem: String,
+        help: String,
+    },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Script(Box<ScriptError>),

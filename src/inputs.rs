@@ -224,7 +224,10 @@ pub fn stage_name_problem(stage: &str) -> Option<&'static str> {
 }
 
 /// Splits `NAME=VALUE` (a `--var`): the name is trimmed and may not be empty or hold `=`.
+/// A password is refused here, before anything else could echo it (see [`password_var`]).
 pub fn parse_var(raw: &str) -> Result<(String, String), Error> {
+    let name = raw.split_once('=').map_or(raw, |(n, _)| n).trim();
+    password_var(name)?;
     raw.split_once('=')
         .map(|(n, v)| (n.trim(), v))
         .filter(|(n, _)| !n.is_empty() && !n.contains(char::is_whitespace))
@@ -241,7 +244,7 @@ struct VarRule {
     example: &'static str,
 }
 
-const VAR_RULES: [VarRule; 9] = [
+const VAR_RULES: [VarRule; 10] = [
     VarRule {
         name: "domain",
         check: |v| dns_name_problem(v, Wildcard::Refused),
@@ -293,6 +296,11 @@ const VAR_RULES: [VarRule; 9] = [
         example: "true",
     },
     VarRule {
+        name: "p12",
+        check: boolean,
+        example: "true",
+    },
+    VarRule {
         name: "listen",
         check: |v| {
             v.parse::<std::net::SocketAddr>()
@@ -307,9 +315,25 @@ fn boolean(v: &str) -> Option<String> {
     (!matches!(v, "true" | "false")).then(|| "it is true or false".to_string())
 }
 
+/// Refuses a `--var` that carries a password (any name holding `password`, other than a
+/// `..._file` naming where one is kept): a command line is visible to other users and kept
+/// in shell histories. The error names the variable, never its value.
+pub fn password_var(name: &str) -> Result<(), Error> {
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("password") && !lower.ends_with("_file") {
+        return Err(Error::PasswordOnCommandLine {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks the well-known `--var`s (every problem at once), and that `domain` lies in
 /// `zone` when both are given. Other names are the script's own business.
 pub fn check_vars(vars: &BTreeMap<String, String>) -> Result<(), Error> {
+    for name in vars.keys() {
+        password_var(name)?;
+    }
     let mut problems = Vec::new();
     for rule in &VAR_RULES {
         if let Some(value) = vars.get(rule.name) {
@@ -354,6 +378,19 @@ pub fn check_region(settings: &crate::aws::AwsSettings) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_var_is_refused_by_name_never_echoing_its_value() {
+        // Embedders pass vars to the builder directly: check_vars refuses them too.
+        let vars = BTreeMap::from([("db_Password".to_string(), "hunter2".to_string())]);
+        let err = check_vars(&vars).unwrap_err();
+        assert!(matches!(err, Error::PasswordOnCommandLine { .. }), "{err}");
+        assert!(!format!("{err:?}").contains("hunter2"));
+        let err = parse_var("p12 password=hunter2").unwrap_err();
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        let file = BTreeMap::from([("p12_password_file".to_string(), "p.pass".to_string())]);
+        assert!(check_vars(&file).is_ok());
+    }
 
     #[test]
     fn dns_names() {

@@ -1,10 +1,11 @@
 //! Rules the code's shape must keep, checked on the source itself where the compiler cannot
 //! check them:
 //! - key text stays in its lane. The compiler sees to most of it: `SecretPem::expose_to`
-//!   takes a sealed capability only the 0600 file writer (src/workdir/write.rs) and ACM's
-//!   ImportCertificate (src/aws/acm.rs) can make, and the key's DER never leaves
-//!   src/pki/secret.rs. What it cannot see is checked here: a new method of `SecretPem` that
-//!   reads its text, and a key pair serialised again outside src/pki/secret.rs;
+//!   takes a sealed capability only the 0600 file writer (src/workdir/write.rs), ACM's
+//!   ImportCertificate (src/aws/acm.rs) and the PKCS#12 encoder (src/pki/pkcs12.rs, which
+//!   encrypts it into a key bag) can make, and the key's DER leaves src/pki/secret.rs only
+//!   into that encoder. What it cannot see is checked here: a new method of `SecretPem`
+//!   that reads its text, and a key pair serialised again outside src/pki/secret.rs;
 //! - the effects backend owns the mode. `Effects::mode()` is private, `may_read()` takes a
 //!   capability that only the AWS read gate can make, and scripts have no `is_plan()` (a plan
 //!   shows what a run does). What is left is checked here: no primitive, and no AWS or PKI code,

@@ -39,6 +39,7 @@ mod gateway_strict;
 mod interrupt;
 mod key_pool;
 mod locks;
+mod p12;
 mod pki_cli;
 mod properties;
 mod realism_proxy;

@@ -21,6 +21,8 @@ pub enum Kind {
     TruststoreBundle,
     /// A CA's certificate revocation list file in the working folder (`revoke`).
     RevocationList,
+    /// A PKCS#12 client bundle (key, certificate, chain; 0600) in the working folder.
+    Pkcs12Bundle,
     /// A gateway `serve` runs on this machine, for the length of the script.
     LocalGateway,
     /// A read-only HTTPS request (`probe`): it changes nothing anywhere.
@@ -71,6 +73,7 @@ impl Kind {
             Kind::Manifest => "manifest",
             Kind::TruststoreBundle => "truststore bundle",
             Kind::RevocationList => "revocation list",
+            Kind::Pkcs12Bundle => "pkcs12 bundle",
             Kind::LocalGateway => "local gateway",
             Kind::HttpsProbe => "https probe",
             Kind::AcmCertificate => "acm certificate",
@@ -102,6 +105,7 @@ impl Kind {
             | Kind::Manifest
             | Kind::TruststoreBundle
             | Kind::RevocationList
+            | Kind::Pkcs12Bundle
             | Kind::LocalGateway
             | Kind::HttpsProbe => false,
             Kind::AcmCertificate

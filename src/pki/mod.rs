@@ -9,6 +9,7 @@ mod inspect;
 mod key;
 pub mod lint;
 pub(crate) mod pem;
+pub mod pkcs12;
 mod profile;
 mod secret;
 mod subject;

@@ -2,15 +2,16 @@
 //!
 //! A [`SecretPem`] is made only by reading a key file ([`crate::workdir::Workdir::read_secret`])
 //! or by serialising a key mtls generated. It has no `Display`, its `Debug` shows only its
-//! length, and its text leaves it in exactly three ways: parsed into a key (rcgen's key
-//! pair, or rustls's for the gateway and the probe), written to
-//! a 0600 file, and as the private key of ACM's `ImportCertificate`. Nothing else in the
+//! length, and its text leaves it in exactly four ways: parsed into a key (rcgen's key pair, or rustls's for the gateway and the probe), written to
+//! a 0600 file, as the private key of ACM's `ImportCertificate`, and into a PKCS#12 key bag
+//! (encrypted, then written 0600). Nothing else in the
 //! code can take its bytes, so a key cannot end up in a truststore, a plan or a log by a
 //! slip of the pen.
 //!
 //! The compiler enforces it: the bytes are handed only to a [`KeyDestination`], a sealed
-//! trait whose two implementations are types with a private field, so only their own
-//! modules (the key file writer in `workdir/write.rs`, ACM's import in `aws/acm.rs`) can make one.
+//! trait whose three implementations are types with a private field, so only their own
+//! modules (the key file writer in `workdir/write.rs`, ACM's import in `aws/acm.rs`, the PKCS#12
+//! encoder in `pki/pkcs12.rs`) can make one.
 //! (What the compiler cannot see, a key pair serialised again after [`SecretPem::key_pair`],
 //! `tests/code_rules.rs` checks on the source.)
 
@@ -93,6 +94,8 @@ impl sealed::Sealed for crate::workdir::KeyFileWriter {}
 impl KeyDestination for crate::workdir::KeyFileWriter {}
 impl sealed::Sealed for crate::aws::acm::AcmPrivateKeyField {}
 impl KeyDestination for crate::aws::acm::AcmPrivateKeyField {}
+impl sealed::Sealed for super::pkcs12::Pkcs12Encoder {}
+impl KeyDestination for super::pkcs12::Pkcs12Encoder {}
 
 impl fmt::Debug for SecretPem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,11 +9,13 @@ use super::{Secrecy, Workdir};
 use crate::error::Error;
 use crate::pki::SecretPem;
 
-/// One file of a [`Batch`]: key text (0600) or public bytes (0644).
+/// One file of a [`Batch`]: key text (0600), other private bytes (0600) or public bytes (0644).
 #[derive(Clone, Copy)]
 pub enum BatchFile<'a> {
     /// A private key: mode 0600.
     Secret(&'a SecretPem),
+    /// Bytes only their owner may read that are not key text (a PKCS#12 bundle): mode 0600.
+    Private(&'a [u8]),
     /// A certificate or other public data: mode 0644.
     Public(&'a [u8]),
 }
@@ -124,6 +126,7 @@ impl Batch {
                 let tmp = self.dir.join(format!(".{name}{BATCH_TMP_SUFFIX}"));
                 let (bytes, secrecy) = match file {
                     BatchFile::Secret(key) => (key_bytes(key), Secrecy::Secret),
+                    BatchFile::Private(bytes) => (*bytes, Secrecy::Secret),
                     BatchFile::Public(bytes) => (*bytes, Secrecy::Public),
                 };
                 let mut f = create_exclusive(&tmp, secrecy.file_mode())

@@ -47,9 +47,13 @@ struct Fleet {
     force: bool,
     /// The manifest, without its extension (`clients/device-manifest`).
     manifest: String,
+    /// `p12: true`: a PKCS#12 bundle beside each pair, with this password.
+    p12: Option<super::p12::BundlePassword>,
 }
 
-const FLEET_OPTIONS: [&str; 8] = [
+const FLEET_OPTIONS: [&str; 10] = [
+    "p12",
+    "p12_password_file",
     "count",
     "prefix",
     "algorithm",
@@ -222,6 +226,7 @@ fn parse_fleet(ctx: &Context, map: &Map) -> Result<Fleet, Error> {
         ca: ca_ref("issue_clients", &o)?,
         force: o.bool_or("force", false)? || ctx.force,
         manifest,
+        p12: super::p12::fleet_option(&ctx.workdir, &o)?,
     };
     // Checks the subject once, before anything is read or written.
     fleet.subject(&fleet.name(fleet.count))?;
@@ -351,6 +356,23 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
                 make_fleet(ctx, &fleet, ca, &slots, &kept_serials)
             })?
             .or(entries);
+    }
+
+    if let Some(password) = &fleet.p12 {
+        let devices = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (fleet.name(i + 1), matches!(s, Slot::Issue { .. })));
+        super::p12::write_fleet(
+            ctx,
+            &super::p12::FleetBundles {
+                folder: &fleet.folder,
+                file_prefix: &fleet.file_prefix,
+                devices: devices.collect(),
+                ca_cert: &fleet.ca.cert,
+                password,
+            },
+        )?;
     }
 
     // The manifest: written when it is not already what it should be.

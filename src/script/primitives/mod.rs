@@ -10,6 +10,7 @@ mod fleet;
 mod gateway;
 mod issuer;
 mod lock;
+mod p12;
 mod pki;
 mod revoke;
 
@@ -100,6 +101,7 @@ pub(crate) fn register_all(engine: &mut Engine, ctx: &Rc<Context>) -> Vec<Functi
     csr::register(&mut reg, ctx);
     bundle::register(&mut reg, ctx);
     revoke::register(&mut reg, ctx);
+    p12::register(&mut reg, ctx);
     reg.group = "aws";
     aws::register(&mut reg, ctx);
     reg.group = "gateway";
