@@ -241,7 +241,7 @@ struct VarRule {
     example: &'static str,
 }
 
-const VAR_RULES: [VarRule; 9] = [
+const VAR_RULES: [VarRule; 11] = [
     VarRule {
         name: "domain",
         check: |v| dns_name_problem(v, Wildcard::Refused),
@@ -289,6 +289,16 @@ const VAR_RULES: [VarRule; 9] = [
     },
     VarRule {
         name: "delete_zone",
+        check: boolean,
+        example: "true",
+    },
+    VarRule {
+        name: "adopt",
+        check: boolean,
+        example: "true",
+    },
+    VarRule {
+        name: "keep_existing_pki",
         check: boolean,
         example: "true",
     },
