@@ -26,6 +26,7 @@ pub const STDLIB: &[BundledFile] = bundle![
     "stdlib/api.rhai",
     "stdlib/domain.rhai",
     "stdlib/probe.rhai",
+    "stdlib/adopt.rhai",
 ];
 
 /// The flows users run.

@@ -48,12 +48,17 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
 }
 
 /// An offline plan reads nothing, and adoption is made of reads: it says so, never guesses.
+const OFFLINE: &str = "offline plan: adoption finds what exists only with --refresh";
+
+fn offline_help(domain: &str) -> String {
+    format!("adoption finds what exists on AWS, and an offline plan reads nothing: see what it adopts and changes with mtls plan setup.rhai --var domain={domain} --var adopt=true --refresh")
+}
+
+/// A read that must have happened did not (adoption checked it was online): a bug.
 fn offline(domain: &str) -> Error {
-    Error::invalid_argument(
-        "adopt_find",
-        "adopt",
-        "adoption finds what exists on AWS, and an offline plan reads nothing",
-        format!("add --refresh: mtls plan setup.rhai --var domain={domain} --var adopt=true --refresh (read-only), or apply with mtls run"),
+    Error::internal(
+        format!("adopt what exists for {domain}"),
+        "AWS could not be read",
     )
 }
 
@@ -105,10 +110,14 @@ fn find(ctx: &Context, domain: &str, files: &Map) -> Result<Map, Error> {
         .iter()
         .filter_map(|k| file(k))
         .collect();
-    if ctx.aws_read()?.is_none() {
-        return Err(offline(domain));
-    }
     hold_domain(ctx, domain)?;
+    if ctx.aws_read()?.is_none() {
+        // Not looked up: nothing is guessed; adopt_resources says what --refresh would read.
+        return Ok(map(vec![
+            ("domain", domain.into()),
+            ("offline", true.into()),
+        ]));
+    }
     // Local files the later steps would refuse are named first: what runs in AWS stays.
     if let Some(inca) = &inca_file {
         refuse_v1_files(ctx, domain, inca, &leaves)?;
@@ -312,10 +321,13 @@ fn find_truststore(
 ) -> Result<(String, String), Error> {
     let (bucket, key) = split_uri(uri)?;
     let resource = format!("the truststore {uri}");
-    let body = must_read(ctx, domain, |aws| {
-        aws.s3()
-            .get_object(&bucket, &key, d.truststore_version.as_deref(), 1 << 20)
-    })?
+    let theirs = super::rollover::read_truststore_object(
+        ctx,
+        &bucket,
+        &key,
+        d.truststore_version.as_deref(),
+    )?
+    .ok_or_else(|| offline(domain))?
     .ok_or_else(|| {
         refuse(
             &resource,
@@ -323,7 +335,6 @@ fn find_truststore(
             "upload it again and point the domain at its version, then adopt",
         )
     })?;
-    let theirs = Truststore::from_pem(uri, &String::from_utf8_lossy(&body))?;
     let keep_pki = format!("copy the CA file the domain was set up with into this folder as {root_file} (with its key), then adopt; to move to another CA, adopt first, then {}", rollover_commands(domain));
     if !ctx.workdir.exists(root_file)? {
         return Err(refuse(
@@ -544,7 +555,7 @@ fn adoptions(found: &Map) -> Result<Vec<Adoption>, Error> {
         list.push(Adoption {
             kind: Kind::S3Object,
             target: format!("s3://{bucket}/{key}"),
-            reason: "the domain's truststore, kept where it is: recorded on the domain (S3 objects are found by key)",
+            reason: "the domain's truststore, kept where it is; recorded on the domain, as S3 objects are found by key",
             args: vec![("version", get("truststore_version").unwrap_or_default())],
             tag: Tagging::None,
         });
@@ -580,15 +591,48 @@ fn tag_arg(key: &str) -> &'static str {
     }
 }
 
+/// What an offline plan shows: each kind of resource adoption may take over, not looked
+/// up (a live run that follows checks each against these, as against offline creates).
+fn offline_adoptions(ctx: &Context, domain: &str) -> Result<Map, Error> {
+    let unknown = crate::effects::Unknown::TEXT;
+    for (kind, target) in [
+        (Kind::ApiCustomDomain, domain.to_string()),
+        (Kind::RestApi, unknown.to_string()),
+        (
+            Kind::AcmCertificate,
+            format!("server certificate for {domain}"),
+        ),
+        (
+            Kind::AcmCertificate,
+            format!("ownership verification certificate for {domain}"),
+        ),
+        (Kind::S3Object, unknown.to_string()),
+        (Kind::Route53Record, unknown.to_string()),
+    ] {
+        ctx.effects
+            .apply(Action::new(Op::Adopt, kind, target, OFFLINE), || Ok(()))?;
+    }
+    let text = offline_help(domain);
+    if ctx.effects.warn(&text) {
+        ctx.notice(&format!("warning: {text}"));
+    }
+    Ok(map(vec![(
+        "adopted",
+        Dynamic::from(crate::effects::Unknown),
+    )]))
+}
+
 fn adopt(ctx: &Context, found: &Map) -> Result<Map, Error> {
-    let list = adoptions(found)?;
     let domain = found
         .get("domain")
         .map(|v| v.to_string())
         .unwrap_or_default();
     super::check_domain("adopt_resources", &domain)?;
     hold_domain(ctx, &domain)?;
-    let aws = ctx.aws_read()?.ok_or_else(|| offline(&domain))?;
+    let Some(aws) = ctx.aws_read()? else {
+        return offline_adoptions(ctx, &domain);
+    };
+    let list = adoptions(found)?;
     for a in &list {
         let (resource, tags) = match &a.tag {
             Tagging::Domain(name) => (name.clone(), domain_tags(&domain, found)),
