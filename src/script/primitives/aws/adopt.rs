@@ -110,6 +110,10 @@ fn find(ctx: &Context, domain: &str, files: &Map) -> Result<Map, Error> {
         .iter()
         .filter_map(|k| file(k))
         .collect();
+    // Local files the later steps would refuse are named first, offline too: what runs in AWS stays.
+    if let Some(inca) = &inca_file {
+        refuse_v1_files(ctx, domain, inca, &leaves)?;
+    }
     hold_domain(ctx, domain)?;
     if ctx.aws_read()?.is_none() {
         // Not looked up: nothing is guessed; adopt_resources says what --refresh would read.
@@ -117,10 +121,6 @@ fn find(ctx: &Context, domain: &str, files: &Map) -> Result<Map, Error> {
             ("domain", domain.into()),
             ("offline", true.into()),
         ]));
-    }
-    // Local files the later steps would refuse are named first: what runs in AWS stays.
-    if let Some(inca) = &inca_file {
-        refuse_v1_files(ctx, domain, inca, &leaves)?;
     }
     let d = must_read(ctx, domain, |aws| aws.apigateway().domain_name(domain))?.ok_or_else(|| {
         refuse(
