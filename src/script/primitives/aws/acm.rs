@@ -6,13 +6,13 @@ use std::rc::Rc;
 use rhai::{Dynamic, Map};
 
 use super::lock::hold_domain;
-use super::{delete_if, map, shown, tags, text, unknown_or, TAG_DOMAIN, TAG_ROLE};
+use super::{map, tags, text, unknown_or, TAG_DOMAIN, TAG_ROLE};
 use crate::aws::acm::{CertificateImport, CertificateSummary};
 use crate::aws::{local_code, AwsError, Tags, Wait};
 use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::pki::ParsedCert;
-use crate::reconcile::{self, Change, Diff, Observed};
+use crate::reconcile::{self, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
@@ -46,21 +46,21 @@ fn ensure_imported_cert(
     let local = files.as_ref().and_then(LocalCert::of);
     hold_domain(ctx, domain)?;
     // What ACM holds for this domain: the certificates mtls imported (by their tags).
-    let observed = match ctx.read(|aws| aws.acm().find_certificates(None, &wanted_tags))? {
-        None => Observed::NotLookedUp,
-        Some(found) => {
+    let listed = ctx.observe(|aws| async {
+        let found = aws.acm().find_certificates(None, &wanted_tags).await?;
+        Ok(Some(found).filter(|f| !f.is_empty()))
+    })?;
+    let observed = match listed {
+        Observed::Present(found) => {
             let mut held = Vec::new();
             for c in &found {
                 if let Some(i) = read_imported(ctx, &c.arn, local.as_ref())? {
                     held.push(i);
                 }
             }
-            if held.is_empty() {
-                Observed::Absent
-            } else {
-                Observed::Present(held)
-            }
+            Observed::found(Some(held).filter(|h| !h.is_empty()))
         }
+        unseen => unseen.map(|_| Vec::new()),
     };
     let diff = diff_imported(local.as_ref().map(|l| &l.der), &observed).map_err(|many| {
         duplicates(
@@ -104,7 +104,7 @@ fn ensure_imported_cert(
         &ctx.effects,
         Kind::AcmCertificate,
         &target,
-        observed.looked_up(),
+        &observed,
         &diff,
         describe,
         || {
@@ -184,17 +184,17 @@ fn read_imported(
     arn: &str,
     local: Option<&LocalCert>,
 ) -> Result<Option<Imported>, Error> {
-    let body = ctx.read(|aws| async move {
+    let body = ctx.observe(|aws| async move {
         match aws.acm().certificate_pem(arn).await {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     })?;
-    if let Some(None) = body {
+    if matches!(body, Observed::Absent) {
         return Ok(None);
     }
-    let der = body.flatten().and_then(|b| pem_der(&b.certificate));
+    let der = body.present().and_then(|b| pem_der(&b.certificate));
     let renewed_by_local = match (&der, local) {
         (Some(der), Some(l)) => l.same_issuer_as(der),
         _ => false,
@@ -324,10 +324,13 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     super::check_domain("acm_ensure_requested", domain)?;
     let wanted_tags = tags(domain, "ownership-verification");
     hold_domain(ctx, domain)?;
-    let observed = Observed::from_read(
-        ctx.read(|aws| aws.acm().find_certificates(Some(domain), &wanted_tags))?
-            .map(Some),
-    );
+    let observed = ctx.observe(|aws| async {
+        let found = aws
+            .acm()
+            .find_certificates(Some(domain), &wanted_tags)
+            .await;
+        found.map(Some)
+    })?;
     let (diff, usable) = diff_requested(domain, &observed)?;
     let target = format!("ownership verification certificate for {domain}");
     let describe = |a: Action| a.arg("validation", "DNS").arg_maybe("arn", None::<String>);
@@ -335,7 +338,7 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
         &ctx.effects,
         Kind::AcmCertificate,
         &target,
-        observed.looked_up(),
+        &observed,
         &diff,
         describe,
         || {
@@ -372,7 +375,8 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
     // The validation CNAME appears a few seconds after the request.
     let (mut cert_status, mut record) = (None, None);
     if let Some(arn) = &arn {
-        if let Some(info) = ctx.read(|aws| aws.acm().describe_new(arn))? {
+        let info = ctx.observe(|aws| async { aws.acm().describe_new(arn).await.map(Some) })?;
+        if let Observed::Present(info) = info {
             if let Some(not_after) = info.not_after {
                 ctx.warn_if_expiring(
                     &format!("the ownership verification certificate of {domain} ({arn})"),
@@ -387,7 +391,12 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
                     std::time::Duration::from_secs(120),
                     std::time::Duration::from_secs(2),
                 );
-                record = ctx.read(|aws| aws.acm().wait_for_validation_record(arn, &wait))?;
+                record = ctx
+                    .observe(|aws| async {
+                        let found = aws.acm().wait_for_validation_record(arn, &wait).await;
+                        found.map(Some)
+                    })?
+                    .into_present();
             }
         }
     }
@@ -407,17 +416,17 @@ fn ensure_requested_cert(ctx: &Context, domain: &str) -> Result<Map, Error> {
 }
 
 fn wait_until_issued(ctx: &Context, arn: &Dynamic, timeout: i64) -> Result<Dynamic, Error> {
-    let arn = text("acm_wait_issued", "arn", arn)?;
+    let arn = Known::from(text("acm_wait_issued", "arn", arn)?);
     let timeout = std::time::Duration::from_secs(timeout.clamp(1, 24 * 3600) as u64);
     let action = Action::new(
         Op::Check,
         Kind::AcmCertificate,
-        format!("{} is ISSUED", shown(&arn)),
+        format!("{} is ISSUED", arn.shown()),
         "wait for DNS validation",
     )
     .arg("timeout", format!("{}s", timeout.as_secs()));
     let status = ctx.effects.apply(action, || {
-        let arn = crate::reconcile::known(&arn, "the certificate ARN to wait for")?;
+        let arn = arn.known("the certificate ARN to wait for")?;
         let wait = Wait::new(timeout, std::time::Duration::from_secs(10).min(timeout));
         Ok(ctx
             .write(|aws| aws.acm().wait_until_issued(arn, &wait))?
@@ -433,7 +442,9 @@ fn delete_replaced(ctx: &Context, domain: &str, keep: &Dynamic) -> Result<(), Er
     hold_domain(ctx, domain)?;
     // Offline nothing is known to be replaced: the plan shows no deletion.
     let server = tags(domain, "server");
-    let Some(found) = ctx.read(|aws| aws.acm().find_certificates(None, &server))? else {
+    let found =
+        ctx.observe(|aws| async { aws.acm().find_certificates(None, &server).await.map(Some) })?;
+    let Observed::Present(found) = found else {
         return Ok(());
     };
     // `keep` unknown (a plan): the run imports a new certificate, so each one held is old.
@@ -481,30 +492,29 @@ fn delete_tagged_certs(ctx: &Context, domain: &str) -> Result<(), Error> {
     hold_domain(ctx, domain)?;
     let mut by_domain = Tags::new();
     by_domain.insert(TAG_DOMAIN.to_string(), domain.to_string());
-    match ctx.read(|aws| aws.acm().find_certificates(None, &by_domain))? {
-        // Offline: which certificates are tagged is not known (the target is the live
-        // one's, with the role unknown: a confirmed run sends only what it showed).
-        None => delete_if(
-            ctx,
-            None,
-            Kind::AcmCertificate,
-            &format!("{} certificate for {domain}", Unknown::TEXT),
-            || Ok(()),
-        ),
-        Some(certs) => {
-            for c in certs {
-                let role = c.tags.get(TAG_ROLE).cloned().unwrap_or_default();
-                delete_if(
-                    ctx,
-                    Some(true),
-                    Kind::AcmCertificate,
-                    &format!("{role} certificate for {domain}"),
-                    || ctx.write(|aws| aws.acm().delete(&c.arn)),
-                )?;
-            }
+    let found = ctx.observe(|aws| async {
+        let found = aws.acm().find_certificates(None, &by_domain).await;
+        found.map(Some)
+    })?;
+    let Observed::Present(certs) = found else {
+        // Not looked up: which certificates are tagged is not known (the target is the
+        // live one's, with the role unknown: a confirmed run sends only what it showed).
+        let target = format!("{} certificate for {domain}", Unknown::TEXT);
+        let unseen = Observed::<CertificateSummary>::NotLookedUp;
+        reconcile::delete(&ctx.effects, Kind::AcmCertificate, &target, &unseen, |_| {
             Ok(())
-        }
+        })?;
+        return Ok(());
+    };
+    for c in certs {
+        let role = c.tags.get(TAG_ROLE).cloned().unwrap_or_default();
+        let target = format!("{role} certificate for {domain}");
+        let found = Observed::Present(c);
+        reconcile::delete(&ctx.effects, Kind::AcmCertificate, &target, &found, |c| {
+            ctx.write(|aws| aws.acm().delete(&c.arn))
+        })?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

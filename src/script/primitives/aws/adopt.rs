@@ -21,6 +21,7 @@ use crate::aws::Tags;
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::{ParsedCert, Truststore};
+use crate::reconcile::Observed;
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
@@ -79,9 +80,22 @@ fn must_read<'a, T, F>(
     call: impl FnOnce(&'a crate::aws::Aws) -> F,
 ) -> Result<T, Error>
 where
-    F: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
+    F: std::future::Future<Output = Result<T, crate::aws::AwsError>> + 'a,
 {
-    ctx.read(call)?.ok_or_else(|| offline(domain))
+    let read = ctx.observe(|aws| {
+        let call = call(aws);
+        async move { call.await.map(Some) }
+    })?;
+    match read {
+        Observed::Present(t) => Ok(t),
+        _ => Err(offline(domain)),
+    }
+}
+
+/// Whether AWS may be read in this run (a live run, `plan --refresh`): asked through the
+/// one read there is, which makes no call.
+fn online(ctx: &Context) -> Result<bool, Error> {
+    Ok(ctx.observe(|_| async { Ok(Some(())) })?.looked_up())
 }
 
 /// Who a resource's tags say it belongs to: nobody (made by hand), this domain (mtls's
@@ -115,7 +129,7 @@ fn find(ctx: &Context, domain: &str, files: &Map) -> Result<Map, Error> {
         refuse_v1_files(ctx, domain, inca, &leaves)?;
     }
     hold_domain(ctx, domain)?;
-    if ctx.aws_read()?.is_none() {
+    if !online(ctx)? {
         // Not looked up: nothing is guessed; adopt_resources says what --refresh would read.
         return Ok(map(vec![
             ("domain", domain.into()),
@@ -326,15 +340,18 @@ fn find_truststore(
         &bucket,
         &key,
         d.truststore_version.as_deref(),
-    )?
-    .ok_or_else(|| offline(domain))?
-    .ok_or_else(|| {
-        refuse(
-            &resource,
-            "the domain names an object (or version) that S3 does not have",
-            "upload it again and point the domain at its version, then adopt",
-        )
-    })?;
+    )?;
+    let theirs = match theirs {
+        Observed::Present(t) => t,
+        Observed::NotLookedUp => return Err(offline(domain)),
+        Observed::Absent => {
+            return Err(refuse(
+                &resource,
+                "the domain names an object (or version) that S3 does not have",
+                "upload it again and point the domain at its version, then adopt",
+            ))
+        }
+    };
     let keep_pki = format!("copy the CA file the domain was set up with into this folder as {root_file} (with its key), then adopt; to move to another CA, adopt first, then {}", rollover_commands(domain));
     if !ctx.workdir.exists(root_file)? {
         return Err(refuse(
@@ -629,9 +646,10 @@ fn adopt(ctx: &Context, found: &Map) -> Result<Map, Error> {
         .unwrap_or_default();
     super::check_domain("adopt_resources", &domain)?;
     hold_domain(ctx, &domain)?;
-    let Some(aws) = ctx.aws_read()? else {
+    if !online(ctx)? {
         return offline_adoptions(ctx, &domain);
-    };
+    }
+    let aws = ctx.aws_client()?;
     let list = adoptions(found)?;
     for a in &list {
         let (resource, tags) = match &a.tag {
@@ -680,7 +698,7 @@ fn settings(ctx: &Context, domain: &str) -> Result<Map, Error> {
         ("truststore_key", Dynamic::UNIT),
         ("stage", Dynamic::UNIT),
     ]);
-    let Some(Some(d)) = ctx.read(|aws| aws.apigateway().domain_name(domain))? else {
+    let Observed::Present(d) = ctx.observe(|aws| aws.apigateway().domain_name(domain))? else {
         return Ok(out);
     };
     if owner(&d.tags) != Some(domain) {

@@ -6,14 +6,14 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Map};
 
 use super::lock::hold_domain;
-use super::{delete_if, display, map, shown, tags, text, unknown_or, TAG_DOMAIN};
+use super::{display, map, tags, text, unknown_or, TAG_DOMAIN};
 use crate::aws::apigateway::{
     BasePathMapping, DomainName, DomainPatch, MtlsDomainSpec, RestApi, Stage,
 };
 use crate::aws::Wait;
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
-use crate::reconcile::{self, known, Change, Diff, Known, Observed};
+use crate::reconcile::{self, Change, Diff, Known, Observed};
 use crate::script::primitives::Opts;
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
@@ -63,10 +63,10 @@ fn made_for(api: &RestApi, domain: &str) -> bool {
 /// two domains in one account may both use the default name.
 fn read_api_for(ctx: &Context, domain: &str) -> Result<Observed<RestApi>, Error> {
     let what = format!("tagged {TAG_DOMAIN}={domain}");
-    Ok(Observed::from_read(ctx.read(|aws| {
+    ctx.observe(|aws| {
         aws.apigateway()
             .find_one_rest_api(&what, |a| made_for(a, domain))
-    })?))
+    })
 }
 
 /// The REST API mtls made for a domain, and whether it holds the PetStore sample yet:
@@ -136,19 +136,14 @@ const ENDPOINT_DISABLED: &str = "default execute-api endpoint disabled by mtls";
 fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error> {
     super::check_domain("apigw_ensure_api", domain)?;
     hold_domain(ctx, domain)?;
-    let observed = match read_api_for(ctx, domain)? {
-        Observed::Present(api) => {
-            let paths = ctx
-                .read(|aws| aws.apigateway().resource_paths(&api.id))?
-                .unwrap_or_default();
-            Observed::Present(FoundApi {
-                has_definition: paths.iter().any(|p| p == PETSTORE_PATH),
-                api,
-            })
-        }
-        Observed::Absent => Observed::Absent,
-        Observed::NotLookedUp => Observed::NotLookedUp,
-    };
+    let observed = read_api_for(ctx, domain)?.then(|api| {
+        let paths =
+            ctx.observe(|aws| async { aws.apigateway().resource_paths(&api.id).await.map(Some) })?;
+        Ok::<_, Error>(paths.map(|paths| FoundApi {
+            has_definition: paths.iter().any(|p| p == PETSTORE_PATH),
+            api,
+        }))
+    })?;
     let diff = diff_api(&observed);
     let existing = observed.present().map(|f| f.api.clone());
     let describe = |a: Action| {
@@ -164,7 +159,7 @@ fn ensure_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<Map, Error
         &ctx.effects,
         Kind::RestApi,
         name,
-        observed.looked_up(),
+        &observed,
         &diff,
         describe,
         || {
@@ -215,17 +210,19 @@ fn diff_endpoint(observed: &Observed<bool>, undeployed: &[String]) -> Diff<()> {
 }
 
 fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map, Error> {
-    let api_id = text("apigw_ensure_endpoint_disabled", "api_id", api)?;
-    let observed = match &api_id {
-        Some(id) => Observed::from_read(ctx.read(|aws| aws.apigateway().rest_api(id))?)
+    let api_id = Known::from(text("apigw_ensure_endpoint_disabled", "api_id", api)?);
+    let observed = match api_id.get() {
+        Some(id) => ctx
+            .observe(|aws| aws.apigateway().rest_api(id))?
             .map(|a| a.disable_execute_api_endpoint),
         None => Observed::NotLookedUp,
     };
     // The setting takes effect only with a deployment: stages that exist are deployed
     // again with it, and a stage an earlier run left undeployed is deployed now.
-    let stages: Vec<Stage> = match (&api_id, observed.present()) {
+    let stages: Vec<Stage> = match (api_id.get(), observed.present()) {
         (Some(id), Some(_)) => ctx
-            .read(|aws| aws.apigateway().stages(id))?
+            .observe(|aws| async { aws.apigateway().stages(id).await.map(Some) })?
+            .into_present()
             .unwrap_or_default(),
         _ => Vec::new(),
     };
@@ -241,12 +238,12 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
     } else {
         stages.iter().map(|s| s.name.clone()).collect()
     };
-    let target = format!("{} default endpoint", shown(&api_id));
+    let target = format!("{} default endpoint", api_id.shown());
     let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::RestApiSetting,
         &target,
-        observed.looked_up(),
+        &observed,
         &diff,
         |a| {
             let a = a.arg("disableExecuteApiEndpoint", "true");
@@ -257,7 +254,7 @@ fn ensure_default_endpoint_disabled(ctx: &Context, api: &Dynamic) -> Result<Map,
             }
         },
         || {
-            let id = known(&api_id, "the REST API id")?;
+            let id = api_id.known("the REST API id")?;
             if disabled {
                 return redeploy(ctx, id, &redeployed, ENDPOINT_DISABLED);
             }
@@ -280,21 +277,21 @@ fn diff_stage(observed: &Observed<Stage>) -> Diff<()> {
 
 fn ensure_stage(ctx: &Context, api: &Dynamic, stage: &str) -> Result<Map, Error> {
     super::check_stage("apigw_ensure_stage", stage)?;
-    let api_id = text("apigw_ensure_stage", "api_id", api)?;
-    let observed = match &api_id {
-        Some(id) => Observed::from_read(ctx.read(|aws| aws.apigateway().stage(id, stage))?),
+    let api_id = Known::from(text("apigw_ensure_stage", "api_id", api)?);
+    let observed = match api_id.get() {
+        Some(id) => ctx.observe(|aws| aws.apigateway().stage(id, stage))?,
         None => Observed::NotLookedUp,
     };
-    let target = format!("{}/{stage}", shown(&api_id));
+    let target = format!("{}/{stage}", api_id.shown());
     let (op, deployed) = reconcile::apply(
         &ctx.effects,
         Kind::ApiStage,
         &target,
-        observed.looked_up(),
+        &observed,
         &diff_stage(&observed),
         |a| a.arg("stage", stage),
         || {
-            let id = known(&api_id, "the REST API id")?;
+            let id = api_id.known("the REST API id")?;
             ctx.write(|aws| {
                 aws.apigateway()
                     .create_deployment(id, stage, Some("deployed by mtls"))
@@ -373,7 +370,7 @@ fn diff_domain(
     }
     let mut differs = |field, now: &Option<String>, want: &Known<String>, patch: DomainField| {
         // An unknown wanted value (a plan) may differ: it is shown as an update.
-        if want.is_none() || now != want {
+        if !want.is_known() || now.as_ref() != want.get() {
             changes.push(Change { field, patch });
         }
     };
@@ -409,16 +406,16 @@ fn domain_patch(field: &DomainField) -> Result<Option<DomainPatch>, Error> {
     Ok(Some(match field {
         DomainField::Status(_) => return Ok(None),
         DomainField::TruststoreUri(v) => {
-            DomainPatch::TruststoreUri(known(v, "the truststore URI")?.into())
+            DomainPatch::TruststoreUri(v.known("the truststore URI")?.clone())
         }
         DomainField::TruststoreVersion(v) => {
-            DomainPatch::TruststoreVersion(known(v, "the truststore version")?.into())
+            DomainPatch::TruststoreVersion(v.known("the truststore version")?.clone())
         }
         DomainField::RegionalCertificateArn(v) => {
-            DomainPatch::RegionalCertificateArn(known(v, "the server certificate ARN")?.into())
+            DomainPatch::RegionalCertificateArn(v.known("the server certificate ARN")?.clone())
         }
         DomainField::OwnershipArn(v) => DomainPatch::OwnershipVerificationCertificateArn(
-            known(v, "the ownership certificate ARN")?.into(),
+            v.known("the ownership certificate ARN")?.clone(),
         ),
     }))
 }
@@ -459,9 +456,10 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
         let v = opts.get(k).cloned().ok_or_else(|| {
             Error::invalid_argument(f, k, "missing", format!("add `{k}` to the options map"))
         })?;
-        text(f, k, &v)
+        text(f, k, &v).map(Known::from)
     };
     let domain = get("domain")?
+        .into_option()
         .ok_or_else(|| Error::invalid_argument(f, "domain", "unknown", "pass the domain name"))?;
     super::check_domain(f, &domain)?;
     let wanted = WantedDomain {
@@ -477,10 +475,10 @@ fn ensure_mtls_domain(ctx: &Context, opts: &Map) -> Result<Map, Error> {
     let describe = |a: Action| {
         a.arg("endpoint", "REGIONAL")
             .arg("security_policy", "TLS_1_2")
-            .arg_maybe("certificate_arn", wanted.certificate_arn.clone())
-            .arg_maybe("ownership_arn", wanted.ownership_arn.clone())
+            .arg_maybe("certificate_arn", wanted.certificate_arn.get())
+            .arg_maybe("ownership_arn", wanted.ownership_arn.get())
             .arg("truststore_uri", &uri_shown)
-            .arg_maybe("truststore_version", wanted.truststore_version.clone())
+            .arg_maybe("truststore_version", wanted.truststore_version.get())
     };
     let (op, changed) = converge_domain(ctx, &domain, &wanted, &observed, &diff, describe)?;
     let info = changed.or_else(|| observed.present().cloned());
@@ -532,7 +530,7 @@ fn converge_domain(
         &ctx.effects,
         Kind::ApiCustomDomain,
         domain,
-        observed.looked_up(),
+        observed,
         diff,
         describe,
         || match diff {
@@ -557,19 +555,18 @@ fn converge_domain(
             _ => {
                 let spec = MtlsDomainSpec {
                     domain_name: domain,
-                    regional_certificate_arn: known(
-                        &wanted.certificate_arn,
-                        "the server certificate ARN",
-                    )?,
-                    truststore_uri: known(&wanted.truststore_uri, "the truststore URI")?,
-                    truststore_version: Some(known(
-                        &wanted.truststore_version,
-                        "the truststore version",
-                    )?),
-                    ownership_verification_certificate_arn: Some(known(
-                        &wanted.ownership_arn,
-                        "the ownership certificate ARN",
-                    )?),
+                    regional_certificate_arn: wanted
+                        .certificate_arn
+                        .known("the server certificate ARN")?,
+                    truststore_uri: wanted.truststore_uri.known("the truststore URI")?,
+                    truststore_version: Some(
+                        wanted.truststore_version.known("the truststore version")?,
+                    ),
+                    ownership_verification_certificate_arn: Some(
+                        wanted
+                            .ownership_arn
+                            .known("the ownership certificate ARN")?,
+                    ),
                     tags: &tags(domain, "domain"),
                 };
                 let created = ctx.write(|aws| aws.apigateway().create_domain_name(&spec))?;
@@ -591,7 +588,7 @@ fn converge_domain(
 /// Reads the custom domain; a status that needs its owner is explained as a notice, in
 /// plans and runs alike.
 fn read_domain(ctx: &Context, domain: &str) -> Result<Observed<DomainName>, Error> {
-    let observed = Observed::from_read(ctx.read(|aws| aws.apigateway().domain_name(domain))?);
+    let observed = ctx.observe(|aws| aws.apigateway().domain_name(domain))?;
     if let Some(d) = observed.present() {
         if status_field(d.status.as_deref()).is_some() {
             ctx.notice(&format!("warning: {}", explain_status(ctx, domain, d)));
@@ -632,9 +629,9 @@ fn uncovered_names(ctx: &Context, domain: &str, d: &DomainName) -> String {
         return "it presents no certificate".to_string();
     };
     let names = ctx
-        .read(|aws| aws.acm().certificate_pem(arn))
+        .observe(|aws| async { aws.acm().certificate_pem(arn).await.map(Some) })
         .ok()
-        .flatten()
+        .and_then(Observed::into_present)
         .and_then(|pem| crate::pki::ParsedCert::from_pem(arn, &pem.certificate).ok())
         .and_then(|c| c.info().ok())
         .map(|info| {
@@ -771,10 +768,10 @@ fn diff_domain_part(
         }
     };
     let mut wanted = WantedDomain {
-        certificate_arn: d.regional_certificate_arn.clone(),
-        ownership_arn: d.ownership_verification_certificate_arn.clone(),
-        truststore_uri: d.truststore_uri.clone(),
-        truststore_version: d.truststore_version.clone(),
+        certificate_arn: d.regional_certificate_arn.clone().into(),
+        ownership_arn: d.ownership_verification_certificate_arn.clone().into(),
+        truststore_uri: d.truststore_uri.clone().into(),
+        truststore_version: d.truststore_version.clone().into(),
     };
     set(&mut wanted);
     Ok(match diff_domain(domain, &wanted, observed)? {
@@ -810,7 +807,7 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
                 "pass the map upload_truststore returns (#{ uri, version, ... })",
             )
         })?;
-        Ok((text(f, k, &v)?, display(&v)))
+        Ok((text(f, k, &v)?.into(), display(&v)))
     };
     let (uri, uri_shown) = get("uri")?;
     let (version, _) = get("version")?;
@@ -819,12 +816,16 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
     let diff = diff_domain_truststore(domain, &uri, &version, &observed)?;
     let before = observed.present().cloned();
     let wanted = WantedDomain {
-        certificate_arn: before
-            .as_ref()
-            .and_then(|d| d.regional_certificate_arn.clone()),
-        ownership_arn: before
-            .as_ref()
-            .and_then(|d| d.ownership_verification_certificate_arn.clone()),
+        certificate_arn: Known::from(
+            before
+                .as_ref()
+                .and_then(|d| d.regional_certificate_arn.clone()),
+        ),
+        ownership_arn: Known::from(
+            before
+                .as_ref()
+                .and_then(|d| d.ownership_verification_certificate_arn.clone()),
+        ),
         truststore_uri: uri.clone(),
         truststore_version: version.clone(),
     };
@@ -837,7 +838,7 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
                 from_to(old_version.as_deref(), &version),
             )
         } else {
-            a.arg_maybe("truststore_version", version.clone())
+            a.arg_maybe("truststore_version", version.get())
         }
     };
     let (op, changed) = converge_domain(ctx, domain, &wanted, &observed, &diff, describe)?;
@@ -867,7 +868,7 @@ fn ensure_domain_truststore(ctx: &Context, domain: &str, truststore: &Map) -> Re
 fn ensure_domain_certificate(ctx: &Context, domain: &str, arn: &Dynamic) -> Result<Map, Error> {
     let f = "apigw_ensure_domain_certificate";
     super::check_domain(f, domain)?;
-    let arn = text(f, "certificate_arn", arn)?;
+    let arn = Known::from(text(f, "certificate_arn", arn)?);
     hold_domain(ctx, domain)?;
     let observed = read_domain(ctx, domain)?;
     let diff = diff_domain_certificate(domain, &arn, &observed)?;
@@ -877,11 +878,13 @@ fn ensure_domain_certificate(ctx: &Context, domain: &str, arn: &Dynamic) -> Resu
         .and_then(|d| d.regional_certificate_arn.clone());
     let wanted = WantedDomain {
         certificate_arn: arn.clone(),
-        ownership_arn: before
-            .as_ref()
-            .and_then(|d| d.ownership_verification_certificate_arn.clone()),
-        truststore_uri: before.as_ref().and_then(|d| d.truststore_uri.clone()),
-        truststore_version: before.as_ref().and_then(|d| d.truststore_version.clone()),
+        ownership_arn: Known::from(
+            before
+                .as_ref()
+                .and_then(|d| d.ownership_verification_certificate_arn.clone()),
+        ),
+        truststore_uri: Known::from(before.as_ref().and_then(|d| d.truststore_uri.clone())),
+        truststore_version: Known::from(before.as_ref().and_then(|d| d.truststore_version.clone())),
     };
     let describe = |a: Action| a.arg("certificate_arn", from_to(old_arn.as_deref(), &arn));
     let (op, changed) = converge_domain(ctx, domain, &wanted, &observed, &diff, describe)?;
@@ -913,7 +916,7 @@ fn diff_mapping(
 ) -> Result<Diff<()>, Error> {
     match observed {
         Observed::Present(m)
-            if Some(&m.rest_api_id) == api_id.as_ref() && m.stage.as_deref() == Some(stage) =>
+            if Some(&m.rest_api_id) == api_id.get() && m.stage.as_deref() == Some(stage) =>
         {
             Ok(Diff::Keep("maps the same api and stage"))
         }
@@ -934,20 +937,19 @@ fn diff_mapping(
 fn ensure_mapping(ctx: &Context, domain: &str, api: &Dynamic, stage: &str) -> Result<Map, Error> {
     super::check_domain("apigw_ensure_mapping", domain)?;
     super::check_stage("apigw_ensure_mapping", stage)?;
-    let api_id = text("apigw_ensure_mapping", "api_id", api)?;
+    let api_id = Known::from(text("apigw_ensure_mapping", "api_id", api)?);
     hold_domain(ctx, domain)?;
-    let observed =
-        Observed::from_read(ctx.read(|aws| aws.apigateway().base_path_mapping(domain, None))?);
+    let observed = ctx.observe(|aws| aws.apigateway().base_path_mapping(domain, None))?;
     let diff = diff_mapping(domain, &api_id, stage, &observed)?;
     let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::ApiMapping,
         &format!("{domain}/"),
-        observed.looked_up(),
+        &observed,
         &diff,
-        |a| a.arg_maybe("api_id", api_id.clone()).arg("stage", stage),
+        |a| a.arg_maybe("api_id", api_id.get()).arg("stage", stage),
         || {
-            let id = known(&api_id, "the REST API id")?;
+            let id = api_id.known("the REST API id")?;
             ctx.write(|aws| {
                 aws.apigateway()
                     .create_base_path_mapping(domain, id, stage, None)
@@ -961,26 +963,27 @@ fn delete_mapping(ctx: &Context, domain: &str) -> Result<(), Error> {
     super::check_domain("apigw_delete_mapping", domain)?;
     hold_domain(ctx, domain)?;
     // The mapping of a domain mtls did not make is not its to remove.
-    if let Some(Some(d)) = ctx.read(|aws| aws.apigateway().domain_name(domain))? {
+    if let Observed::Present(d) = ctx.observe(|aws| aws.apigateway().domain_name(domain))? {
         if !domain_made_for(&d, domain) {
             return Ok(());
         }
     }
-    let found = ctx.read(|aws| aws.apigateway().base_path_mapping(domain, None))?;
-    delete_if(
-        ctx,
-        found.map(|m| m.is_some()),
+    let found = ctx.observe(|aws| aws.apigateway().base_path_mapping(domain, None))?;
+    reconcile::delete(
+        &ctx.effects,
         Kind::ApiMapping,
         &format!("{domain}/"),
-        || ctx.write(|aws| aws.apigateway().delete_base_path_mapping(domain, None)),
-    )
+        &found,
+        |_| ctx.write(|aws| aws.apigateway().delete_base_path_mapping(domain, None)),
+    )?;
+    Ok(())
 }
 
 fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
     super::check_domain("apigw_delete_domain", domain)?;
     hold_domain(ctx, domain)?;
-    let found = ctx.read(|aws| aws.apigateway().domain_name(domain))?;
-    if let Some(Some(d)) = &found {
+    let found = ctx.observe(|aws| aws.apigateway().domain_name(domain))?;
+    if let Observed::Present(d) = &found {
         if !domain_made_for(d, domain) {
             ctx.effects.keep(Action::new(
                 Op::Keep,
@@ -991,13 +994,10 @@ fn delete_domain(ctx: &Context, domain: &str) -> Result<(), Error> {
             return Ok(());
         }
     }
-    delete_if(
-        ctx,
-        found.map(|d| d.is_some()),
-        Kind::ApiCustomDomain,
-        domain,
-        || ctx.write(|aws| aws.apigateway().delete_domain_name(domain)),
-    )
+    reconcile::delete(&ctx.effects, Kind::ApiCustomDomain, domain, &found, |d| {
+        ctx.write(|aws| aws.apigateway().delete_domain_name(&d.name))
+    })?;
+    Ok(())
 }
 
 /// Whether mtls created the custom domain `d` (its tag names the domain).
@@ -1010,16 +1010,10 @@ fn delete_rest_api(ctx: &Context, name: &str, domain: &str) -> Result<(), Error>
     hold_domain(ctx, domain)?;
     // Only the API mtls made for this domain (by its tag), whatever else is named `name`.
     let observed = read_api_for(ctx, domain)?;
-    let id = observed.present().map(|a| a.id.clone());
-    let exists = match observed {
-        Observed::NotLookedUp => None,
-        Observed::Absent => Some(false),
-        Observed::Present(_) => Some(true),
-    };
-    delete_if(ctx, exists, Kind::RestApi, name, || {
-        let id = known(&id, "the REST API id")?;
-        ctx.write(|aws| aws.apigateway().delete_rest_api(id))
-    })
+    reconcile::delete(&ctx.effects, Kind::RestApi, name, &observed, |api| {
+        ctx.write(|aws| aws.apigateway().delete_rest_api(&api.id))
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1051,10 +1045,10 @@ mod tests {
 
     fn wanted(version: Option<&str>) -> WantedDomain {
         WantedDomain {
-            certificate_arn: Some("cert".into()),
-            ownership_arn: Some("owner".into()),
-            truststore_uri: Some("s3://b/RootCA.pem".into()),
-            truststore_version: version.map(str::to_string),
+            certificate_arn: Known::value("cert".into()),
+            ownership_arn: Known::value("owner".into()),
+            truststore_uri: Known::value("s3://b/RootCA.pem".into()),
+            truststore_version: version.map(str::to_string).into(),
         }
     }
 
@@ -1111,7 +1105,7 @@ mod tests {
 
     #[test]
     fn domain_truststore_diffs() {
-        let v = |s: &str| Some(s.to_string());
+        let v = |s: &str| Known::value(s.to_string());
         let uri = v("s3://b/RootCA.pem");
         let diff = |o: &Observed<DomainName>, version: &Known<String>| {
             diff_domain_truststore("api.example.com", &uri, version, o)
@@ -1146,17 +1140,20 @@ mod tests {
         );
         // A plan that did not look (or does not know the version yet) shows a change.
         assert_eq!(
-            fields(&diff(&Observed::NotLookedUp, &None).unwrap()),
+            fields(&diff(&Observed::NotLookedUp, &Known::unknown()).unwrap()),
             ["truststoreVersion"]
         );
-        assert_eq!(fields(&diff(&same, &None).unwrap()), ["truststoreVersion"]);
+        assert_eq!(
+            fields(&diff(&same, &Known::unknown()).unwrap()),
+            ["truststoreVersion"]
+        );
         // No domain (setup has not run), or someone else's: an error, nothing sent.
         let err = diff(&Observed::Absent, &v("v2")).unwrap_err().to_string();
         assert!(err.contains("no API Gateway custom domain"), "{err}");
         let theirs = Observed::Present(domain("s3://b/RootCA.pem", "v1", "cert", "owner", false));
         assert!(diff(&theirs, &v("v2")).is_err());
         assert_eq!(
-            from_to(Some("v1"), &None),
+            from_to(Some("v1"), &Known::unknown()),
             format!("v1 -> {}", crate::effects::Unknown::TEXT)
         );
         assert_eq!(from_to(None, &v("v2")), "(none) -> v2");
@@ -1164,9 +1161,9 @@ mod tests {
 
     #[test]
     fn unknown_patch_values_never_become_patches() {
-        assert!(domain_patch(&DomainField::TruststoreVersion(None)).is_err());
+        assert!(domain_patch(&DomainField::TruststoreVersion(Known::unknown())).is_err());
         assert_eq!(
-            domain_patch(&DomainField::TruststoreVersion(Some("v".into()))).unwrap(),
+            domain_patch(&DomainField::TruststoreVersion(Known::value("v".into()))).unwrap(),
             Some(DomainPatch::TruststoreVersion("v".into()))
         );
         assert_eq!(
@@ -1196,8 +1193,8 @@ mod tests {
                 "{status}"
             );
             // The partial steps of the rollover show it too.
-            let uri = Some("s3://b/RootCA.pem".to_string());
-            let v1 = Some("v1".to_string());
+            let uri = Known::value("s3://b/RootCA.pem".to_string());
+            let v1 = Known::value("v1".to_string());
             let t =
                 diff_domain_truststore("api.example.com", &uri, &v1, &with_status(status)).unwrap();
             assert_eq!(
@@ -1207,7 +1204,7 @@ mod tests {
             );
             let c = diff_domain_certificate(
                 "api.example.com",
-                &Some("cert".into()),
+                &Known::value("cert".into()),
                 &with_status(status),
             )
             .unwrap();
@@ -1248,15 +1245,15 @@ mod tests {
             ),
             change(
                 "truststoreVersion",
-                DomainField::TruststoreVersion(Some("v2".into())),
+                DomainField::TruststoreVersion(Known::value("v2".into())),
             ),
             change(
                 "regionalCertificateArn",
-                DomainField::RegionalCertificateArn(Some("c2".into())),
+                DomainField::RegionalCertificateArn(Known::value("c2".into())),
             ),
             change(
                 "ownershipVerificationCertificateArn",
-                DomainField::OwnershipArn(Some("o2".into())),
+                DomainField::OwnershipArn(Known::value("o2".into())),
             ),
         ];
         assert_eq!(
@@ -1285,7 +1282,7 @@ mod tests {
                 stage: Some(stage.into()),
             })
         };
-        let api = Some("a1".to_string());
+        let api = Known::value("a1".to_string());
         let diff =
             |o: &Observed<BasePathMapping>, api: &Known<String>| diff_mapping("d", api, "prod", o);
         assert_eq!(
@@ -1293,10 +1290,13 @@ mod tests {
             Diff::Keep("maps the same api and stage")
         );
         assert_eq!(diff(&Observed::Absent, &api).unwrap(), Diff::Create);
-        assert_eq!(diff(&Observed::NotLookedUp, &None).unwrap(), Diff::Create);
+        assert_eq!(
+            diff(&Observed::NotLookedUp, &Known::unknown()).unwrap(),
+            Diff::Create
+        );
         assert!(diff(&mapping("a2", "prod"), &api).is_err());
         assert!(diff(&mapping("a1", "dev"), &api).is_err());
-        assert!(diff(&mapping("a1", "prod"), &None).is_err());
+        assert!(diff(&mapping("a1", "prod"), &Known::unknown()).is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use rhai::{Dynamic, Map};
 
 use super::{bound, primitive, Registrar};
 use crate::aws::{Aws, Tags};
-use crate::effects::{is_unknown, readable, Action, Kind, Op, Unknown};
+use crate::effects::{is_unknown, readable, Unknown};
 use crate::error::Error;
 use crate::script::error::fail;
 use crate::script::Context;
@@ -121,10 +121,6 @@ fn display(v: &Dynamic) -> String {
     }
 }
 
-fn shown(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| Unknown::TEXT.to_string())
-}
-
 fn unknown_or(v: Option<String>) -> Dynamic {
     v.map_or_else(|| Dynamic::from(Unknown), Dynamic::from)
 }
@@ -141,21 +137,32 @@ fn tags(domain: &str, role: &str) -> Tags {
 }
 
 /// The one place that asks whether AWS may be read. Its own module, so that its capability
-/// (a private field) cannot be made even by the AWS primitives below: they get `Option<&Aws>`,
-/// never the question.
+/// (a private field) cannot be made even by the AWS primitives below: they read through
+/// [`Context::observe`], never asking the question.
 mod read_gate {
     use super::{Aws, Context, Error};
+    use crate::aws::AwsError;
+    use crate::reconcile::Observed;
 
     /// The capability to ask [`crate::effects::Effects::may_read`].
     pub(crate) struct AwsReadGate(());
 
     impl Context {
-        /// AWS for reads: `None` in an offline plan.
-        pub(super) fn aws_read(&self) -> Result<Option<&Aws>, Error> {
+        /// The one way a step reads AWS: `read` runs when reads may happen (a live run,
+        /// `plan --refresh`) and says what it found (`None`: nothing); an offline plan
+        /// makes no call and observes [`Observed::NotLookedUp`].
+        pub(crate) fn observe<'a, T, F>(
+            &'a self,
+            read: impl FnOnce(&'a Aws) -> F,
+        ) -> Result<Observed<T>, Error>
+        where
+            F: std::future::Future<Output = Result<Option<T>, AwsError>>,
+        {
             if !self.effects.may_read(&AwsReadGate(())) {
-                return Ok(None);
+                return Ok(Observed::NotLookedUp);
             }
-            self.aws_client().map(Some)
+            let aws = self.aws_client()?;
+            Ok(Observed::found(self.block_on(read(aws))??))
         }
     }
 }
@@ -172,17 +179,6 @@ impl Context {
             .client
             .get()
             .ok_or_else(|| Error::internal("connect to AWS", "no client after connecting"))
-    }
-
-    /// Runs a read against AWS; `None` offline.
-    fn read<'a, T, F>(&'a self, call: impl FnOnce(&'a Aws) -> F) -> Result<Option<T>, Error>
-    where
-        F: std::future::Future<Output = Result<T, crate::aws::AwsError>>,
-    {
-        match self.aws_read()? {
-            Some(aws) => Ok(Some(self.block_on(call(aws))??)),
-            None => Ok(None),
-        }
     }
 
     /// Runs a write against AWS (inside an action's live work).
@@ -204,7 +200,8 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
         "aws_account_id() -> string",
         "The caller's 12-digit AWS account id (STS GetCallerIdentity); unknown in an offline plan.",
         move || -> RhaiResult<Dynamic> {
-            Ok(unknown_or(c.read(|aws| aws.account_id()).map_err(fail)?))
+            let id = c.observe(|aws| async move { aws.account_id().await.map(Some) });
+            Ok(unknown_or(id.map_err(fail)?.present().cloned()))
         }
     );
     checks::register(reg, ctx);
@@ -220,41 +217,60 @@ fn aws_region(ctx: &Context) -> Result<Dynamic, Error> {
     if let Some(r) = &ctx.aws.settings.region {
         return Ok(r.clone().into());
     }
-    let Some(aws) = ctx.aws_read()? else {
+    let region = ctx.observe(|aws| async move { Ok(Some(aws.region())) })?;
+    let Some(region) = region.present() else {
         // Loading the full configuration may ask the instance metadata service: not offline.
         let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
         return Ok(unknown_or(env));
     };
-    Ok(aws.region().into())
+    Ok(region.clone().into())
 }
 
-/// Deletes something that may or may not exist: `exists` is `None` offline.
-fn delete_if(
-    ctx: &Context,
-    exists: Option<bool>,
-    kind: Kind,
-    target: &str,
-    work: impl FnOnce() -> Result<(), Error>,
-) -> Result<(), Error> {
-    match exists {
-        Some(false) => Ok(()),
-        Some(true) => ctx
-            .effects
-            .apply(Action::new(Op::Delete, kind, target, "exists"), work)
-            .map(|_| ()),
-        None => ctx
-            .effects
-            .apply(
-                Action::new(
-                    Op::Delete,
-                    kind,
-                    target,
-                    "offline plan: deleted if it exists",
-                ),
-                work,
-            )
-            .map(|_| ()),
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::effects::{Effects, Mode};
+    use crate::reconcile::Observed;
+    use crate::script::Context;
+    use crate::workdir::Workdir;
+
+    /// A plan context; `refresh`: it may read AWS (an emulator's address that is never
+    /// called: the reads below answer by themselves).
+    fn plan(refresh: bool) -> Context {
+        let mut ctx = Context::new(
+            Workdir::new("."),
+            Effects::new(Mode::Plan, false, refresh),
+            BTreeMap::new(),
+            false,
+        );
+        ctx.aws.settings.region = Some("us-east-1".into());
+        ctx.aws.settings.endpoint_url = Some("http://127.0.0.1:9".into());
+        ctx
+    }
+
+    #[test]
+    fn an_offline_plan_observes_nothing_and_makes_no_read() {
+        let ctx = plan(false);
+        let seen = ctx
+            .observe(|_| async {
+                panic!("an offline plan reads nothing");
+                #[allow(unreachable_code)]
+                Ok(Some(0u8))
+            })
+            .unwrap();
+        assert_eq!(seen, Observed::NotLookedUp);
+        assert!(ctx.aws.client.get().is_none(), "connected offline");
+    }
+
+    #[test]
+    fn a_read_that_happens_observes_what_it_found() {
+        let ctx = plan(true);
+        let found = ctx.observe(|_| async { Ok(Some(7u8)) }).unwrap();
+        assert_eq!(found, Observed::Present(7));
+        let nothing = ctx.observe(|_| async { Ok(None::<u8>) }).unwrap();
+        assert_eq!(nothing, Observed::Absent);
     }
 }

@@ -221,7 +221,7 @@ fn write_bundle(ctx: &Context, path: &str, cas: &Array) -> Result<Map, Error> {
         &ctx.effects,
         Kind::TruststoreBundle,
         path,
-        true,
+        &observed,
         &diff,
         describe,
         || {
@@ -297,36 +297,33 @@ pub(super) fn read_truststore_object(
     bucket: &str,
     key: &str,
     version: Option<&str>,
-) -> Result<Option<Option<Truststore>>, Error> {
-    let body = ctx.read(|aws| {
+) -> Result<Observed<Truststore>, Error> {
+    let body = ctx.observe(|aws| {
         aws.s3()
             .get_object(bucket, key, version, MAX_TRUSTSTORE_BYTES)
     })?;
-    let Some(body) = body else { return Ok(None) };
-    let Some(body) = body else {
-        return Ok(Some(None));
-    };
-    let uri = format!("s3://{bucket}/{key}");
-    let text = String::from_utf8(body).map_err(|_| Error::BadTruststore {
-        path: uri.clone(),
-        message: "it is not text".to_string(),
-    })?;
-    Ok(Some(Some(Truststore::from_pem(&uri, &text)?)))
+    body.try_map(|body| {
+        let uri = format!("s3://{bucket}/{key}");
+        let text = String::from_utf8(body).map_err(|_| Error::BadTruststore {
+            path: uri.clone(),
+            message: "it is not text".to_string(),
+        })?;
+        Truststore::from_pem(&uri, &text)
+    })
 }
 
 fn domain_truststore(ctx: &Context, domain: &str) -> Result<Dynamic, Error> {
     super::check_domain("apigw_domain_truststore", domain)?;
-    let Some(found) = ctx.read(|aws| aws.apigateway().domain_name(domain))? else {
-        return Ok(Dynamic::from(Unknown));
-    };
-    let Some(d) = found else {
-        return Ok(Dynamic::UNIT);
+    let d = match ctx.observe(|aws| aws.apigateway().domain_name(domain))? {
+        Observed::NotLookedUp => return Ok(Dynamic::from(Unknown)),
+        Observed::Absent => return Ok(Dynamic::UNIT),
+        Observed::Present(d) => d,
     };
     let mut subjects = Array::new();
     let mut sha256 = Array::new();
     if let Some((bucket, key)) = d.truststore_uri.as_deref().and_then(split_s3_uri) {
         let store = read_truststore_object(ctx, bucket, key, d.truststore_version.as_deref())?;
-        if let Some(Some(store)) = store {
+        if let Observed::Present(store) = store {
             for e in entries(&store)? {
                 subjects.push(e.subject.into());
                 sha256.push(e.sha256.into());
@@ -383,18 +380,22 @@ fn acm_chain_uses(ctx: &Context, domain: &str, ca: &str) -> Result<Dynamic, Erro
         return Ok(Dynamic::from(Unknown));
     };
     let wanted = tags(domain, "server");
-    let Some(found) = ctx.read(|aws| aws.acm().find_certificates(None, &wanted))? else {
+    let found =
+        ctx.observe(|aws| async { aws.acm().find_certificates(None, &wanted).await.map(Some) })?;
+    let Some(found) = found.present() else {
         return Ok(Dynamic::from(Unknown));
     };
-    for c in &found {
-        let pem = ctx.read(|aws| async move {
+    for c in found {
+        let pem = ctx.observe(|aws| async move {
             match aws.acm().certificate_pem(&c.arn).await {
                 Ok(b) => Ok(Some(b)),
                 Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(e),
             }
         })?;
-        let Some(Some(pem)) = pem else { continue };
+        let Observed::Present(pem) = pem else {
+            continue;
+        };
         let what = format!("the ACM certificate {}", c.arn);
         let mut chain = ParsedCert::all_from_pem(&what, &pem.certificate)?;
         if let Some(more) = pem.chain.as_deref().filter(|s| s.contains("CERTIFICATE")) {

@@ -6,12 +6,12 @@ use std::rc::Rc;
 use rhai::{Array, Dynamic, Map};
 
 use super::lock::{hold_domain, Scoped};
-use super::{delete_if, map, text, unknown_or};
+use super::{map, text, unknown_or};
 use crate::aws::route53::{enclosing_names, fqdn, AliasTarget, HostedZone, RecordSet};
 use crate::aws::Wait;
 use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
-use crate::reconcile::{self, known, Change, Diff, Known, Observed};
+use crate::reconcile::{self, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
@@ -56,7 +56,7 @@ fn ensure_hosted_zone(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
         .ok_or_else(|| Error::invalid_argument(f, "name", "unknown", "pass a domain name"))?;
     super::check_domain(f, &name)?;
     let _lock = Scoped::take(ctx, "zone", &name, &format!("the hosted zone {name}"))?;
-    let observed = Observed::from_read(ctx.read(|aws| aws.route53().find_public_zone(&name))?);
+    let observed = ctx.observe(|aws| aws.route53().find_public_zone(&name))?;
     ensure_named_zone(ctx, &name, observed)
 }
 
@@ -71,8 +71,8 @@ fn ensure_zone_for(ctx: &Context, domain: &Dynamic) -> Result<Map, Error> {
     super::check_domain(f, &domain)?;
     hold_domain(ctx, &domain)?;
     let _lock = Scoped::take(ctx, "zone", &domain, &format!("the hosted zone {domain}"))?;
-    match ctx.read(|aws| aws.route53().find_closest_public_zone(&domain))? {
-        Some(Some(zone)) => {
+    match ctx.observe(|aws| aws.route53().find_closest_public_zone(&domain))? {
+        Observed::Present(zone) => {
             let reason = if zone.name.eq_ignore_ascii_case(&fqdn(&domain)) {
                 "exists".to_string()
             } else {
@@ -87,8 +87,7 @@ fn ensure_zone_for(ctx: &Context, domain: &Dynamic) -> Result<Map, Error> {
             let name = zone.name.clone();
             Ok(zone_map(Some(zone), &name, Op::Keep))
         }
-        Some(None) => ensure_named_zone(ctx, &domain, Observed::Absent),
-        None => ensure_named_zone(ctx, &domain, Observed::NotLookedUp),
+        observed => ensure_named_zone(ctx, &domain, observed),
     }
 }
 
@@ -102,7 +101,7 @@ fn ensure_named_zone(
         &ctx.effects,
         Kind::Route53HostedZone,
         &fqdn(name),
-        observed.looked_up(),
+        &observed,
         &diff_zone(&observed),
         |a| a.arg("type", "public").arg_maybe("id", None::<String>),
         || ctx.write(|aws| aws.route53().create_zone(name)),
@@ -135,9 +134,9 @@ fn zone_map(zone: Option<HostedZone>, name: &str, op: Op) -> Map {
 }
 
 /// The closest public zone strictly above the zone `name` (its parent's, ...).
-fn read_parent_zone(ctx: &Context, name: &str) -> Result<Option<Option<HostedZone>>, Error> {
+fn read_parent_zone(ctx: &Context, name: &str) -> Result<Observed<HostedZone>, Error> {
     let above: Vec<String> = enclosing_names(name).into_iter().skip(1).collect();
-    ctx.read(|aws| async move {
+    ctx.observe(|aws| async move {
         for candidate in &above {
             if let Some(zone) = aws.route53().find_public_zone(candidate).await? {
                 return Ok(Some(zone));
@@ -219,29 +218,28 @@ fn ensure_delegation(ctx: &Context, zone: &Map) -> Result<Map, Error> {
         return Ok(unknown());
     };
     let parent = match read_parent_zone(ctx, &name)? {
-        None => {
+        Observed::NotLookedUp => {
             plan_unseen_delegation(ctx, Some(&name))?;
             return Ok(unknown());
         }
-        Some(None) => {
+        Observed::Absent => {
             return Ok(map(vec![
                 ("parent", Dynamic::UNIT),
                 ("status", "none".into()),
             ]))
         }
-        Some(Some(p)) => p,
+        Observed::Present(p) => p,
     };
-    let observed = Observed::from_read(
-        ctx.read(|aws| aws.route53().records(&parent.id))?
-            .map(|records| ns_record(&records, &name).cloned()),
-    );
+    let observed = ctx
+        .observe(|aws| async { aws.route53().records(&parent.id).await.map(Some) })?
+        .and_then(|records| ns_record(&records, &name).cloned());
     let diff = diff_delegation(&name, &parent.name, &servers, &observed)?;
     let label = format!("{} NS in {}", fqdn(&name), parent.name);
     let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::Route53Record,
         &label,
-        observed.looked_up(),
+        &observed,
         &diff,
         |a| a.arg("zone", &parent.id).arg("value", servers.join(", ")),
         || {
@@ -282,36 +280,39 @@ fn plan_unseen_delegation(ctx: &Context, name: Option<&str>) -> Result<(), Error
 
 fn delete_delegation(ctx: &Context, name: &str) -> Result<(), Error> {
     super::check_domain("route53_delete_delegation", name)?;
-    let zone = ctx.read(|aws| aws.route53().find_public_zone(name))?;
+    let zone = ctx.observe(|aws| aws.route53().find_public_zone(name))?;
     let parent = read_parent_zone(ctx, name)?;
-    let (Some(zone), Some(parent)) = (zone, parent) else {
-        // Offline: whether there is one is not known, nor its parent (the target is the
-        // live one's, with the parent unknown: a confirmed run sends only what it showed).
-        return delete_if(
-            ctx,
-            None,
-            Kind::Route53Record,
-            &format!("{} NS in {}", fqdn(name), Unknown::TEXT),
-            || Ok(()),
-        );
+    // Only an NS record in the parent that names this zone's servers is this delegation.
+    let observed = match (zone, parent) {
+        (Observed::Present(zone), Observed::Present(parent)) => ctx
+            .observe(|aws| async { aws.route53().records(&parent.id).await.map(Some) })?
+            .and_then(|records| {
+                ns_record(&records, name)
+                    .filter(|r| same_servers(&r.values, &zone.name_servers))
+                    .cloned()
+            })
+            .map(|record| (parent, record)),
+        (Observed::NotLookedUp, _) | (_, Observed::NotLookedUp) => Observed::NotLookedUp,
+        _ => Observed::Absent,
     };
-    let (Some(zone), Some(parent)) = (zone, parent) else {
-        return Ok(());
-    };
-    let records = ctx
-        .read(|aws| aws.route53().records(&parent.id))?
-        .unwrap_or_default();
-    let Some(record) =
-        ns_record(&records, name).filter(|r| same_servers(&r.values, &zone.name_servers))
-    else {
-        return Ok(());
-    };
-    let label = format!("{} NS in {}", fqdn(name), parent.name);
-    delete_if(ctx, Some(true), Kind::Route53Record, &label, || {
-        let change = ctx.write(|aws| aws.route53().delete_record(&parent.id, record))?;
-        let wait = Wait::dns_change();
-        ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
-    })
+    // Offline, the parent is unknown: the target is the live one's with the parent
+    // unknown (a confirmed run sends only what it showed).
+    let parent_name = observed
+        .present()
+        .map_or_else(|| Unknown::TEXT.to_string(), |(p, _)| p.name.clone());
+    let label = format!("{} NS in {parent_name}", fqdn(name));
+    reconcile::delete(
+        &ctx.effects,
+        Kind::Route53Record,
+        &label,
+        &observed,
+        |(parent, record)| {
+            let change = ctx.write(|aws| aws.route53().delete_record(&parent.id, record))?;
+            let wait = Wait::dns_change();
+            ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
+        },
+    )?;
+    Ok(())
 }
 
 enum Target {
@@ -340,11 +341,11 @@ impl WantedRecord {
     /// Whether `r` already points where this one must.
     fn matches(&self, r: &RecordSet) -> bool {
         match self {
-            WantedRecord::Cname(value) => value.as_ref().is_some_and(|v| {
+            WantedRecord::Cname(value) => value.get().is_some_and(|v| {
                 r.values.len() == 1 && fqdn(&r.values[0]).eq_ignore_ascii_case(&fqdn(v))
             }),
             WantedRecord::Alias { dns, zone } => r.alias.as_ref().is_some_and(|a| {
-                dns.as_ref()
+                dns.get()
                     .is_some_and(|d| fqdn(&a.dns_name).eq_ignore_ascii_case(&fqdn(d)))
                     && zone.as_deref() == Some(a.hosted_zone_id.as_str())
             }),
@@ -392,13 +393,13 @@ fn ensure_record(
     target: Target,
 ) -> Result<Map, Error> {
     let f = "route53_ensure_record";
-    let zone = text(f, "zone_id", zone)?;
-    let name = text(f, "name", name)?;
+    let zone = Known::from(text(f, "zone_id", zone)?);
+    let name = Known::from(text(f, "name", name)?);
     let wanted = match &target {
-        Target::Cname(v) => WantedRecord::Cname(text(f, "value", v)?),
+        Target::Cname(v) => WantedRecord::Cname(text(f, "value", v)?.into()),
         Target::Alias(dns, tz) => WantedRecord::Alias {
-            dns: text(f, "target_dns", dns)?,
-            zone: text(f, "target_zone_id", tz)?,
+            dns: text(f, "target_dns", dns)?.into(),
+            zone: text(f, "target_zone_id", tz)?.into(),
         },
     };
     let rtype = wanted.record_type();
@@ -407,46 +408,47 @@ fn ensure_record(
         name.as_deref()
             .map_or_else(|| Unknown::TEXT.to_string(), fqdn)
     );
-    let observed = match (&zone, &name) {
+    let observed = match (zone.get(), name.get()) {
         (Some(z), Some(n)) => {
             let wanted_name = fqdn(n);
-            Observed::from_read(ctx.read(|aws| aws.route53().records(z))?.map(|records| {
-                records
-                    .into_iter()
-                    .find(|r| r.record_type == rtype && r.name.eq_ignore_ascii_case(&wanted_name))
-            }))
+            ctx.observe(|aws| async { aws.route53().records(z).await.map(Some) })?
+                .and_then(|records| {
+                    records.into_iter().find(|r| {
+                        r.record_type == rtype && r.name.eq_ignore_ascii_case(&wanted_name)
+                    })
+                })
         }
         _ => Observed::NotLookedUp,
     };
     let diff = diff_record(&label, &wanted, &observed)?;
     let describe = |a: Action| {
-        let a = a.arg_maybe("zone", zone.clone());
+        let a = a.arg_maybe("zone", zone.get());
         match &wanted {
             WantedRecord::Cname(v) => a.arg_maybe("value", v.as_deref().map(fqdn)),
             WantedRecord::Alias { dns, zone } => a
-                .arg_maybe("alias", dns.clone())
-                .arg_maybe("alias_zone", zone.clone()),
+                .arg_maybe("alias", dns.get())
+                .arg_maybe("alias_zone", zone.get()),
         }
     };
     let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::Route53Record,
         &label,
-        observed.looked_up(),
+        &observed,
         &diff,
         describe,
         || {
-            let zone = known(&zone, "the hosted zone id")?;
-            let name = known(&name, "the record name")?;
+            let zone = zone.known("the hosted zone id")?;
+            let name = name.known("the record name")?;
             let change = match &wanted {
                 WantedRecord::Cname(value) => {
-                    let value = fqdn(known(value, "the CNAME value")?);
+                    let value = fqdn(value.known("the CNAME value")?);
                     ctx.write(|aws| aws.route53().upsert_cname(zone, name, &value, 300))?
                 }
                 WantedRecord::Alias { dns, zone: tz } => {
                     let t = AliasTarget {
-                        dns_name: known(dns, "the API Gateway domain name")?.to_string(),
-                        hosted_zone_id: known(tz, "the API Gateway hosted zone id")?.to_string(),
+                        dns_name: dns.known("the API Gateway domain name")?.clone(),
+                        hosted_zone_id: tz.known("the API Gateway hosted zone id")?.clone(),
                         evaluate_target_health: false,
                     };
                     ctx.write(|aws| aws.route53().upsert_alias_a(zone, name, &t))?
@@ -467,7 +469,7 @@ fn find_hosted_zone(ctx: &Context, name: &str, closest: bool) -> Result<Dynamic,
         "route53_find_zone"
     };
     super::check_domain(function, name)?;
-    let found = ctx.read(|aws| async move {
+    let found = ctx.observe(|aws| async move {
         if closest {
             aws.route53().find_closest_public_zone(name).await
         } else {
@@ -475,12 +477,12 @@ fn find_hosted_zone(ctx: &Context, name: &str, closest: bool) -> Result<Dynamic,
         }
     })?;
     Ok(match found {
-        None => Dynamic::from(map(vec![
+        Observed::NotLookedUp => Dynamic::from(map(vec![
             ("id", Dynamic::from(Unknown)),
             ("name", fqdn(name).into()),
         ])),
-        Some(None) => Dynamic::UNIT,
-        Some(Some(z)) => Dynamic::from(map(vec![
+        Observed::Absent => Dynamic::UNIT,
+        Observed::Present(z) => Dynamic::from(map(vec![
             ("id", z.id.into()),
             ("name", z.name.into()),
             (
@@ -500,65 +502,59 @@ fn delete_records(ctx: &Context, zone: &Dynamic, domain: &str) -> Result<(), Err
     hold_domain(ctx, domain)?;
     let zone = text("route53_delete_records", "zone_id", zone)?;
     let records = match &zone {
-        Some(z) => ctx.read(|aws| aws.route53().records(z))?,
-        None => None,
-    };
-    let Some(records) = records else {
-        // Offline: the records are not known. Each is shown as a run names it (ACM's
-        // CNAME with its `_x` label unknown): a confirmed run sends only what it showed.
-        let name = fqdn(domain);
-        delete_if(ctx, None, Kind::Route53Record, &format!("{name} A"), || {
-            Ok(())
-        })?;
-        let cname = format!("_{}.{name} CNAME", Unknown::TEXT);
-        return delete_if(ctx, None, Kind::Route53Record, &cname, || Ok(()));
+        Some(z) => ctx.observe(|aws| async { aws.route53().records(z).await.map(Some) })?,
+        None => Observed::NotLookedUp,
     };
     let name = fqdn(domain);
-    for r in records {
-        // Only what mtls makes: the alias A of the domain, and ACM's `_x.domain` CNAMEs.
-        let ours = (r.record_type == "A"
-            && is_api_gateway_alias(&r)
-            && r.name.eq_ignore_ascii_case(&name))
-            || (r.record_type == "CNAME"
-                && r.name.starts_with('_')
-                && r.name
-                    .to_ascii_lowercase()
-                    .ends_with(&format!(".{}", name.to_ascii_lowercase()))
-                && r.values.iter().any(|v| v.contains("acm-validations")));
-        if ours {
-            let z = known(&zone, "the hosted zone id")?;
-            delete_if(
-                ctx,
-                Some(true),
-                Kind::Route53Record,
-                &format!("{} {}", r.name, r.record_type),
-                || {
-                    let change = ctx.write(|aws| aws.route53().delete_record(z, &r))?;
-                    {
-                        let wait = Wait::dns_change();
-                        ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
-                    }
-                },
-            )?;
+    let (Observed::Present(records), Some(zone)) = (records, zone) else {
+        // Not looked up: the records are not known. Each is shown as a run names it (ACM's
+        // CNAME with its `_x` label unknown): a confirmed run sends only what it showed.
+        let unseen = Observed::<RecordSet>::NotLookedUp;
+        for target in [
+            format!("{name} A"),
+            format!("_{}.{name} CNAME", Unknown::TEXT),
+        ] {
+            reconcile::delete(&ctx.effects, Kind::Route53Record, &target, &unseen, |_| {
+                Ok(())
+            })?;
         }
+        return Ok(());
+    };
+    for r in records.into_iter().filter(|r| made_by_mtls(r, &name)) {
+        let target = format!("{} {}", r.name, r.record_type);
+        let found = Observed::Present(r);
+        reconcile::delete(&ctx.effects, Kind::Route53Record, &target, &found, |r| {
+            let change = ctx.write(|aws| aws.route53().delete_record(&zone, r))?;
+            let wait = Wait::dns_change();
+            ctx.write(|aws| aws.route53().wait_insync(&change, &wait))
+        })?;
     }
     Ok(())
 }
 
+/// Whether `r` is a record mtls makes for the domain `name`: its alias A to API Gateway,
+/// or one of ACM's `_x.domain` validation CNAMEs.
+fn made_by_mtls(r: &RecordSet, name: &str) -> bool {
+    (r.record_type == "A" && is_api_gateway_alias(r) && r.name.eq_ignore_ascii_case(name))
+        || (r.record_type == "CNAME"
+            && r.name.starts_with('_')
+            && r.name
+                .to_ascii_lowercase()
+                .ends_with(&format!(".{}", name.to_ascii_lowercase()))
+            && r.values.iter().any(|v| v.contains("acm-validations")))
+}
+
 fn delete_hosted_zone(ctx: &Context, name: &str) -> Result<(), Error> {
     super::check_domain("route53_delete_zone", name)?;
-    let found = ctx.read(|aws| aws.route53().find_public_zone(name))?;
-    let id = found.clone().flatten().map(|z| z.id);
-    delete_if(
-        ctx,
-        found.map(|z| z.is_some()),
+    let observed = ctx.observe(|aws| aws.route53().find_public_zone(name))?;
+    reconcile::delete(
+        &ctx.effects,
         Kind::Route53HostedZone,
         &fqdn(name),
-        || {
-            let id = known(&id, "the hosted zone id")?;
-            ctx.write(|aws| aws.route53().delete_zone(id))
-        },
-    )
+        &observed,
+        |zone| ctx.write(|aws| aws.route53().delete_zone(&zone.id)),
+    )?;
+    Ok(())
 }
 
 /// Whether a record is an alias to an API Gateway regional endpoint
@@ -592,8 +588,8 @@ mod tests {
 
     fn alias(dns: Option<&str>) -> WantedRecord {
         WantedRecord::Alias {
-            dns: dns.map(str::to_string),
-            zone: Some("Z1".into()),
+            dns: dns.map(str::to_string).into(),
+            zone: Known::value("Z1".into()),
         }
     }
 
@@ -640,7 +636,7 @@ mod tests {
             update
         );
         // CNAME: compared as fully qualified names, case-insensitively.
-        let cname = WantedRecord::Cname(Some("_x.acm-validations.aws".into()));
+        let cname = WantedRecord::Cname(Known::value("_x.acm-validations.aws".into()));
         assert_eq!(
             diff(&cname, &record("CNAME", &["_X.acm-validations.aws."], None)).unwrap(),
             keep

@@ -5,11 +5,11 @@ use std::rc::Rc;
 use rhai::{Dynamic, Map};
 
 use super::lock::Scoped;
-use super::{aws_region, delete_if, display, map, text, unknown_or};
+use super::{aws_region, display, map, text, unknown_or};
 use crate::aws::s3::{sha256_hex, BucketState, ObjectHead, Versioning};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
-use crate::reconcile::{self, known, Change, Diff, Known, Observed};
+use crate::reconcile::{self, Change, Diff, Known, Observed};
 use crate::script::primitives::{bound, Registrar};
 use crate::script::Context;
 
@@ -48,35 +48,30 @@ fn diff_versioning(observed: &Observed<Versioning>) -> Diff<()> {
 
 fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
     let target = display(name);
-    let name = text("s3_ensure_bucket", "name", name)?;
+    let name = Known::from(text("s3_ensure_bucket", "name", name)?);
     super::check_bucket("s3_ensure_bucket", "name", name.as_deref())?;
     let region = aws_region(ctx)?;
     // Domains share the bucket: one run at a time finds or creates it.
-    let _lock = match &name {
+    let _lock = match name.get() {
         Some(n) => Some(Scoped::take(ctx, "bucket", n, &format!("the bucket {n}"))?),
         None => None,
     };
-    let observed = match &name {
-        Some(n) => {
-            Observed::from_read(ctx.read(|aws| aws.s3().find_bucket(n))?.map(Some)).and_then_state()
-        }
-        None => Observed::NotLookedUp,
-    };
+    let observed = read_bucket(ctx, &name)?;
     let (op, _) = reconcile::apply(
         &ctx.effects,
         Kind::S3Bucket,
         &target,
-        observed.looked_up(),
+        &observed,
         &diff_bucket(&target, &observed)?,
         |a| a.arg_maybe("region", region.clone().try_cast::<String>()),
         || {
-            let name = known(&name, "the bucket name")?;
+            let name = name.known("the bucket name")?;
             ctx.write(|aws| aws.s3().create_bucket(name))
         },
     )?;
-    let versioning = match (&name, op) {
+    let versioning = match (name.get(), op) {
         (Some(n), Op::Keep) => {
-            Observed::from_read(ctx.read(|aws| aws.s3().versioning(n))?.map(Some))
+            ctx.observe(|aws| async { aws.s3().versioning(n).await.map(Some) })?
         }
         (_, Op::Create) if observed.looked_up() => Observed::Absent,
         _ => Observed::NotLookedUp,
@@ -86,17 +81,17 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
         &ctx.effects,
         Kind::S3Versioning,
         &format!("{target} versioning"),
-        versioning.looked_up(),
+        &versioning,
         &vdiff,
         |a| a.arg("status", "Enabled"),
         || {
-            let name = known(&name, "the bucket name")?;
+            let name = name.known("the bucket name")?;
             ctx.write(|aws| aws.s3().enable_versioning(name))
         },
     )?;
     let op = if op == Op::Keep { vdiff.op() } else { op };
     Ok(map(vec![
-        ("name", unknown_or(name)),
+        ("name", unknown_or(name.into_option())),
         ("status", op.name().into()),
     ]))
 }
@@ -106,7 +101,7 @@ fn ensure_bucket(ctx: &Context, name: &Dynamic) -> Result<Map, Error> {
 /// (a write made before versioning took effect has none), else a new version is put.
 fn diff_truststore_object(sha256: &Known<String>, observed: &Observed<ObjectHead>) -> Diff<()> {
     match observed {
-        Observed::Present(h) if sha256.is_some() && h.sha256 == *sha256 => {
+        Observed::Present(h) if sha256.is_known() && h.sha256.as_ref() == sha256.get() => {
             if h.version_id.is_some() {
                 Diff::Keep("same content")
             } else {
@@ -126,7 +121,7 @@ fn diff_truststore_object(sha256: &Known<String>, observed: &Observed<ObjectHead
 
 fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> Result<Map, Error> {
     let uri = format!("s3://{}/{key}", display(bucket));
-    let bucket = text("s3_ensure_truststore", "bucket", bucket)?;
+    let bucket = Known::from(text("s3_ensure_truststore", "bucket", bucket)?);
     super::check_bucket("s3_ensure_truststore", "bucket", bucket.as_deref())?;
     super::check_object_key("s3_ensure_truststore", key)?;
     // The truststore rules run here whatever the script checked before; `None` in a plan
@@ -137,14 +132,14 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     } else {
         super::checks::checked_truststore(ctx, path)?
     };
-    let body = store.as_ref().map(|store| store.to_pem());
-    let sha = body.as_ref().map(|b| sha256_hex(b.as_bytes()));
-    let observed = match &bucket {
+    let body = Known::from(store.as_ref().map(|store| store.to_pem()));
+    let sha = body.map(|b| sha256_hex(b.as_bytes()));
+    let observed = match bucket.get() {
         Some(b) => with_content_sha(
             ctx,
             b,
             key,
-            Observed::from_read(ctx.read(|aws| aws.s3().head_object(b, key, None))?),
+            ctx.observe(|aws| aws.s3().head_object(b, key, None))?,
         ),
         None => Observed::NotLookedUp,
     };
@@ -152,13 +147,12 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     // A new version of a truststore that exists: the plan names the certificates it adds
     // and removes, read back from the version it replaces (a failed read only leaves
     // them out: it is information, and the upload does not depend on it).
-    let change = match (&bucket, observed.present(), &store, &diff) {
+    let change = match (bucket.get(), observed.present(), &store, &diff) {
         (Some(b), Some(head), Some(store), Diff::Update(_)) => {
             let before =
                 super::rollover::read_truststore_object(ctx, b, key, head.version_id.as_deref())
                     .ok()
-                    .flatten()
-                    .flatten();
+                    .and_then(|before| before.present().cloned());
             match before {
                 Some(before) => Some(super::rollover::bundle_change(
                     &super::rollover::entries(&before)?,
@@ -171,7 +165,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     };
     let old_version = observed.present().and_then(|h| h.version_id.clone());
     let describe = |a: Action| {
-        let a = a.arg("file", path).arg_maybe("sha256", sha.clone());
+        let a = a.arg("file", path).arg_maybe("sha256", sha.get());
         let a = match &change {
             Some(c) => super::rollover::describe_change(a, c),
             None => a,
@@ -188,12 +182,12 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         &ctx.effects,
         Kind::S3Object,
         &uri,
-        observed.looked_up(),
+        &observed,
         &diff,
         describe,
         || {
-            let body = known(&body, "the truststore")?;
-            let bucket = known(&bucket, "the bucket name")?;
+            let body = body.known("the truststore")?;
+            let bucket = bucket.known("the bucket name")?;
             // Right after versioning is enabled S3 may store a write without a version id
             // (written again until it has one), then answer 404 for the new version for a
             // while (read back until S3 serves it, before the domain is pointed at it).
@@ -223,7 +217,7 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         // In an offline plan the bucket, and so the URI, is not known yet.
         ("uri", uri.clone().into()),
         ("version", unknown_or(version)),
-        ("sha256", unknown_or(sha)),
+        ("sha256", unknown_or(sha.into_option())),
         ("added", labels(change.as_ref().map(|c| &c.added))),
         ("removed", labels(change.as_ref().map(|c| &c.removed))),
         ("status", op.name().into()),
@@ -244,10 +238,11 @@ fn with_content_sha(
         Observed::Present(mut h) if h.sha256.is_none() => {
             let store =
                 super::rollover::read_truststore_object(ctx, bucket, key, h.version_id.as_deref())
-                    .ok()
-                    .flatten()
-                    .flatten();
-            h.sha256 = store.map(|s| sha256_hex(s.to_pem().as_bytes()));
+                    .ok();
+            h.sha256 = store
+                .as_ref()
+                .and_then(Observed::present)
+                .map(|s| sha256_hex(s.to_pem().as_bytes()));
             Observed::Present(h)
         }
         other => other,
@@ -268,60 +263,74 @@ fn labels(list: Option<&Vec<super::rollover::BundleEntry>>) -> Dynamic {
 /// must not lose it.
 fn delete_truststore(ctx: &Context, bucket: &Dynamic, key: &str) -> Result<(), Error> {
     let target = display(bucket);
-    let name = text("s3_delete_truststore", "bucket", bucket)?;
+    let name = Known::from(text("s3_delete_truststore", "bucket", bucket)?);
     super::check_bucket("s3_delete_truststore", "bucket", name.as_deref())?;
     super::check_object_key("s3_delete_truststore", key)?;
-    // Looked up only with a known name, and only when AWS may be read.
-    let online = name.is_some() && ctx.aws_read()?.is_some();
-    let Some(name) = name.filter(|_| online) else {
-        delete_if(
-            ctx,
-            None,
-            Kind::S3Object,
-            &format!("s3://{target}/{key}"),
-            || Ok(()),
-        )?;
-        return delete_if(ctx, None, Kind::S3Bucket, &target, || Ok(()));
+    // A bucket of another account is not ours to empty: as absent as one that is not there.
+    let bucket = read_bucket(ctx, &name)?.and_then(|state| match state {
+        BucketState::Owned { .. } => name.get().cloned(),
+        _ => None,
+    });
+    let versions = match bucket.present() {
+        Some(n) => {
+            ctx.observe(|aws| async { aws.s3().list_object_versions(n, None).await.map(Some) })?
+        }
+        None => bucket.clone().map(|_| Vec::new()),
     };
-    let owned = matches!(
-        ctx.read(|aws| aws.s3().find_bucket(&name))?,
-        Some(BucketState::Owned { .. })
-    );
-    if !owned {
-        return Ok(());
-    }
-    let versions = ctx
-        .read(|aws| aws.s3().list_object_versions(&name, None))?
-        .unwrap_or_default();
-    let (ours, others): (Vec<_>, Vec<_>) = versions.into_iter().partition(|v| v.key == key);
-    if !ours.is_empty() {
-        let uri = format!("s3://{name}/{key}");
-        let action =
-            Action::new(Op::Delete, Kind::S3Object, &uri, "exists").arg("versions", ours.len());
-        ctx.effects.apply(action, || {
-            for v in &ours {
-                ctx.write(|aws| aws.s3().delete_object_version(&name, &v.key, &v.version_id))?;
+    let (ours, others) = match versions {
+        Observed::Present(v) => {
+            let (ours, others): (Vec<_>, Vec<_>) = v.into_iter().partition(|v| v.key == key);
+            (
+                Observed::found(Some(ours).filter(|o| !o.is_empty())),
+                others,
+            )
+        }
+        unseen => (unseen.map(|_| Vec::new()), Vec::new()),
+    };
+    let bucket_name = bucket.present().map_or(target.as_str(), String::as_str);
+    reconcile::delete_described(
+        &ctx.effects,
+        Kind::S3Object,
+        &format!("s3://{bucket_name}/{key}"),
+        &ours,
+        |a, ours| a.arg("versions", ours.len()),
+        |ours| {
+            let name = bucket.present().ok_or_else(|| {
+                Error::internal("empty the truststore bucket", "its name was not read")
+            })?;
+            for v in ours {
+                ctx.write(|aws| aws.s3().delete_object_version(name, &v.key, &v.version_id))?;
             }
             Ok(())
-        })?;
-    }
+        },
+    )?;
     if others.is_empty() {
-        delete_if(ctx, Some(true), Kind::S3Bucket, &name, || {
-            ctx.write(|aws| aws.s3().delete_bucket(&name))
-        })
+        reconcile::delete(&ctx.effects, Kind::S3Bucket, bucket_name, &bucket, |name| {
+            ctx.write(|aws| aws.s3().delete_bucket(name))
+        })?;
     } else {
         let keys: std::collections::BTreeSet<_> = others.iter().map(|v| v.key.as_str()).collect();
         ctx.effects.keep(
             Action::new(
                 Op::Keep,
                 Kind::S3Bucket,
-                &name,
+                bucket_name,
                 "holds objects mtls did not put there",
             )
             .arg("objects", keys.into_iter().collect::<Vec<_>>().join(", ")),
         );
-        Ok(())
     }
+    Ok(())
+}
+
+/// The bucket `name` as this identity sees it (not looked up while its name is unknown).
+fn read_bucket(ctx: &Context, name: &Known<String>) -> Result<Observed<BucketState>, Error> {
+    Ok(match name.get() {
+        Some(n) => ctx
+            .observe(|aws| async { aws.s3().find_bucket(n).await.map(Some) })?
+            .and_then_state(),
+        None => Observed::NotLookedUp,
+    })
 }
 
 /// `find_bucket` answers `Absent` as a state of its own; as an observation it is absence.
@@ -376,7 +385,7 @@ mod tests {
                 size: 1,
             })
         };
-        let sha = Some("aa".to_string());
+        let sha = Known::value("aa".to_string());
         assert_eq!(
             diff_truststore_object(&sha, &head(Some("aa"))),
             Diff::Keep("same content")
@@ -399,13 +408,16 @@ mod tests {
         // An object without mtls's checksum (put by someone else) is replaced by a new version.
         assert_eq!(diff_truststore_object(&sha, &head(None)).op(), Op::Update);
         // A plan that does not know the file yet never calls it "the same".
-        assert_eq!(diff_truststore_object(&None, &head(None)).op(), Op::Update);
+        assert_eq!(
+            diff_truststore_object(&Known::unknown(), &head(None)).op(),
+            Op::Update
+        );
         assert_eq!(
             diff_truststore_object(&sha, &Observed::Absent),
             Diff::Create
         );
         assert_eq!(
-            diff_truststore_object(&None, &Observed::NotLookedUp),
+            diff_truststore_object(&Known::unknown(), &Observed::NotLookedUp),
             Diff::Create
         );
     }
