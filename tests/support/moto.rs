@@ -34,8 +34,8 @@ pub const REGION: &str = "us-east-1";
 /// The account id moto uses by default.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-/// Runs `moto_server` (its `main`, with the same arguments) after eight fixes to moto 5.2.5
-/// (seven in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
+/// Runs `moto_server` (its `main`, with the same arguments) after nine fixes to moto 5.2.5
+/// (eight in API Gateway, one in ACM), so that it answers as AWS does for the calls mtls makes:
 /// - `ImportRestApi` fails with HTTP 500 when an `x-amazon-apigateway-integration` has no
 ///   `uri` or `httpMethod`, which AWS does not require for MOCK integrations (PetStore's are
 ///   MOCK): empty values are supplied.
