@@ -713,3 +713,94 @@ fn settings(ctx: &Context, domain: &str) -> Result<Map, Error> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(domain: Option<&str>) -> Tags {
+        let mut t = Tags::new();
+        if let Some(d) = domain {
+            t.insert(TAG_DOMAIN.into(), d.into());
+        }
+        t
+    }
+
+    #[test]
+    fn a_resource_tagged_for_another_domain_is_refused_and_named() {
+        assert!(!refuse_other_owner("x", &tagged(None), "api.example.com").unwrap());
+        assert!(
+            refuse_other_owner("x", &tagged(Some("api.example.com")), "api.example.com").unwrap()
+        );
+        let err = refuse_other_owner(
+            "the REST API a1",
+            &tagged(Some("www.example.com")),
+            "api.example.com",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot adopt the REST API a1"), "{err}");
+    }
+
+    #[test]
+    fn truststore_uris_split_into_bucket_and_key_as_they_are() {
+        assert_eq!(
+            split_uri("s3://trust-store-1/RootCA.pem").unwrap(),
+            ("trust-store-1".to_string(), "RootCA.pem".to_string())
+        );
+        assert_eq!(split_uri("s3://b/a/b.pem").unwrap().1, "a/b.pem");
+        for bad in ["https://b/k", "s3://b", "s3:///k", "s3://b/"] {
+            assert!(split_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_domain_records_what_adoption_kept_as_it_was() {
+        let found = map(vec![
+            ("bucket", "trust-store-1".into()),
+            ("truststore_key", "RootCA.pem".into()),
+            ("stage", "prod".into()),
+        ]);
+        let t = domain_tags("api.example.com", &found);
+        assert_eq!(
+            t.get(TAG_TRUSTSTORE).map(String::as_str),
+            Some("s3://trust-store-1/RootCA.pem")
+        );
+        assert_eq!(t.get(TAG_STAGE).map(String::as_str), Some("prod"));
+        assert_eq!(t.get(TAG_ROLE).map(String::as_str), Some("domain"));
+        // Nothing recorded when mTLS was off (setup's defaults then apply).
+        let none = domain_tags("api.example.com", &Map::new());
+        assert!(!none.contains_key(TAG_TRUSTSTORE) && !none.contains_key(TAG_STAGE));
+    }
+
+    #[test]
+    fn only_a_regional_tls_1_2_domain_is_adopted() {
+        let d = |types: &[&str], policy: &str| DomainName {
+            name: "api.example.com".into(),
+            regional_domain_name: None,
+            regional_hosted_zone_id: None,
+            truststore_uri: None,
+            truststore_version: None,
+            truststore_warnings: Vec::new(),
+            regional_certificate_arn: None,
+            ownership_verification_certificate_arn: None,
+            security_policy: Some(policy.into()),
+            endpoint_types: types.iter().map(|t| t.to_string()).collect(),
+            status: None,
+            status_message: None,
+            tags: Tags::new(),
+        };
+        assert!(refuse_downtime("api.example.com", &d(&["REGIONAL"], "TLS_1_2")).is_ok());
+        let edge = refuse_downtime("api.example.com", &d(&["EDGE"], "TLS_1_2"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            edge.contains("EDGE endpoint") && edge.contains("another regional name"),
+            "{edge}"
+        );
+        let old = refuse_downtime("api.example.com", &d(&["REGIONAL"], "TLS_1_0"))
+            .unwrap_err()
+            .to_string();
+        assert!(old.contains("TLS_1_0"), "{old}");
+    }
+}
