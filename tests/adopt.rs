@@ -501,65 +501,84 @@ fn a_truststore_setup_would_replace_is_downtime_and_refused() {
 /// intermediate and server certificates X.509 v1) or with the extensions each role needs
 /// (`v3: true`); subjects as the article's ("tent-takahashi ..."), never mtls's.
 fn article_files(dir: &Path, v3: bool) {
-    let run = |args: &[&str]| {
-        let out = support::cli::openssl(dir, args);
-        assert!(out.status.success(), "openssl {args:?}: {}", out.all());
-    };
-    let ext = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text).unwrap();
-    };
+    article_requests(dir);
+    article_sign(dir, v3);
+}
+
+fn openssl_ok(dir: &Path, args: &[&str]) {
+    let out = support::cli::openssl(dir, args);
+    assert!(out.status.success(), "openssl {args:?}: {}", out.all());
+}
+
+/// The article's keys (0600), its self-signed root (v3: `req -x509` adds the CA
+/// extensions) and the requests of the other three.
+fn article_requests(dir: &Path) {
+    let subj = |cn: &str| format!("/C=JP/ST=Tokyo/O=Classmethod/CN={cn}");
+    openssl_ok(dir, &["genrsa", "-out", "RootCA.key", "4096"]);
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "36500",
+            "-key",
+            "RootCA.key",
+            "-out",
+            "RootCA.pem",
+            "-subj",
+            &subj("tent-takahashi ca"),
+        ],
+    );
+    for (name, cn) in [
+        ("client", "tent-takahashi client"),
+        ("inca", "tent-takahashi inca"),
+        ("server", DOMAIN),
+    ] {
+        let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+        openssl_ok(dir, &["genrsa", "-out", &key, "2048"]);
+        openssl_ok(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                &subj(cn),
+            ],
+        );
+    }
+    for f in ["RootCA.key", "client.key", "inca.key", "server.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// The article's `openssl x509 -req` for the client, intermediate and server (again, from
+/// the same keys and requests, when called twice), with `-extfile` when `v3`.
+fn article_sign(dir: &Path, v3: bool) {
+    let ext = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
     ext("client.ext", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n");
     ext(
         "inca.ext",
         "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
     );
     ext("server.ext", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:api.example.com\n");
-    let subj = |cn: &str| format!("/C=JP/ST=Tokyo/O=Classmethod/CN={cn}");
-    run(&["genrsa", "-out", "RootCA.key", "4096"]);
-    run(&[
-        "req",
-        "-new",
-        "-x509",
-        "-days",
-        "36500",
-        "-key",
-        "RootCA.key",
-        "-out",
-        "RootCA.pem",
-        "-subj",
-        &subj("tent-takahashi ca"),
-    ]);
-    for (name, cn, ca, serial) in [
-        ("client", "tent-takahashi client", "RootCA", "01"),
-        (
-            "inca",
-            "tent-takahashi inca",
-            "RootCA",
-            if v3 { "02" } else { "01" },
-        ),
-        ("server", DOMAIN, "inca", "01"),
+    for (name, ca, serial) in [
+        ("client", "RootCA", "01"),
+        ("inca", "RootCA", if v3 { "02" } else { "01" }),
+        ("server", "inca", "01"),
     ] {
-        let (key, csr, pem) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-        );
+        let (csr, pem) = (format!("{name}.csr"), format!("{name}.pem"));
         let (ca_pem, ca_key, extfile) = (
             format!("{ca}.pem"),
             format!("{ca}.key"),
             format!("{name}.ext"),
         );
-        run(&["genrsa", "-out", &key, "2048"]);
-        run(&[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &subj(cn),
-        ]);
         let mut args = vec![
             "x509",
             "-req",
@@ -580,12 +599,40 @@ fn article_files(dir: &Path, v3: bool) {
         if v3 {
             args.extend(["-extfile", &extfile]);
         }
-        run(&args);
+        openssl_ok(dir, &args);
     }
-    for f in ["RootCA.key", "client.key", "inca.key", "server.key"] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn a_v1_chain_in_acm_is_adopted_as_it_is_with_a_warning_naming_the_rollover() {
+    let moto = Moto::start();
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    article_requests(dir);
+    article_sign(dir, false);
+    // ACM gets the article's v1 chain; the files here are then re-issued as v3 (same keys).
+    walkthrough_by_hand(&moto, dir);
+    article_sign(dir, true);
+    moto.reset_recording();
+    let plan = adopt_plan(&moto, dir, &["--var", "keep_existing_pki=true"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", plan.all());
+    for text in [
+        "chains through an X.509 v1 CA (C=JP, ST=Tokyo, O=Classmethod, CN=tent-takahashi inca)",
+        "kept as it is, since clients use it",
+        "mtls run rollover.rhai --var domain=api.example.com --var phase=add",
+        "<- acm certificate      server certificate for api.example.com",
+    ] {
+        assert!(
+            plan.all().contains(text),
+            "{text:?} missing:\n{}",
+            plan.all()
+        );
     }
+    assert!(
+        mutating(&moto).is_empty(),
+        "{}",
+        described(&mutating(&moto))
+    );
 }
 
 #[test]
