@@ -411,11 +411,7 @@ fn assert_refused(moto: &Moto, dir: &Path, extra: &[&str], names: &str) -> Run {
         "{names:?} not named:\n{}",
         run.all()
     );
-    assert!(
-        mutating(&moto).is_empty(),
-        "{}",
-        described(&mutating(&moto))
-    );
+    assert!(mutating(moto).is_empty(), "{}", described(&mutating(moto)));
     run
 }
 

@@ -292,7 +292,7 @@ fn find_server_cert(ctx: &Context, domain: &str, arn: &str) -> Result<String, Er
         .chain
         .iter()
         .flat_map(|c| ParsedCert::all_from_pem(arn, c).unwrap_or_default())
-        .filter(|c| is_v1(c))
+        .filter(is_v1)
         .filter_map(|c| c.info().ok().map(|i| i.subject))
         .collect();
     if !v1.is_empty() {
