@@ -314,6 +314,11 @@ fn a_walkthrough_done_by_hand_is_adopted_without_downtime_then_owned() {
         described(&mutating(&moto))
     );
 
+    // Adopting again finds everything mtls's already: nothing to adopt, nothing to change.
+    let again = adopt_plan(&moto, dir, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", again.all());
+    assert!(!again.stdout.contains("to adopt"), "{}", again.stdout);
+
     // Teardown removes what was adopted, as its own.
     mtls_env(
         dir,

@@ -146,19 +146,15 @@ fn find(ctx: &Context, domain: &str, files: &Map) -> Result<Map, Error> {
     let domain_owned = refuse_other_owner(&format!("the custom domain {domain}"), &d.tags, domain)?;
     refuse_downtime(domain, &d)?;
     let (api, stage) = find_api(ctx, domain)?;
-    let certificate_arn = match &d.regional_certificate_arn {
-        Some(arn) => Some(find_server_cert(ctx, domain, arn)?),
+    let certificate = match &d.regional_certificate_arn {
+        Some(arn) => Some((arn.clone(), find_server_cert(ctx, domain, arn)?)),
         None => None,
     };
-    let ownership_arn = match &d.ownership_verification_certificate_arn {
+    let ownership = match &d.ownership_verification_certificate_arn {
         Some(arn) => {
             let t = must_read(ctx, domain, |aws| aws.acm().tags(arn))?;
-            refuse_other_owner(
-                &format!("the ownership verification certificate {arn}"),
-                &t,
-                domain,
-            )?;
-            Some(arn.clone())
+            let what = format!("the ownership verification certificate {arn}");
+            Some((arn.clone(), refuse_other_owner(&what, &t, domain)?))
         }
         None => None,
     };
@@ -183,8 +179,16 @@ fn find(ctx: &Context, domain: &str, files: &Map) -> Result<Map, Error> {
                 .into(),
         ),
         ("stage", text(stage)),
-        ("certificate_arn", text(certificate_arn)),
-        ("ownership_arn", text(ownership_arn)),
+        (
+            "certificate_arn",
+            text(certificate.as_ref().map(|c| c.0.clone())),
+        ),
+        ("certificate_owned", certificate.is_some_and(|c| c.1).into()),
+        (
+            "ownership_arn",
+            text(ownership.as_ref().map(|c| c.0.clone())),
+        ),
+        ("ownership_owned", ownership.is_some_and(|c| c.1).into()),
         ("bucket", text(bucket)),
         ("truststore_key", text(key)),
         ("truststore_version", text(d.truststore_version.clone())),
@@ -275,10 +279,11 @@ fn find_api(ctx: &Context, domain: &str) -> Result<(Option<RestApi>, Option<Stri
 
 /// The certificate the domain presents: adopted when it was imported (and working) as it
 /// is, with a warning when its chain holds an X.509 v1 CA, as the article's recipe makes.
-fn find_server_cert(ctx: &Context, domain: &str, arn: &str) -> Result<String, Error> {
+/// Returns whether mtls holds it already (tagged for this domain).
+fn find_server_cert(ctx: &Context, domain: &str, arn: &str) -> Result<bool, Error> {
     let resource = format!("the server certificate {arn}");
     let t = must_read(ctx, domain, |aws| aws.acm().tags(arn))?;
-    refuse_other_owner(&resource, &t, domain)?;
+    let owned = refuse_other_owner(&resource, &t, domain)?;
     let info = must_read(ctx, domain, |aws| aws.acm().describe(arn))?;
     if info.kind != crate::aws::acm::CertificateKind::Imported {
         return Err(refuse(
@@ -305,7 +310,7 @@ fn find_server_cert(ctx: &Context, domain: &str, arn: &str) -> Result<String, Er
             ctx.notice(&format!("warning: {text}"));
         }
     }
-    Ok(arn.to_string())
+    Ok(owned)
 }
 
 /// `s3://bucket/key` as bucket and key.
@@ -550,15 +555,21 @@ fn adoptions(found: &Map) -> Result<Vec<Adoption>, Error> {
             tag: Tagging::Api(id),
         });
     }
-    for (key, role, what) in [
-        ("certificate_arn", "server", "server certificate"),
+    for (key, owned, role, what) in [
+        (
+            "certificate_arn",
+            "certificate_owned",
+            "server",
+            "server certificate",
+        ),
         (
             "ownership_arn",
+            "ownership_owned",
             "ownership-verification",
             "ownership verification certificate",
         ),
     ] {
-        if let Some(arn) = get(key) {
+        if let (Some(arn), false) = (get(key), flag(owned)) {
             list.push(Adoption {
                 kind: Kind::AcmCertificate,
                 target: format!("{what} for {domain}"),
@@ -567,6 +578,11 @@ fn adoptions(found: &Map) -> Result<Vec<Adoption>, Error> {
                 tag: Tagging::Certificate(arn),
             });
         }
+    }
+    // The truststore and the records are known through the domain: once it is mtls's,
+    // they were adopted with it (a second adoption lists only what is still to take over).
+    if flag("domain_owned") {
+        return Ok(list);
     }
     if let (Some(bucket), Some(key)) = (get("bucket"), get("truststore_key")) {
         list.push(Adoption {
