@@ -244,7 +244,7 @@ struct VarRule {
     example: &'static str,
 }
 
-const VAR_RULES: [VarRule; 10] = [
+const VAR_RULES: [VarRule; 12] = [
     VarRule {
         name: "domain",
         check: |v| dns_name_problem(v, Wildcard::Refused),
@@ -297,6 +297,16 @@ const VAR_RULES: [VarRule; 10] = [
     },
     VarRule {
         name: "p12",
+        check: boolean,
+        example: "true",
+    },
+    VarRule {
+        name: "adopt",
+        check: boolean,
+        example: "true",
+    },
+    VarRule {
+        name: "keep_existing_pki",
         check: boolean,
         example: "true",
     },

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod adopt;
 mod aws_acm;
 mod aws_apigateway;
 mod aws_errors;

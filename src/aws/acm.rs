@@ -166,11 +166,25 @@ pub struct CertificatePem {
 #[derive(Debug, Clone)]
 pub struct Acm {
     client: aws_sdk_acm::Client,
+    adopted: super::AdoptedTags,
 }
 
 impl Acm {
-    pub(crate) fn new(client: aws_sdk_acm::Client) -> Self {
-        Acm { client }
+    pub(crate) fn new(client: aws_sdk_acm::Client, adopted: super::AdoptedTags) -> Self {
+        Acm { client, adopted }
+    }
+
+    /// `AddTagsToCertificate`: adds `tags`, keeping the certificate's others (adoption).
+    pub async fn add_tags(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        const OP: &str = "AddTagsToCertificate";
+        self.client
+            .add_tags_to_certificate()
+            .certificate_arn(arn)
+            .set_tags(sdk_tags(tags, OP)?)
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(())
     }
 
     /// `ImportCertificate` (or re-import into `reimport_arn`); returns the ARN.
@@ -294,7 +308,7 @@ impl Acm {
             .send()
             .await
             .or_aws(SERVICE, "ListTagsForCertificate")?;
-        Ok(out
+        let mut tags: Tags = out
             .tags()
             .iter()
             .map(|t| {
@@ -303,7 +317,9 @@ impl Acm {
                     t.value().unwrap_or_default().to_string(),
                 )
             })
-            .collect())
+            .collect();
+        self.adopted.apply(arn, &mut tags);
+        Ok(tags)
     }
 
     /// Certificates of every key type (`ListCertificates` with `Includes.keyTypes`, all

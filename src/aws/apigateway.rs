@@ -225,11 +225,12 @@ macro_rules! domain_from {
 #[derive(Debug, Clone)]
 pub struct ApiGateway {
     client: aws_sdk_apigateway::Client,
+    adopted: super::AdoptedTags,
 }
 
 impl ApiGateway {
-    pub(crate) fn new(client: aws_sdk_apigateway::Client) -> Self {
-        ApiGateway { client }
+    pub(crate) fn new(client: aws_sdk_apigateway::Client, adopted: super::AdoptedTags) -> Self {
+        ApiGateway { client, adopted }
     }
 
     /// `CreateRestApi`: an empty REGIONAL API with tags (ImportRestApi takes no tags; fill it
@@ -317,7 +318,8 @@ impl ApiGateway {
                 .await
                 .or_aws(SERVICE, OP)?;
             for api in out.items() {
-                let api = rest_api_from!(api, OP);
+                let mut api = rest_api_from!(api, OP);
+                self.adopted.apply(&api.id, &mut api.tags);
                 if keep(&api) {
                     found.push(api);
                 }
@@ -375,7 +377,11 @@ impl ApiGateway {
             .await
             .or_aws(SERVICE, OP)
         {
-            Ok(out) => Ok(Some(rest_api_from!(&out, OP))),
+            Ok(out) => {
+                let mut api = rest_api_from!(&out, OP);
+                self.adopted.apply(&api.id, &mut api.tags);
+                Ok(Some(api))
+            }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -511,7 +517,11 @@ impl ApiGateway {
             .await
             .or_aws(SERVICE, OP)
         {
-            Ok(out) => Ok(Some(domain_from!(&out, OP))),
+            Ok(out) => {
+                let mut domain = domain_from!(&out, OP);
+                self.adopted.apply(&domain.name, &mut domain.tags);
+                Ok(Some(domain))
+            }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -735,6 +745,13 @@ impl ApiGateway {
 
     /// The ARN of a stage, which `TagResource` and `UntagResource` take.
     fn stage_arn(&self, api_id: &str, stage: &str) -> Result<String, AwsError> {
+        self.resource_arn(&format!("/restapis/{api_id}/stages/{stage}"))
+    }
+
+    /// The ARN of the API Gateway resource at `path` (`/restapis/ID`, `/domainnames/NAME`):
+    /// "arn:PARTITION:apigateway:REGION::PATH" (API Gateway developer guide,
+    /// arn-format-reference).
+    fn resource_arn(&self, path: &str) -> Result<String, AwsError> {
         let region = self
             .client
             .config()
@@ -742,9 +759,90 @@ impl ApiGateway {
             .map(|r| r.to_string())
             .ok_or_else(|| AwsError::missing(SERVICE, "TagResource", "region"))?;
         Ok(format!(
-            "arn:{}:apigateway:{region}::/restapis/{api_id}/stages/{stage}",
+            "arn:{}:apigateway:{region}::{path}",
             partition(&region)
         ))
+    }
+
+    /// `TagResource` on a REST API (`/restapis/ID`) or a custom domain
+    /// (`/domainnames/NAME`): adds `tags`, keeping its others (adoption).
+    pub async fn tag_resource(&self, path: &str, tags: &Tags) -> Result<(), AwsError> {
+        const OP: &str = "TagResource";
+        self.client
+            .tag_resource()
+            .resource_arn(self.resource_arn(path)?)
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .or_aws(SERVICE, OP)?;
+        Ok(())
+    }
+
+    /// `GetDomainNames` (all pages): the names of the account's custom domains in the region.
+    pub async fn domain_names(&self) -> Result<Vec<String>, AwsError> {
+        const OP: &str = "GetDomainNames";
+        let mut names = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .get_domain_names()
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .or_aws(SERVICE, OP)?;
+            names.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|d| d.domain_name().map(str::to_string)),
+            );
+            match out.position() {
+                Some(p) if !p.is_empty() && !out.items().is_empty() => {
+                    position = Some(p.to_string())
+                }
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    /// `GetBasePathMappings` (all pages): every mapping of `domain` (none when the domain
+    /// does not exist).
+    pub async fn base_path_mappings(&self, domain: &str) -> Result<Vec<BasePathMapping>, AwsError> {
+        const OP: &str = "GetBasePathMappings";
+        let mut found = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let result = self
+                .client
+                .get_base_path_mappings()
+                .domain_name(domain)
+                .set_position(position.take())
+                .send()
+                .await
+                .or_aws(SERVICE, OP);
+            let out = match result {
+                Ok(out) => out,
+                Err(e) if e.is_not_found() => return Ok(found),
+                Err(e) => return Err(e),
+            };
+            for item in out.items() {
+                found.push(BasePathMapping {
+                    base_path: item.base_path().unwrap_or(ROOT_BASE_PATH).to_string(),
+                    rest_api_id: item
+                        .rest_api_id()
+                        .ok_or_else(|| AwsError::missing(SERVICE, OP, "restApiId"))?
+                        .to_string(),
+                    stage: item.stage().map(str::to_string),
+                });
+            }
+            match out.position() {
+                Some(p) if !p.is_empty() && !out.items().is_empty() => {
+                    position = Some(p.to_string())
+                }
+                _ => return Ok(found),
+            }
+        }
     }
 
     /// `TagResource` on a stage: sets `key` to `value`.

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod acm;
+mod adopted;
 pub mod apigateway;
 mod error;
 pub mod iam;
@@ -30,6 +31,7 @@ use std::collections::BTreeMap;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+pub use adopted::AdoptedTags;
 pub use error::{local_code, AwsError};
 pub use wait::Wait;
 
@@ -61,6 +63,7 @@ pub struct Aws {
     sts: sts::Sts,
     lambda: lambda::Lambda,
     iam: iam::Iam,
+    adopted: AdoptedTags,
 }
 
 impl Aws {
@@ -113,15 +116,20 @@ impl Aws {
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(endpoint_overridden)
             .build();
+        let adopted = AdoptedTags::default();
         Ok(Aws {
             s3: s3::S3::new(aws_sdk_s3::Client::from_conf(s3_config), region.clone()),
-            acm: acm::Acm::new(aws_sdk_acm::Client::new(&config)),
-            apigateway: apigateway::ApiGateway::new(aws_sdk_apigateway::Client::new(&config)),
+            acm: acm::Acm::new(aws_sdk_acm::Client::new(&config), adopted.clone()),
+            apigateway: apigateway::ApiGateway::new(
+                aws_sdk_apigateway::Client::new(&config),
+                adopted.clone(),
+            ),
             route53: route53::Route53::new(aws_sdk_route53::Client::new(&config)),
             sts: sts::Sts::new(aws_sdk_sts::Client::new(&config)),
             lambda: lambda::Lambda::new(aws_sdk_lambda::Client::new(&config)),
             iam: iam::Iam::new(aws_sdk_iam::Client::new(&config)),
             region,
+            adopted,
         })
     }
 
@@ -169,6 +177,12 @@ impl Aws {
     /// AWS IAM: the revocation authorizer's execution role.
     pub fn iam(&self) -> &iam::Iam {
         &self.iam
+    }
+
+    /// The tags this run puts on resources it adopts: reads of REST APIs, custom domains
+    /// and ACM certificates see them from now on (see [`AdoptedTags`]).
+    pub fn adopted(&self) -> &AdoptedTags {
+        &self.adopted
     }
 }
 

@@ -21,6 +21,9 @@ pub enum Op {
     Delete,
     /// Nothing changes, but something is looked at from outside (a probe).
     Check,
+    /// It exists, made outside mtls, and becomes mtls's own: it is tagged (Terraform's
+    /// `import`), never made again.
+    Adopt,
 }
 
 impl Op {
@@ -33,6 +36,7 @@ impl Op {
             Op::Keep => "=",
             Op::Delete => "-",
             Op::Check => "?",
+            Op::Adopt => "<-",
         }
     }
 
@@ -45,6 +49,7 @@ impl Op {
             Op::Keep => "keep",
             Op::Delete => "delete",
             Op::Check => "check",
+            Op::Adopt => "adopt",
         }
     }
 
@@ -57,6 +62,7 @@ impl Op {
             Op::Keep => "kept",
             Op::Delete => "deleted",
             Op::Check => "checked",
+            Op::Adopt => "adopted",
         }
     }
 
@@ -129,7 +135,7 @@ pub struct Arg {
 /// One entry of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Action {
-    /// Create, update, replace, keep, delete or check.
+    /// Create, update, replace, keep, delete, check or adopt.
     pub op: Op,
     /// What sort of thing (a private key, a certificate, an S3 bucket, ...) and where it lives.
     pub kind: Kind,

@@ -39,6 +39,8 @@ pub struct Summary {
     pub delete: usize,
     /// Checks that change nothing.
     pub check: usize,
+    /// Resources made outside mtls that become its own (tagged, not made again).
+    pub adopt: usize,
 }
 
 impl Plan {
@@ -52,6 +54,7 @@ impl Plan {
                 Op::Keep => &mut summary.keep,
                 Op::Delete => &mut summary.delete,
                 Op::Check => &mut summary.check,
+                Op::Adopt => &mut summary.adopt,
             } += 1;
         }
         Plan {
@@ -87,7 +90,8 @@ impl Plan {
         let _ = match self.mode {
             Mode::Plan { .. } => writeln!(
                 out,
-                "Plan: {} to create, {} to update, {} to replace, {} to keep, {} to delete{}.",
+                "Plan: {}{} to create, {} to update, {} to replace, {} to keep, {} to delete{}.",
+                adoptions(s.adopt, "to adopt"),
                 s.create,
                 s.update,
                 s.replace,
@@ -97,7 +101,8 @@ impl Plan {
             ),
             Mode::Live { .. } => writeln!(
                 out,
-                "Applied: {} created, {} updated, {} replaced, {} kept, {} deleted{}.",
+                "Applied: {}{} created, {} updated, {} replaced, {} kept, {} deleted{}.",
+                adoptions(s.adopt, "adopted"),
                 s.create,
                 s.update,
                 s.replace,
@@ -192,8 +197,18 @@ impl Plan {
     pub(crate) fn is_aws_change(action: &Action) -> bool {
         matches!(
             action.op,
-            Op::Create | Op::Update | Op::Replace | Op::Delete
+            Op::Create | Op::Update | Op::Replace | Op::Delete | Op::Adopt
         ) && action.kind.on_aws()
+    }
+}
+
+/// Adoptions come first, as Terraform puts its imports first; a plan without any reads
+/// as before.
+fn adoptions(n: usize, word: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("{n} {word}, ")
     }
 }
 
@@ -246,6 +261,31 @@ mod tests {
             text.contains(&format!("sha256 = {}", crate::effects::Unknown::TEXT)),
             "{text}"
         );
+    }
+
+    #[test]
+    fn adoptions_are_counted_and_shown_on_their_own() {
+        let plan = Plan::new(
+            Mode::Plan,
+            vec![
+                Action::new(Op::Adopt, Kind::ApiCustomDomain, "api.example.com", "found"),
+                Action::new(Op::Update, Kind::ApiCustomDomain, "api.example.com", "x"),
+            ],
+        );
+        let text = plan.render_text();
+        assert!(
+            text.starts_with("Plan: 1 to adopt, 0 to create, 1 to update,"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  <- api custom domain  api.example.com  (found)"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
+        assert_eq!(v["summary"]["adopt"], 1);
+        assert_eq!(v["summary"]["update"], 1);
+        assert_eq!(v["actions"][0]["op"], "adopt");
+        assert!(plan.has_changes() && plan.changes_aws());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub const STDLIB: &[BundledFile] = bundle![
     "stdlib/domain.rhai",
     "stdlib/revocation.rhai",
     "stdlib/probe.rhai",
+    "stdlib/adopt.rhai",
 ];
 
 /// The flows users run.

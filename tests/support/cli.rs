@@ -249,3 +249,23 @@ pub fn key_fingerprints(dir: &Path) -> Vec<String> {
         .filter_map(|pem| pem.lines().nth(3).map(str::to_string))
         .collect()
 }
+
+/// `curl -X PUT --data-binary @FILE URL` against moto's S3 (path-style): an upload as
+/// `aws s3 cp` makes it, without the metadata mtls puts on its own. The Authorization
+/// header only names the service (moto routes by it; it checks no signature).
+pub fn curl_put(url: &str, file: &Path) -> Run {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "-X", "PUT", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .args([
+            // Not form data: a server would read a form-encoded body as fields.
+            "-H",
+            "Content-Type: application/x-pem-file",
+            "-H",
+            "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            url,
+        ])
+        .output()
+        .expect("run curl");
+    Run::from(out)
+}

@@ -68,6 +68,8 @@ pub const ACCOUNT_ID: &str = "123456789012";
 ///   AWS's refusal of an authorizer id the API does not have (HTTP 400, "Invalid authorizer
 ///   ID specified"); any other path or op is refused with HTTP 400 (API Gateway API
 ///   reference, UpdateMethod and PatchOperation).
+/// - API Gateway `TagResource` (and `GetTags`) work on stages only; AWS tags REST APIs and
+///   custom domains by their ARNs too (adoption tags them): both are modelled.
 ///
 /// Requests are still recorded as they arrived, before any of this runs.
 const SERVER_SHIM: &str = r#"
@@ -259,6 +261,45 @@ def _update_method(self):
     return 200, {}, json.dumps(method.to_json())
 
 responses.APIGatewayResponse.update_method = _update_method
+
+# moto 5.2.5 tags only stages (TagResource takes the stage's ARN apart); AWS tags REST APIs
+# and custom domains by their ARNs too (API Gateway API reference, TagResource; the ARN
+# formats are in the developer guide's arn-format-reference), which adoption uses.
+import moto.apigateway.urls as apigateway_urls
+
+apigateway_urls.url_paths[
+    "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/(?P<mtls_kind>restapis|domainnames)/(?P<mtls_id>[^/]+)$"
+] = responses.APIGatewayResponse.dispatch
+
+def _tagged_resource(self):
+    arn = unquote(self.path.split("/tags/", 1)[1])
+    path = arn.split("::", 1)[1] if "::" in arn else ""
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "restapis":
+        return self.backend.get_rest_api(parts[1])
+    if len(parts) == 2 and parts[0] == "domainnames":
+        return self.backend.get_domain_name(parts[1])
+    return None
+
+_tag_resource = responses.APIGatewayResponse.tag_resource
+_get_tags = responses.APIGatewayResponse.get_tags
+
+def _tag_resource_of_any_kind(self):
+    resource = _tagged_resource(self)
+    if resource is None:
+        return _tag_resource(self)
+    tags = self._get_param("tags") or {}
+    resource.tags = dict(resource.tags or {}, **tags)
+    return json.dumps({})
+
+def _get_tags_of_any_kind(self):
+    resource = _tagged_resource(self)
+    if resource is None:
+        return _get_tags(self)
+    return json.dumps({"tags": resource.tags or {}})
+
+responses.APIGatewayResponse.tag_resource = _tag_resource_of_any_kind
+responses.APIGatewayResponse.get_tags = _get_tags_of_any_kind
 
 from moto.server import main
 sys.exit(main(sys.argv[1:]))

@@ -25,7 +25,7 @@ type RhaiResult<T> = Result<T, Box<rhai::EvalAltResult>>;
 
 pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     bound!(reg, ctx, "pregen_key", "pregen_key(path: string, algorithm: string)", "Start generating the key for `path` in the background, on a pool of one thread per core (live runs, missing keys only); the step that needs it picks it up.", |c, path: &str, algorithm: &str| -> () { pregen_key(c, path, algorithm) });
-    bound!(reg, ctx, "issue_cert", "issue_cert(opts: map) -> map", "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force.", |c, opts: Map| -> Map { issue_cert(c, &opts) });
+    bound!(reg, ctx, "issue_cert", "issue_cert(opts: map) -> map", "Make or keep a key + certificate pair. opts: profile (root|intermediate|server|client), key, cert, algorithm, subject #{C,ST,L,O,OU,CN}, san [..], days, issuer (a CA map), force, keep_existing (keep an existing certificate valid for its role whatever its subject and key type).", |c, opts: Map| -> Map { issue_cert(c, &opts) });
     let c = ctx.clone();
     primitive!(reg, "inspect_cert", "inspect_cert(path: string) -> map",
         "The facts of a PEM certificate: subject, issuer, serial, not_before, not_after, key_algorithm, is_ca, path_len, key_usage, extended_key_usage, san, sha256.",
@@ -118,6 +118,9 @@ struct Request {
     cert_path: String,
     issuer: Option<IssuerRef>,
     force: bool,
+    /// `keep_existing: true` (setup's `--var keep_existing_pki=true`): an existing
+    /// certificate valid for its role is kept whatever its subject and key type.
+    keep_existing: bool,
 }
 
 /// The CA a certificate is signed by, as returned by an earlier `issue_cert`.
@@ -128,7 +131,7 @@ struct IssuerRef {
     is_new: bool,
 }
 
-const ISSUE_OPTIONS: [&str; 9] = [
+const ISSUE_OPTIONS: [&str; 10] = [
     "profile",
     "key",
     "cert",
@@ -138,6 +141,7 @@ const ISSUE_OPTIONS: [&str; 9] = [
     "days",
     "issuer",
     "force",
+    "keep_existing",
 ];
 
 fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
@@ -233,6 +237,7 @@ fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
         cert_path: o.str("cert")?,
         issuer,
         force: o.bool_or("force", false)? || ctx.force,
+        keep_existing: o.bool_or("keep_existing", false)?,
     })
 }
 
@@ -378,7 +383,9 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
         });
     }
     let key = load_key(ctx, &req.key_path)?;
-    check_algorithm(req, &key)?;
+    if !req.keep_existing {
+        check_algorithm(req, &key)?;
+    }
     let certs = ParsedCert::all_from_pem(&req.cert_path, &wd.read_public(&req.cert_path)?)?;
     let cert = certs[0].clone();
     if cert.spki_der()? != key.subject_public_key_info() {
@@ -419,11 +426,23 @@ fn keep_existing(ctx: &Context, req: &Request) -> Result<Map, Error> {
         wanted,
     };
     let wanted_subject = req.spec.subject.to_string();
-    if info.subject != wanted_subject {
+    let wanted_sans: Vec<String> = req.spec.sans.iter().map(|s| san_text(s)).collect();
+    if req.keep_existing {
+        // Whatever its subject: it must still name what it serves (a server certificate
+        // its domain, in a DNS name or, as the article's has it, in its CN).
+        if let Some(missing) = req.spec.sans.iter().find(|n| {
+            !info.san.contains(&san_text(n)) && !info.subject.ends_with(&format!("CN={n}"))
+        }) {
+            return Err(differs(
+                "names",
+                format!("{:?} (subject {})", info.san, info.subject),
+                format!("a certificate that names {missing}"),
+            ));
+        }
+    } else if info.subject != wanted_subject {
         return Err(differs("subject", info.subject.clone(), wanted_subject));
     }
-    let wanted_sans: Vec<String> = req.spec.sans.iter().map(|s| san_text(s)).collect();
-    if info.san != wanted_sans {
+    if !req.keep_existing && info.san != wanted_sans {
         return Err(differs(
             "subject alternative names",
             format!("{:?}", info.san),

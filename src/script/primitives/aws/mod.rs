@@ -7,6 +7,7 @@
 //! and assumes nothing exists yet (each action then says it was not looked up).
 
 mod acm;
+mod adopt;
 mod apigateway;
 mod authorizer;
 pub(super) mod checks;
@@ -223,6 +224,7 @@ pub(super) fn register(reg: &mut Registrar<'_>, ctx: &Rc<Context>) {
     s3::register(reg, ctx);
     acm::register(reg, ctx);
     apigateway::register(reg, ctx);
+    adopt::register(reg, ctx);
     rollover::register(reg, ctx);
     authorizer::register(reg, ctx);
 }

@@ -135,7 +135,12 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
     let body = Known::from(store.as_ref().map(|store| store.to_pem()));
     let sha = body.map(|b| sha256_hex(b.as_bytes()));
     let observed = match bucket.get() {
-        Some(b) => ctx.observe(|aws| aws.s3().head_object(b, key, None))?,
+        Some(b) => with_content_sha(
+            ctx,
+            b,
+            key,
+            ctx.observe(|aws| aws.s3().head_object(b, key, None))?,
+        ),
         None => Observed::NotLookedUp,
     };
     let diff = diff_truststore_object(&sha, &observed);
@@ -217,6 +222,31 @@ fn ensure_truststore(ctx: &Context, bucket: &Dynamic, key: &str, path: &str) -> 
         ("removed", labels(change.as_ref().map(|c| &c.removed))),
         ("status", op.name().into()),
     ]))
+}
+
+/// An object mtls did not upload (by hand, as the article does) has no sha256 metadata: its
+/// certificates are read, so one that holds the same certificates is kept rather than
+/// uploaded again (which would move the domain to a new version for nothing). An object
+/// that cannot be read as certificates is left without one: it differs.
+fn with_content_sha(
+    ctx: &Context,
+    bucket: &str,
+    key: &str,
+    observed: Observed<ObjectHead>,
+) -> Observed<ObjectHead> {
+    match observed {
+        Observed::Present(mut h) if h.sha256.is_none() => {
+            let store =
+                super::rollover::read_truststore_object(ctx, bucket, key, h.version_id.as_deref())
+                    .ok();
+            h.sha256 = store
+                .as_ref()
+                .and_then(Observed::present)
+                .map(|s| sha256_hex(s.to_pem().as_bytes()));
+            Observed::Present(h)
+        }
+        other => other,
+    }
 }
 
 /// The certificates of a bundle change as a script list (empty when nothing was compared).
