@@ -278,6 +278,7 @@ async fn curl_presents_the_bundle_to_the_gateway() {
         chain: Some(path("inca.pem")),
         truststore: path("RootCA.pem"),
         listen: "127.0.0.1:0".parse().unwrap(),
+        crl: None,
     })
     .await
     .expect("start the gateway");

@@ -266,7 +266,7 @@ mod tests {
     #[test]
     fn adoptions_are_counted_and_shown_on_their_own() {
         let plan = Plan::new(
-            Mode::Plan,
+            Mode::PLAN,
             vec![
                 Action::new(Op::Adopt, Kind::ApiCustomDomain, "api.example.com", "found"),
                 Action::new(Op::Update, Kind::ApiCustomDomain, "api.example.com", "x"),

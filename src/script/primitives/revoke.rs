@@ -136,7 +136,7 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     // Two revocations at once would each read list N and write their own N+1, and one
     // entry would be lost: the second waits for the first, then reads its list.
     let (folder, file) = req.crl.rsplit_once('/').unwrap_or(("", &req.crl));
-    let _lock = super::aws::StepLock::take_files(ctx, folder, file, "the revocation list")?;
+    let _lock = super::lock::Scoped::take_files(ctx, folder, file, "the revocation list")?;
     if let Some(pending) = made_by_this_run(ctx, &req)? {
         return planned(ctx, &req, &pending);
     }
