@@ -229,7 +229,7 @@ fn publish(
 ) -> Result<Map, Error> {
     super::check_domain("revocation_publish", domain)?;
     let target_bucket = display(bucket);
-    let bucket = Known::from(text("revocation_publish", "bucket", bucket)?);
+    let bucket = text("revocation_publish", "bucket", bucket)?;
     super::check_bucket("revocation_publish", "bucket", bucket.as_deref())?;
     // Files an earlier step of a plan makes are known once applied.
     let local = local_index(ctx, ca, crl)?;
@@ -364,7 +364,7 @@ fn region_and_account(ctx: &Context) -> Result<(Known<String>, Known<String>), E
 
 fn ensure_role(ctx: &Context, domain: &str, bucket: &Dynamic, key: &str) -> Result<Map, Error> {
     super::check_domain("authorizer_ensure_role", domain)?;
-    let bucket = Known::from(text("authorizer_ensure_role", "bucket", bucket)?);
+    let bucket = text("authorizer_ensure_role", "bucket", bucket)?;
     super::check_bucket("authorizer_ensure_role", "bucket", bucket.as_deref())?;
     super::check_object_key("authorizer_ensure_role", key)?;
     hold_domain(ctx, domain)?;
@@ -489,8 +489,8 @@ fn ensure_function(
     key: &str,
 ) -> Result<Map, Error> {
     super::check_domain("authorizer_ensure_function", domain)?;
-    let role = Known::from(text("authorizer_ensure_function", "role_arn", role)?);
-    let bucket = Known::from(text("authorizer_ensure_function", "bucket", bucket)?);
+    let role = text("authorizer_ensure_function", "role_arn", role)?;
+    let bucket = text("authorizer_ensure_function", "bucket", bucket)?;
     super::check_bucket("authorizer_ensure_function", "bucket", bucket.as_deref())?;
     super::check_object_key("authorizer_ensure_function", key)?;
     hold_domain(ctx, domain)?;
@@ -744,12 +744,8 @@ fn ensure_attached(
 ) -> Result<Map, Error> {
     super::check_domain("authorizer_ensure_attached", domain)?;
     super::check_stage("authorizer_ensure_attached", stage)?;
-    let api_id = Known::from(text("authorizer_ensure_attached", "api_id", api)?);
-    let function_arn = Known::from(text(
-        "authorizer_ensure_attached",
-        "function_arn",
-        function,
-    )?);
+    let api_id = text("authorizer_ensure_attached", "api_id", api)?;
+    let function_arn = text("authorizer_ensure_attached", "function_arn", function)?;
     hold_domain(ctx, domain)?;
     ensure_permission(ctx, &resource_name(domain), &api_id)?;
     let (op, authorizer_id) = ensure_request_authorizer(ctx, &api_id, &function_arn)?;
@@ -766,7 +762,7 @@ fn ensure_attached(
 fn delete(ctx: &Context, domain: &str, bucket: &Dynamic) -> Result<(), Error> {
     super::check_domain("authorizer_delete", domain)?;
     let target_bucket = display(bucket);
-    let bucket = Known::from(text("authorizer_delete", "bucket", bucket)?);
+    let bucket = text("authorizer_delete", "bucket", bucket)?;
     super::check_bucket("authorizer_delete", "bucket", bucket.as_deref())?;
     hold_domain(ctx, domain)?;
     let name = resource_name(domain);
