@@ -43,6 +43,11 @@ pub(crate) fn serial_of(dir: &Path, cert: &str) -> String {
 
 /// A CRL of `ca` that expired in 2020, made by `openssl ca -gencrl`.
 pub(crate) fn expired_crl(dir: &Path, ca: &str, out: &str) {
+    crl_between(dir, ca, out, "20200101000000Z", "20200102000000Z");
+}
+
+/// A CRL of `ca` issued at `last` and due again at `next`, made by `openssl ca -gencrl`.
+fn crl_between(dir: &Path, ca: &str, out: &str, last: &str, next: &str) {
     std::fs::create_dir_all(dir.join("oca")).unwrap();
     std::fs::write(dir.join("oca/index.txt"), "").unwrap();
     std::fs::write(dir.join("oca/crlnumber"), "01\n").unwrap();
@@ -63,9 +68,9 @@ pub(crate) fn expired_crl(dir: &Path, ca: &str, out: &str) {
             "-cert",
             &format!("{ca}.pem"),
             "-crl_lastupdate",
-            "20200101000000Z",
+            last,
             "-crl_nextupdate",
-            "20200102000000Z",
+            next,
             "-out",
             out,
         ],
@@ -431,6 +436,21 @@ fn check_reports_a_list_that_is_expired_badly_signed_or_of_another_issuer() {
         &trusting,
         "crl-expired",
         "2020-01-02T00:00:00Z",
+    );
+    // Issued in the future (a clock set wrong where it was signed): not valid yet.
+    crl_between(
+        dir,
+        "RootCA",
+        "future.crl.pem",
+        "20990101000000Z",
+        "20990201000000Z",
+    );
+    finding(
+        "future.crl.pem",
+        "device-1.pem",
+        &trusting,
+        "crl-expired",
+        "issued on 2099-01-01T00:00:00Z, in the future",
     );
 
     // Same issuer name, another key: badly signed for the fleet's root.

@@ -14,8 +14,6 @@ const SERVICE: &str = "apigateway";
 
 pub mod authorizers;
 
-pub use crate::petstore::API_NAME as PETSTORE_API_NAME;
-
 /// The base path API Gateway reports for a mapping at the domain's root.
 pub const ROOT_BASE_PATH: &str = "(none)";
 

@@ -164,11 +164,6 @@ impl Aws {
         &self.route53
     }
 
-    /// AWS STS: who the caller is.
-    pub fn sts(&self) -> &sts::Sts {
-        &self.sts
-    }
-
     /// AWS Lambda: the revocation authorizer's function.
     pub fn lambda(&self) -> &lambda::Lambda {
         &self.lambda

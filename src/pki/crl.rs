@@ -256,6 +256,12 @@ impl Crl {
         self.issuer_der == issuer_der
     }
 
+    /// Whether the list says it was issued after `now`: OpenSSL refuses such a list as
+    /// "CRL is not yet valid" (a clock wrong here or where it was signed).
+    pub fn issued_after(&self, now: OffsetDateTime) -> bool {
+        self.this_update > now
+    }
+
     /// Whether the list's next update is before `now` (a list without one never expires).
     pub fn expired_at(&self, now: OffsetDateTime) -> bool {
         self.next_update.is_some_and(|next| next < now)
@@ -463,6 +469,8 @@ mod tests {
         assert_eq!(crl.entries, next.entries);
         assert_eq!(crl.not_signed_by(&ca), None);
         assert!(!crl.expired_at(now_seconds()));
+        assert!(!crl.issued_after(now_seconds() + Duration::seconds(1)));
+        assert!(crl.issued_after(now_seconds() - Duration::minutes(1)));
         assert!(crl.expired_at(now_seconds() + Duration::days(31)));
         assert_eq!(
             crl.find(&[0x00, 0x01, 0x02]).map(|r| r.reason.name()),

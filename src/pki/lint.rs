@@ -328,8 +328,8 @@ pub const CRL_EXPIRED: Rule = Rule {
     id: "crl-expired",
     severity: Severity::Error,
     scope: "revocation",
-    summary: "the revocation list's next update has not passed",
-    fix: "sign a new list: `mtls run revoke.rhai --var ca=NAME` renews an expired one",
+    summary: "the revocation list is current: issued in the past, its next update not passed",
+    fix: "sign a new list: `mtls run revoke.rhai --var ca=NAME` renews an expired one (a list issued in the future: set the signing machine's clock right first)",
 };
 
 /// The `crl-revoked` rule.
@@ -1105,6 +1105,17 @@ pub fn revocation(
             crl_file,
             Some(&about_list),
             format!("its next update was {}", super::rfc3339(next)),
+        ));
+    }
+    if list.issued_after(now) {
+        out.push(Finding::new(
+            &CRL_EXPIRED,
+            crl_file,
+            Some(&about_list),
+            format!(
+                "it says it was issued on {}, in the future: a client would refuse it as not yet valid",
+                super::rfc3339(list.this_update)
+            ),
         ));
     }
     if let Some(r) = list.find(c.raw_serial()) {

@@ -146,22 +146,6 @@ impl ApiGateway {
         Ok(())
     }
 
-    /// `DeleteAuthorizer`.
-    pub async fn delete_authorizer(
-        &self,
-        api_id: &str,
-        authorizer_id: &str,
-    ) -> Result<(), AwsError> {
-        self.client
-            .delete_authorizer()
-            .rest_api_id(api_id)
-            .authorizer_id(authorizer_id)
-            .send()
-            .await
-            .or_aws(SERVICE, "DeleteAuthorizer")?;
-        Ok(())
-    }
-
     /// Every method of the API (`GetResources`, then `GetMethod` of each) and who
     /// authorizes it.
     pub async fn method_authorizations(&self, api_id: &str) -> Result<Vec<MethodAuth>, AwsError> {

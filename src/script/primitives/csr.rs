@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, Map};
 
+use super::files::{apply_file, file_diff, observe_file};
 use super::issuer::{ca_ref, days_opt, load_ca, Ca, CaRef};
-use super::pki::{apply_file, file_diff, observe_file};
 use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;

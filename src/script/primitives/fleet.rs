@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use rhai::Map;
 use x509_parser::certificate::X509Certificate;
 
+use super::files::{apply_file, observe_file};
 use super::issuer::{ca_ref, days_opt, int_or_text, load_ca, Ca, CaRef};
 use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Kind, Op};
@@ -22,6 +23,7 @@ use crate::pki::{
     hex, new_serial, parse_key_pem, prepare_issuer, rfc3339, sha256_fingerprint, CertSpec,
     KeyAlgorithm, KeyPair, ParsedCert, Profile, SecretPem, Subject,
 };
+use crate::reconcile::{Change, Diff, Observed};
 use crate::script::Context;
 use crate::workdir::{BatchFile, Secrecy};
 
@@ -309,19 +311,22 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
         format!("{}.csv", fleet.manifest),
         format!("{}.json", fleet.manifest),
     );
-    let op = if replace > 0 {
-        Op::Replace
+    // The folder was listed, in a plan too: what it holds is known.
+    let diff: Diff<()> = if replace > 0 {
+        Diff::Replace(format!(
+            "{create} missing, {replace} cannot be kept (--force)"
+        ))
     } else if create > 0 {
-        Op::Create
+        Diff::Create
     } else {
-        Op::Keep
+        Diff::Keep("exist, as asked")
     };
-    let reason = match op {
-        Op::Keep => "exist, as asked".to_string(),
-        _ if replace > 0 => format!("{create} missing, {replace} cannot be kept (--force)"),
-        _ => format!("{create} missing"),
+    let op = diff.op();
+    let reason = match diff {
+        Diff::Create => format!("{create} missing"),
+        _ => String::new(),
     };
-    let action = Action::new(op, Kind::ClientCertificates, &range, reason)
+    let shown = Action::new(op, Kind::ClientCertificates, &range, reason)
         .arg("count", fleet.count)
         .arg("create", create)
         .arg("replace", replace)
@@ -340,23 +345,18 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
         .arg("days", fleet.days)
         .arg("keys", "0600")
         .arg("manifest", format!("{csv}, {json}"));
-
-    let mut entries: Option<Vec<Entry>> = None;
-    if op == Op::Keep {
-        ctx.effects.keep(action);
-        entries = Some(kept.into_iter().cloned().collect());
-    } else {
-        let kept_serials: Vec<String> = kept.iter().map(|e| e.serial.clone()).collect();
-        entries = ctx
-            .effects
-            .apply(action, || {
-                let ca = ca.as_ref().ok_or_else(|| {
-                    Error::internal("issue client certificates", "the CA was not made")
-                })?;
-                make_fleet(ctx, &fleet, ca, &slots, &kept_serials)
-            })?
-            .or(entries);
-    }
+    let kept_serials: Vec<String> = kept.iter().map(|e| e.serial.clone()).collect();
+    let made = apply_file(ctx, &Observed::Present(()), &diff, shown, || {
+        let ca = ca
+            .as_ref()
+            .ok_or_else(|| Error::internal("issue client certificates", "the CA was not made"))?;
+        make_fleet(ctx, &fleet, ca, &slots, &kept_serials)
+    })?;
+    // Every entry is known when all are kept, or once a live run made them.
+    let mut entries: Option<Vec<Entry>> = match diff {
+        Diff::Keep(_) => Some(kept.into_iter().cloned().collect()),
+        _ => made,
+    };
 
     if let Some(password) = &fleet.p12 {
         let devices = slots
@@ -386,34 +386,45 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
     if let Some(entries) = &entries {
         let (csv_text, json_text) = manifest_texts(entries)?;
         for (path, text) in [(&csv, &csv_text), (&json, &json_text)] {
-            if wd.has_contents(path, text.as_bytes())? {
-                ctx.effects
-                    .keep(Action::new(Op::Keep, Kind::Manifest, path, "up to date"));
-                continue;
-            }
-            let exists = wd.exists(path)?;
-            let (op, reason) = if exists {
-                (Op::Update, "lists other certificates")
-            } else {
-                (Op::Create, "does not exist")
+            let seen = observe_file(ctx, path)?;
+            let (diff, reason): (Diff<()>, _) = match seen {
+                Observed::Present(()) if wd.has_contents(path, text.as_bytes())? => {
+                    (Diff::Keep("up to date"), "")
+                }
+                Observed::Present(()) => (
+                    Diff::Update(vec![Change {
+                        field: "entries",
+                        patch: (),
+                    }]),
+                    "lists other certificates",
+                ),
+                _ => (Diff::Create, ""),
             };
-            manifest_status = "update";
-            ctx.effects.apply(
-                Action::new(op, Kind::Manifest, path, reason).arg("entries", entries.len()),
-                || wd.write(path, text.as_bytes(), Secrecy::Public, exists),
-            )?;
+            if diff.op() != Op::Keep {
+                manifest_status = "update";
+            }
+            let shown =
+                Action::new(diff.op(), Kind::Manifest, path, reason).arg("entries", entries.len());
+            let exists = seen.present().is_some();
+            apply_file(ctx, &seen, &diff, shown, || {
+                wd.write(path, text.as_bytes(), Secrecy::Public, exists)
+            })?;
         }
     } else {
-        ctx.effects.apply(
-            Action::new(
-                Op::Create,
-                Kind::Manifest,
-                format!("{csv}, {json}"),
-                "after the certificates",
-            )
-            .arg("entries", fleet.count),
-            || Ok(()),
-        )?;
+        // A plan: the certificates, and so the manifest's lines, are made when applying.
+        let shown = Action::new(
+            Op::Create,
+            Kind::Manifest,
+            format!("{csv}, {json}"),
+            "after the certificates",
+        )
+        .arg("entries", fleet.count);
+        apply_file(ctx, &Observed::NotLookedUp, &Diff::Create, shown, || {
+            Err::<(), _>(Error::internal(
+                "write the manifest",
+                "the certificates it lists were not made",
+            ))
+        })?;
     }
 
     let mut m = Map::new();

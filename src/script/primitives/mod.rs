@@ -6,6 +6,7 @@ mod aws;
 mod bundle;
 mod core;
 mod csr;
+mod files;
 mod fleet;
 mod gateway;
 mod issuer;

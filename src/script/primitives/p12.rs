@@ -15,11 +15,13 @@ use std::rc::Rc;
 use rayon::prelude::*;
 use rhai::Map;
 
+use super::files::apply_file;
 use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::pkcs12::{common_name, Bundle, P12Password};
 use crate::pki::{parse_key_pem, ParsedCert, SecretPem};
+use crate::reconcile::{Diff, Observed};
 use crate::script::Context;
 use crate::workdir::{BatchFile, Secrecy, Workdir};
 
@@ -314,15 +316,16 @@ fn p12_write(ctx: &Context, map: &Map) -> Result<Map, Error> {
         .arg("password", &password.source)
         .arg("mode", "0600")
     };
-    let op = match (&reason, exists) {
-        (None, _) => {
-            ctx.effects.keep(action(Op::Keep));
-            return Ok(result_map(&req, Op::Keep));
-        }
-        (Some(_), true) => Op::Replace,
-        (Some(_), false) => Op::Create,
+    let (seen, diff): (_, Diff<()>) = match (&reason, exists) {
+        (None, _) => (
+            Observed::Present(()),
+            Diff::Keep("holds this key and certificate"),
+        ),
+        (Some(why), true) => (Observed::Present(()), Diff::Replace(why.clone())),
+        (Some(_), false) => (Observed::Absent, Diff::Create),
     };
-    ctx.effects.apply(action(op), || {
+    let op = diff.op();
+    apply_file(ctx, &seen, &diff, action(op), || {
         let m = match materials {
             Some(m) => m,
             None => load(
@@ -448,15 +451,16 @@ pub(crate) fn write_fleet(ctx: &Context, fleet: &FleetBundles<'_>) -> Result<(),
         return Ok(());
     };
     let range = format!("{}..{last}.p12", fleet.path(&format!("{first}.p12")));
-    let op = match (replace, create) {
-        (0, 0) => Op::Keep,
-        (0, _) => Op::Create,
-        _ => Op::Replace,
+    // The folder was listed, in a plan too: what it holds is known.
+    let diff: Diff<()> = match (replace, create) {
+        (0, 0) => Diff::Keep("hold their pairs, as asked"),
+        (0, _) => Diff::Create,
+        _ => Diff::Replace(format!("{create} missing, {replace} to write again (a new pair, another password, or readable by others)")),
     };
-    let reason = match op {
-        Op::Keep => "hold their pairs, as asked".to_string(),
-        _ if replace == 0 => format!("{create} missing"),
-        _ => format!("{create} missing, {replace} to write again (a new pair, another password, or readable by others)"),
+    let op = diff.op();
+    let reason = match diff {
+        Diff::Create => format!("{create} missing"),
+        _ => String::new(),
     };
     let action = Action::new(op, Kind::Pkcs12Bundle, &range, reason)
         .arg("count", fleet.devices.len())
@@ -467,11 +471,7 @@ pub(crate) fn write_fleet(ctx: &Context, fleet: &FleetBundles<'_>) -> Result<(),
         .arg("encryption", ENCRYPTION)
         .arg("password", &fleet.password.source)
         .arg("mode", "0600");
-    if op == Op::Keep {
-        ctx.effects.keep(action);
-        return Ok(());
-    }
-    ctx.effects.apply(action, || {
+    apply_file(ctx, &Observed::Present(()), &diff, action, || {
         let chain = load_chain(wd, &[fleet.ca_cert.to_string()])?;
         let batch = wd.batch(fleet.folder)?;
         batch.remove_stale(fleet.file_prefix)?;

@@ -8,15 +8,16 @@ use std::sync::mpsc::{channel, Receiver};
 use rcgen::PublicKeyData;
 use rhai::{Array, Dynamic, Map};
 
+use super::files::{apply_file, file_diff, observe_file};
 use super::{bound, primitive, Opts, Registrar};
-use crate::effects::{Action, ArgValue, Kind, Op, Unknown};
+use crate::effects::{Action, Kind, Op, Unknown};
 use crate::error::Error;
 use crate::inputs::{dns_name_problem, Wildcard};
 use crate::pki::{
     lint, parse_key_pem, CertInfo, CertSpec, IssuerMaterial, KeyAlgorithm, KeyPair, ParsedCert,
     Profile, SecretPem, Subject,
 };
-use crate::reconcile::{self, Diff, Observed};
+use crate::reconcile::{Diff, Observed};
 use crate::script::error::fail;
 use crate::script::Context;
 use crate::workdir::Secrecy;
@@ -239,68 +240,6 @@ fn parse_request(ctx: &Context, map: &Map) -> Result<Request, Error> {
         force: o.bool_or("force", false)? || ctx.force,
         keep_existing: o.bool_or("keep_existing", false)?,
     })
-}
-
-/// What is on disk at `path`. Local files are always looked up, in a plan too: reading
-/// them costs nothing and changes nothing.
-pub(super) fn observe_file(ctx: &Context, path: &str) -> Result<Observed<()>, Error> {
-    Ok(if ctx.workdir.exists(path)? {
-        Observed::Present(())
-    } else {
-        Observed::Absent
-    })
-}
-
-/// A key or certificate file: made when missing, made anew when forced, else kept (after
-/// the caller has checked it is what the script asks for). Pure.
-pub(super) fn file_diff(observed: &Observed<()>, force: bool, keep: &'static str) -> Diff<()> {
-    match observed {
-        Observed::Present(()) if force => Diff::Replace("--force".to_string()),
-        Observed::Present(()) => Diff::Keep(keep),
-        Observed::Absent | Observed::NotLookedUp => Diff::Create,
-    }
-}
-
-/// Takes a local file's `diff` through the one driver, as every AWS resource's: `shown` is
-/// the action as the plan shows it (its kind, target and arguments; a keep's too).
-pub(super) fn apply_file<R>(
-    ctx: &Context,
-    observed: &Observed<()>,
-    diff: &Diff<()>,
-    shown: Action,
-    work: impl FnOnce() -> Result<R, Error>,
-) -> Result<Option<R>, Error> {
-    let Action {
-        kind, target, args, ..
-    } = shown;
-    if let Diff::Keep(_) = diff {
-        reconcile::apply(
-            &ctx.effects,
-            kind,
-            &target,
-            observed,
-            diff,
-            |a| a,
-            || Ok(()),
-        )?;
-        // The driver records a keep bare; what the file holds is known, so it is shown.
-        for arg in args {
-            if let ArgValue::Known(value) = arg.value {
-                ctx.effects.resolve(&target, &arg.name, value);
-            }
-        }
-        return Ok(None);
-    }
-    let (_, out) = reconcile::apply(
-        &ctx.effects,
-        kind,
-        &target,
-        observed,
-        diff,
-        |a| Action { args, ..a },
-        work,
-    )?;
-    Ok(out)
 }
 
 fn issue_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
@@ -634,68 +573,4 @@ fn info_map(info: &CertInfo) -> Map {
     m.insert("san".into(), list(&info.san));
     m.insert("sha256".into(), info.sha256.clone().into());
     m
-}
-
-#[cfg(test)]
-mod file_tests {
-    use super::*;
-
-    #[test]
-    fn a_key_or_certificate_file_is_made_kept_or_made_anew() {
-        let present = Observed::Present(());
-        let cases = [
-            (Observed::Absent, false, Diff::Create),
-            (Observed::Absent, true, Diff::Create),
-            (present.clone(), false, Diff::Keep("exists")),
-            (present, true, Diff::Replace("--force".to_string())),
-        ];
-        for (seen, force, want) in cases {
-            assert_eq!(
-                file_diff(&seen, force, "exists"),
-                want,
-                "{seen:?} force={force}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_local_file_goes_through_the_driver_with_its_arguments_shown() {
-        let ctx = Context::new(
-            crate::workdir::Workdir::new("."),
-            crate::effects::Effects::new(crate::effects::Mode::PLAN),
-            Default::default(),
-            false,
-        );
-        let shown = Action::new(Op::Keep, Kind::Certificate, "a.pem", "").arg("sha256", "ab");
-        let present = Observed::Present(());
-        apply_file(&ctx, &present, &Diff::Keep("exists"), shown, || Ok(())).unwrap();
-        let shown = Action::new(Op::Create, Kind::PrivateKey, "a.key", "").arg("mode", "0600");
-        let out = apply_file(&ctx, &Observed::Absent, &Diff::Create, shown, || Ok(1)).unwrap();
-        assert_eq!(out, None, "a plan does no work");
-        let plan = ctx.effects.plan();
-        let seen: Vec<(Op, &str, &str, String)> = plan
-            .actions
-            .iter()
-            .map(|a| {
-                (
-                    a.op,
-                    a.target.as_str(),
-                    a.reason.as_str(),
-                    a.args[0].value.to_string(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                (Op::Keep, "a.pem", "exists", "\"ab\"".to_string()),
-                (
-                    Op::Create,
-                    "a.key",
-                    "does not exist",
-                    "\"0600\"".to_string()
-                ),
-            ]
-        );
-    }
 }

@@ -12,12 +12,14 @@ use std::rc::Rc;
 use rhai::Map;
 use x509_parser::num_bigint::BigUint;
 
+use super::files::{apply_file, observe_file};
 use super::issuer::{ca_ref, int_or_text, load_ca, Ca, CaRef};
 use super::{bound, Opts, Registrar};
 use crate::effects::{Action, Kind, Op};
 use crate::error::Error;
 use crate::pki::crl::{now_seconds, parse_serial_hex, trim_serial};
 use crate::pki::{hex, rfc3339, Crl, NextCrl, ParsedCert, Reason, Revoked, MAX_CRL_BYTES};
+use crate::reconcile::{Change, Diff, Observed};
 use crate::script::Context;
 use crate::workdir::Secrecy;
 
@@ -172,19 +174,25 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
     let expired = current
         .as_ref()
         .is_some_and(|c| c.expired_at(now_seconds()));
-    let (op, why) = match (&current, &serial, &listed) {
-        (None, _, _) => (Op::Create, "does not exist".to_string()),
+    // RFC 5280 names: a list is signed anew when its entries or its next update change.
+    let signed_again = |field| Diff::Update(vec![Change { field, patch: () }]);
+    let (diff, why): (Diff<()>, String) = match (&current, &serial, &listed) {
+        (None, _, _) => (Diff::Create, String::new()),
         (Some(_), _, _) if expired => (
-            Op::Update,
+            signed_again("nextUpdate"),
             "its next update has passed: signed again".to_string(),
         ),
-        (Some(_), Some(s), None) => (Op::Update, format!("adds serial {}", hex(s, ""))),
+        (Some(_), Some(s), None) => (
+            signed_again("revokedCertificates"),
+            format!("adds serial {}", hex(s, "")),
+        ),
         (Some(_), Some(_), Some(r)) => (
-            Op::Keep,
+            Diff::Keep("already revoked"),
             format!("already revoked on {} ({})", rfc3339(r.at), r.reason.name()),
         ),
-        (Some(_), None, _) => (Op::Keep, "exists".to_string()),
+        (Some(_), None, _) => (Diff::Keep("exists"), String::new()),
     };
+    let op = diff.op();
     let mut entries = current
         .as_ref()
         .map(|c| c.entries.clone())
@@ -210,20 +218,24 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         _ => number.clone(),
     };
     action = action.arg("crl_number", &shown_number);
-    if op == Op::Keep {
-        ctx.effects.keep(action);
-    } else {
+    if op != Op::Keep {
         action = action.arg("next_update", format!("in {} days", req.days));
-        let next = NextCrl {
-            number,
-            days: req.days,
-            entries: entries.clone(),
-        };
-        ctx.effects.apply(action, || {
-            let pem = next.sign(&ca.parsed, &ca.pem, &ca.key)?;
-            wd.write(&req.crl, pem.as_bytes(), Secrecy::Public, exists)
-        })?;
     }
+    let seen = if exists {
+        Observed::Present(())
+    } else {
+        Observed::Absent
+    };
+    let next = NextCrl {
+        number,
+        days: req.days,
+        entries,
+    };
+    apply_file(ctx, &seen, &diff, action, || {
+        let pem = next.sign(&ca.parsed, &ca.pem, &ca.key)?;
+        wd.write(&req.crl, pem.as_bytes(), Secrecy::Public, exists)
+    })?;
+    let entries = next.entries;
     let mut m = Map::new();
     m.insert("status".into(), op.name().into());
     m.insert("crl".into(), req.crl.clone().into());
@@ -258,8 +270,15 @@ fn made_by_this_run(ctx: &Context, req: &Request) -> Result<Option<String>, Erro
 
 /// The plan's action for a list whose CA or certificate this run makes first.
 fn planned(ctx: &Context, req: &Request, pending: &str) -> Result<Map, Error> {
-    let exists = ctx.workdir.exists(&req.crl)?;
-    let op = if exists { Op::Update } else { Op::Create };
+    let seen = observe_file(ctx, &req.crl)?;
+    let diff: Diff<()> = match seen {
+        Observed::Present(()) => Diff::Update(vec![Change {
+            field: "revokedCertificates",
+            patch: (),
+        }]),
+        _ => Diff::Create,
+    };
+    let op = diff.op();
     let mut action = Action::new(
         op,
         Kind::RevocationList,
@@ -275,7 +294,7 @@ fn planned(ctx: &Context, req: &Request, pending: &str) -> Result<Map, Error> {
     action = action
         .arg_maybe("crl_number", None::<String>)
         .arg("next_update", format!("in {} days", req.days));
-    ctx.effects.apply(action, || {
+    apply_file(ctx, &seen, &diff, action, || {
         Err::<(), _>(Error::internal(
             "revoke a certificate",
             format!("{pending} was still missing when the list was signed"),
