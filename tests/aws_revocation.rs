@@ -469,7 +469,9 @@ fn setup_with_revocation_asks_again_while_lambda_cannot_assume_the_new_role() {
     let realism = Realism::start(
         &moto,
         vec![
-            RoleNotAssumableYet::new(secs(2.0)),
+            // CreateFunction follows CreateRole within half a second (measured on the loaded
+            // 2-core machine): refused at least once.
+            RoleNotAssumableYet::new(secs(3.0)),
             FunctionUpdating::new(secs(2.0), secs(2.0)),
         ],
     );
