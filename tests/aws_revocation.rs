@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use support::cli::{mtls_env, openssl, run_setup, Run};
 use support::moto::{Moto, RecordedRequest, ACCOUNT_ID};
-use support::realism::workdir_with_pki;
+use support::realism::{
+    secs, workdir_with_pki, Call, FunctionUpdating, Realism, RoleNotAssumableYet,
+};
 
 /// The authorizer's unit tests (authorizer/test_authorizer.py) with API Gateway REQUEST
 /// events: not revoked -> allow, revoked -> deny, another issuer's serial -> allow, no
@@ -382,6 +384,287 @@ fn setup_with_revocation_deploys_the_authorizer_keeps_it_mends_drift_and_teardow
     );
     assert!(again.status.success(), "{}", again.all());
     assert_eq!(mutating(&moto), Vec::<String>::new());
+}
+
+// ---- through AWS's slow states ----------------------------------------------------------
+
+/// A run of `setup.rhai --var revocation=true` through `realism`; fails the test (with the
+/// proxy's report) unless it succeeds.
+fn setup_through(realism: &Realism, dir: &Path) -> Run {
+    let run = run_setup(dir, &realism.env(), &["-v", "--var", "revocation=true"]);
+    assert!(run.status.success(), "{}\n{}", run.all(), realism.report());
+    run
+}
+
+/// The mutating calls among `calls`, as `SERVICE OPERATION`.
+fn mutating_of(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.mutating.is_some())
+        .map(|c| format!("{} {}", c.service, c.operation))
+        .collect()
+}
+
+/// The events of `rule` saying it refused `operation`.
+fn refusals(realism: &Realism, rule: &str, refused: &str, operation: &str) -> Vec<String> {
+    realism
+        .events_of(rule)
+        .into_iter()
+        .filter(|e| e.text.contains(refused) && e.text.starts_with(operation))
+        .map(|e| e.text)
+        .collect()
+}
+
+/// Asserts what exists in moto: one role (trusted by Lambda), one function running as it,
+/// one REQUEST authorizer invoking that function, guarding every method.
+#[track_caller]
+fn assert_authorizer_converged(moto: &Moto, context: &str) {
+    let (rt, aws) = aws(moto);
+    let role = rt
+        .block_on(aws.iam().role(NAME))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no role\n{context}"));
+    let function = rt
+        .block_on(aws.lambda().function(NAME))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no function\n{context}"));
+    assert_eq!(
+        function.role.as_deref(),
+        Some(role.arn.as_str()),
+        "{context}"
+    );
+    let api = rt
+        .block_on(aws.apigateway().find_rest_api("PetStore"))
+        .unwrap()
+        .expect("PetStore");
+    let authorizers = rt.block_on(aws.apigateway().authorizers(&api.id)).unwrap();
+    assert_eq!(authorizers.len(), 1, "{authorizers:?}\n{context}");
+    assert!(
+        authorizers[0]
+            .uri
+            .as_deref()
+            .is_some_and(|u| u.contains(&format!("/functions/{}/invocations", function.arn))),
+        "{authorizers:?}\n{context}"
+    );
+    let methods = rt
+        .block_on(aws.apigateway().method_authorizations(&api.id))
+        .unwrap();
+    assert_eq!(methods.len(), 2, "{methods:?}");
+    for m in &methods {
+        assert_eq!(
+            (m.authorization_type.as_str(), m.authorizer_id.as_deref()),
+            ("CUSTOM", Some(authorizers[0].id.as_str())),
+            "{m:?}\n{context}"
+        );
+    }
+}
+
+/// A new execution role is not assumable by Lambda for a while (IAM's eventual
+/// consistency): CreateFunction answers InvalidParameterValueException until it is, and
+/// setup asks again until the function is made, once. Every rule of the authorizer's calls
+/// is on; a second run changes nothing.
+#[test]
+fn setup_with_revocation_asks_again_while_lambda_cannot_assume_the_new_role() {
+    let moto = Moto::start();
+    let realism = Realism::start(
+        &moto,
+        vec![
+            // CreateFunction follows CreateRole within half a second (measured on the loaded
+            // 2-core machine): refused at least once.
+            RoleNotAssumableYet::new(secs(3.0)),
+            FunctionUpdating::new(secs(2.0), secs(2.0)),
+        ],
+    );
+    let tmp = workdir_with_pki(DOMAIN);
+    let dir = tmp.path();
+    revoke_with_openssl(dir, "client.pem");
+
+    setup_through(&realism, dir);
+    let report = realism.report();
+    // The rule fired: CreateFunction was refused, then made the function once.
+    let refused = refusals(
+        &realism,
+        RoleNotAssumableYet::NAME,
+        RoleNotAssumableYet::REFUSED,
+        "CreateFunction",
+    );
+    assert!(!refused.is_empty(), "the role was never refused\n{report}");
+    let creates = realism.calls_of("CreateFunction");
+    let statuses: Vec<(Option<u16>, &str)> = creates.iter().map(|c| (c.status, c.by)).collect();
+    assert_eq!(
+        statuses.last(),
+        Some(&(Some(201), "moto")),
+        "{statuses:?}\n{report}"
+    );
+    assert!(
+        statuses[..statuses.len() - 1]
+            .iter()
+            .all(|s| *s == (Some(400), RoleNotAssumableYet::NAME)),
+        "{statuses:?}\n{report}"
+    );
+    // moto saw one CreateRole and one CreateFunction (the refused ones never reached it).
+    assert_eq!(calls(&moto, "CreateRole").len(), 1, "{report}");
+    let created: Vec<_> = moto
+        .recorded_requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/2015-03-31/functions")
+        .collect();
+    assert_eq!(created.len(), 1, "{report}");
+    // The new function was Pending (the other rule is on, and saw it).
+    assert!(
+        realism
+            .events_of(FunctionUpdating::NAME)
+            .iter()
+            .any(|e| e.text.starts_with("CreateFunction") && e.text.contains("Pending")),
+        "{report}"
+    );
+    assert_authorizer_converged(&moto, &report);
+
+    // Again, through the same rules: nothing to change.
+    let before = realism.calls().len();
+    setup_through(&realism, dir);
+    let again = realism.calls()[before..].to_vec();
+    assert_eq!(
+        mutating_of(&again),
+        Vec::<String>::new(),
+        "{}",
+        realism.report()
+    );
+}
+
+/// Lambda refuses a change to a function still busy with the last one (409
+/// ResourceConflictException): while a new function is Pending, and while an update is
+/// InProgress. The function made again elsewhere a moment ago with other code: setup's code
+/// update is refused while it is Pending. Then its code and environment changed elsewhere:
+/// setup's code update puts the function InProgress and its configuration update, right
+/// after, is refused until the update is over. Both converge; a re-run changes nothing.
+#[test]
+fn function_updates_wait_while_lambda_is_busy_with_the_last_change() {
+    let moto = Moto::start();
+    let realism = Realism::start(
+        &moto,
+        vec![
+            RoleNotAssumableYet::new(secs(2.0)),
+            // Pending long enough for a fresh mtls process to reach the function after the
+            // test made it (0.6 s measured on the loaded 2-core machine).
+            FunctionUpdating::new(secs(5.0), secs(2.0)),
+        ],
+    );
+    let tmp = workdir_with_pki(DOMAIN);
+    let dir = tmp.path();
+    revoke_with_openssl(dir, "client.pem");
+    setup_through(&realism, dir);
+    let (rt, aws) = aws(&moto);
+    let deployed = rt
+        .block_on(aws.lambda().function(NAME))
+        .unwrap()
+        .expect("the function");
+    let stale = mtls::aws::lambda::zip_one_file("authorizer.py", b"def handler(e, c): return {}");
+
+    // The function deleted and made again a moment ago, with other code, through the rules:
+    // it is Pending, and setup's code update is refused until it is Active.
+    let (prt, proxied) = {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let settings = mtls::aws::AwsSettings {
+            endpoint_url: Some(realism.endpoint_url()),
+            ..moto.settings()
+        };
+        let aws = rt.block_on(Aws::connect(&settings)).unwrap();
+        (rt, aws)
+    };
+    prt.block_on(proxied.lambda().delete_function(NAME))
+        .unwrap();
+    let remade = mtls::aws::lambda::FunctionSpec {
+        name: NAME.to_string(),
+        role_arn: deployed.role.clone().expect("a role"),
+        zip: stale.clone(),
+        handler: deployed.handler.clone().expect("a handler"),
+        environment: deployed.environment.clone(),
+        tags: mtls::aws::Tags::new(),
+    };
+    prt.block_on(proxied.lambda().create_function(&remade))
+        .unwrap();
+    let before = realism.calls().len();
+    setup_through(&realism, dir);
+    let report = realism.report();
+    let refused = refusals(
+        &realism,
+        FunctionUpdating::NAME,
+        FunctionUpdating::REFUSED,
+        "UpdateFunctionCode",
+    );
+    assert!(
+        refused.iter().any(|t| t.contains("Pending")),
+        "the code update was never refused while Pending\n{report}"
+    );
+    let codes: Vec<Option<u16>> = realism.calls()[before..]
+        .iter()
+        .filter(|c| c.operation == "UpdateFunctionCode")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(codes.last(), Some(&Some(200)), "{codes:?}\n{report}");
+    let now = rt
+        .block_on(aws.lambda().function(NAME))
+        .unwrap()
+        .expect("the function");
+    assert_eq!(now.code_sha256, deployed.code_sha256, "{report}");
+    assert_authorizer_converged(&moto, &report);
+
+    // Code and environment changed in moto directly (no window of the rules): setup updates
+    // the code, then the configuration while the code update is InProgress.
+    rt.block_on(aws.lambda().update_code(NAME, &stale)).unwrap();
+    let mut environment = deployed.environment.clone();
+    environment.insert("MTLS_REVOCATION_TTL_SECONDS".into(), "3600".into());
+    let drifted = mtls::aws::lambda::FunctionSpec {
+        environment,
+        ..remade
+    };
+    rt.block_on(aws.lambda().update_configuration(&drifted))
+        .unwrap();
+    let before = realism.calls().len();
+    setup_through(&realism, dir);
+    let report = realism.report();
+    let refused = refusals(
+        &realism,
+        FunctionUpdating::NAME,
+        FunctionUpdating::REFUSED,
+        "UpdateFunctionConfiguration",
+    );
+    assert!(
+        refused.iter().any(|t| t.contains("InProgress")),
+        "the configuration update was never refused while InProgress\n{report}"
+    );
+    let updates: Vec<String> = mutating_of(&realism.calls()[before..])
+        .into_iter()
+        .filter(|o| o.starts_with("lambda"))
+        .collect();
+    assert_eq!(
+        updates.first().map(String::as_str),
+        Some("lambda UpdateFunctionCode"),
+        "{report}"
+    );
+    assert_eq!(
+        updates.last().map(String::as_str),
+        Some("lambda UpdateFunctionConfiguration"),
+        "{report}"
+    );
+    let now = rt
+        .block_on(aws.lambda().function(NAME))
+        .unwrap()
+        .expect("the function");
+    assert_eq!(now.code_sha256, deployed.code_sha256, "{report}");
+    assert_eq!(now.environment, deployed.environment, "{report}");
+    assert_authorizer_converged(&moto, &report);
+
+    // Again: nothing to change.
+    let before = realism.calls().len();
+    setup_through(&realism, dir);
+    assert_eq!(
+        mutating_of(&realism.calls()[before..]),
+        Vec::<String>::new(),
+        "{}",
+        realism.report()
+    );
 }
 
 /// Offline, `plan setup.rhai --var revocation=true` shows each part of the authorizer to

@@ -32,6 +32,14 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A field of a form body (IAM's and STS's query protocol), percent-decoded.
+    pub fn form(&self, field: &str) -> Option<String> {
+        String::from_utf8_lossy(&self.body)
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(&format!("{field}=")).map(str::to_string))
+            .map(|v| percent_decode(&v.replace('+', " ")))
+    }
+
     /// The body as JSON (`Null` when it is not).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
@@ -80,7 +88,7 @@ impl Request {
             return target.rsplit('.').next().unwrap_or(target).to_string();
         }
         let service = self.service();
-        if service == "sts" {
+        if service == "sts" || service == "iam" {
             let form = if self.method == "POST" {
                 String::from_utf8_lossy(&self.body).into_owned()
             } else {
@@ -130,6 +138,17 @@ impl Request {
                 "ListResourceRecordSets"
             }
             ("route53", "GET", ["2013-04-01", "change", _]) => "GetChange",
+            ("lambda", "POST", [_, "functions"]) => "CreateFunction",
+            ("lambda", "GET", [_, "functions", _]) => "GetFunction",
+            ("lambda", "DELETE", [_, "functions", _]) => "DeleteFunction",
+            ("lambda", "GET", [_, "functions", _, "configuration"]) => "GetFunctionConfiguration",
+            ("lambda", "PUT", [_, "functions", _, "configuration"]) => {
+                "UpdateFunctionConfiguration"
+            }
+            ("lambda", "PUT", [_, "functions", _, "code"]) => "UpdateFunctionCode",
+            ("lambda", "POST", [_, "functions", _, "versions"]) => "PublishVersion",
+            ("lambda", "GET", [_, "functions", _, "policy"]) => "GetPolicy",
+            ("lambda", "POST", [_, "functions", _, "policy"]) => "AddPermission",
             ("s3", _, [_]) if self.query_has("versioning") => match m {
                 "PUT" => "PutBucketVersioning",
                 _ => "GetBucketVersioning",
@@ -149,12 +168,13 @@ impl Request {
     }
 
     /// Whether it changes state, as [`super::moto::RecordedRequest::is_mutating`] judges:
-    /// REST calls by method, RPC calls (ACM, STS) by action name.
+    /// REST calls by method, RPC calls (ACM, STS, IAM) by action name.
     pub fn is_mutating(&self) -> bool {
         if self.method == "GET" || self.method == "HEAD" {
             return false;
         }
-        let rpc = self.header("x-amz-target").is_some() || self.service() == "sts";
+        let rpc = self.header("x-amz-target").is_some()
+            || matches!(self.service().as_str(), "sts" | "iam");
         if rpc {
             let action = self.operation();
             return !["Describe", "List", "Get"]

@@ -15,8 +15,9 @@
 //!   resource" checks.
 //!
 //! Errors are shaped as AWS sends them: JSON `{"__type", "message"}` with
-//! `x-amzn-ErrorType` for ACM and API Gateway, XML for S3 and Route 53. Operations are told
-//! apart by method and path (S3, API Gateway, Route 53) or `X-Amz-Target` (ACM). Requests
+//! `x-amzn-ErrorType` for ACM, API Gateway and Lambda, XML for S3 and Route 53. Operations
+//! are told apart by method and path (S3, API Gateway, Route 53, Lambda), `X-Amz-Target`
+//! (ACM) or the form's `Action` (IAM, STS). Requests
 //! are handled one at a time (rules see a consistent world); a stalled answer leaves the
 //! queue.
 

@@ -13,6 +13,8 @@
 //! | [`EndpointNeedsDeployment`]   | apigateway.rs      | disabling the default endpoint takes effect only with a deployment |
 //! | [`ReimportAcrossIssuers`]     | domain_status.rs   | a re-import from another issuer leaves the domain PENDING_CERTIFICATE_REIMPORT |
 //! | [`OwnershipExpired`]          | domain_status.rs   | an expired ownership certificate: PENDING_OWNERSHIP_VERIFICATION, other updates refused |
+//! | [`RoleNotAssumableYet`]       | lambda.rs          | CreateFunction / UpdateFunctionConfiguration: InvalidParameterValueException while a new or newly trusted role propagates |
+//! | [`FunctionUpdating`]          | lambda.rs          | a function is Pending after its create, InProgress after an update; updates get 409 ResourceConflictException meanwhile |
 //! | [`Quota`]                     | quota.rs           | fixed per-account quotas (429 + Retry-After; ACM and Route 53 throttling) |
 //! | [`VersioningLag`]             | s3.rs              | right after versioning is enabled, writes may get no version id |
 //! | [`VersioningNotFound`]        | s3.rs              | new objects answer 404 while versioning propagates; API Gateway cannot read such a truststore |
@@ -28,6 +30,7 @@ mod acm;
 mod acm_dead_end;
 mod apigateway;
 mod domain_status;
+mod lambda;
 mod network;
 mod quota;
 mod route53;
@@ -37,6 +40,7 @@ pub use acm::{CertificateInUse, DeletedCertificatesListed, NewCertificateLag};
 pub use acm_dead_end::{CertificateDeadEnd, DeadEnd};
 pub use apigateway::{DomainRateLimit, DomainUpdating, EndpointNeedsDeployment};
 pub use domain_status::{OwnershipExpired, ReimportAcrossIssuers};
+pub use lambda::{FunctionUpdating, RoleNotAssumableYet};
 pub use network::{Fault, FaultKind, Hold, Latency};
 pub use quota::Quota;
 pub use route53::{ChangePending, PublicDns};
