@@ -1,5 +1,5 @@
-//! The published revocation list: the index the authorizer loads (DOMAIN/revoked.json,
-//! {issuer DN: [revoked serials]}) and the CRL itself, put on S3 beside the truststore once
+//! The published revocation list: the index the authorizer loads (`DOMAIN/revoked.json`,
+//! `{issuer DN: [revoked serials]}`) and the CRL itself, put on S3 beside the truststore once
 //! the CRL is checked against its CA (`revocation_publish`, `check_revocation_list`).
 
 use rhai::{Dynamic, Map};
