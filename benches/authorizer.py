@@ -55,7 +55,7 @@ def make_crl(folder, serials):
 
 
 def index_json(serials):
-    """The index as mtls publishes it (src/script/primitives/aws/authorizer.rs)."""
+    """The index as mtls publishes it (src/script/primitives/aws/authorizer/publish.rs)."""
     return json.dumps({"format": authorizer.INDEX_FORMAT,
                        "issuers": {ISSUER: sorted(s.lstrip("0") or "0" for s in serials)}})
 

@@ -62,11 +62,38 @@ fn non_test_code(text: &str) -> String {
         .collect()
 }
 
+/// The files of test modules declared in a file of their own (`#[cfg(test)]` then
+/// `mod tests;`): test code as a whole, as an inline test module is.
+fn test_module_files(files: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        // A mod.rs declares its modules beside it; any other x.rs, in the folder x/.
+        let dir = match file.file_stem().and_then(|s| s.to_str()) {
+            Some("mod" | "lib" | "main") => file.parent().unwrap().to_path_buf(),
+            _ => file.with_extension(""),
+        };
+        for pair in lines.windows(2) {
+            let name = pair[1]
+                .strip_prefix("mod ")
+                .and_then(|rest| rest.strip_suffix(';'));
+            if let (true, Some(name)) = (pair[0] == "#[cfg(test)]", name) {
+                out.push(dir.join(format!("{name}.rs")));
+                out.push(dir.join(name).join("mod.rs"));
+            }
+        }
+    }
+    out
+}
+
 /// `file:line` of every line of src/'s non-test code that is `wanted`.
 fn lines_with(wanted: impl Fn(&str) -> bool) -> Vec<String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    let tests = test_module_files(&files);
+    files.retain(|f| !tests.contains(f));
     let mut callers = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -169,4 +196,11 @@ fn the_rules_see_what_they_look_for() {
     let file = "a\n#[cfg(test)]\nmod tests {\n    b\n}\nc\n#[cfg(test)]\nfn d() {}\ne\n";
     assert_eq!(non_test_code(file), "a\nc\nfn d() {}\ne\n");
     assert!(!lines_with(|l| l.contains("fn expose_to")).is_empty());
+    // Test modules in files of their own are found, and only they.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let tests = test_module_files(&files);
+    assert!(tests.contains(&src.join("pki/lint/tests.rs")), "{tests:?}");
+    assert!(!tests.contains(&src.join("pki/lint/rules.rs")), "{tests:?}");
 }

@@ -1,6 +1,6 @@
 //! Client fleets: `issue_clients` makes (or keeps) N client key + certificate pairs from one
-//! CA on every core, with a manifest. (`sign_csr`, for a device that keeps its own key, is
-//! in csr.rs; the CA both sign with, in issuer.rs.)
+//! CA on every core, with a manifest (written by manifest.rs). (`sign_csr`, for a device that
+//! keeps its own key, is in csr.rs; the CA both sign with, in issuer.rs.)
 //!
 //! A fleet is one action in a plan ("create 10000 client certificates device-1..
 //! device-10000 under clients/, keep 0"), not one per file. Its files are written as one
@@ -14,18 +14,19 @@ use rayon::prelude::*;
 use rhai::Map;
 use x509_parser::certificate::X509Certificate;
 
-use super::files::{apply_file, observe_file};
+use super::files::apply_file;
 use super::issuer::{ca_ref, days_opt, int_or_text, load_ca, Ca, CaRef};
+use super::manifest::Entry;
 use super::{bound, Opts, Registrar};
-use crate::effects::{Action, Kind, Op};
+use crate::effects::{Action, Kind};
 use crate::error::Error;
 use crate::pki::{
     hex, new_serial, parse_key_pem, prepare_issuer, rfc3339, sha256_fingerprint, CertSpec,
     KeyAlgorithm, KeyPair, ParsedCert, Profile, SecretPem, Subject,
 };
-use crate::reconcile::{Change, Diff, Observed};
+use crate::reconcile::{Diff, Observed};
 use crate::script::Context;
-use crate::workdir::{BatchFile, Secrecy};
+use crate::workdir::BatchFile;
 
 /// The most certificates one `issue_clients` makes.
 pub const MAX_FLEET: i64 = 1_000_000;
@@ -235,17 +236,6 @@ fn parse_fleet(ctx: &Context, map: &Map) -> Result<Fleet, Error> {
     Ok(fleet)
 }
 
-/// One line of the manifest.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Entry {
-    name: String,
-    serial: String,
-    sha256: String,
-    not_after: String,
-    /// When the CA revoked it (its revocation list), empty while it is not revoked.
-    revoked: String,
-}
-
 /// What happens to certificate `n`.
 enum Slot {
     /// The pair exists as asked.
@@ -375,57 +365,16 @@ fn issue_clients(ctx: &Context, map: &Map) -> Result<Map, Error> {
         )?;
     }
 
-    // The manifest: written when it is not already what it should be.
-    let mut manifest_status = "keep";
+    // The manifest's `revoked` column, from the CA's revocation list.
     if let (Some(entries), Some(ca)) = (&mut entries, &ca) {
         let marks = entries
             .iter_mut()
             .map(|e| (e.serial.as_str(), &mut e.revoked));
         super::revoke::mark_revoked(ctx, &fleet.ca.cert, &ca.parsed, marks)?;
     }
-    if let Some(entries) = &entries {
-        let (csv_text, json_text) = manifest_texts(entries)?;
-        for (path, text) in [(&csv, &csv_text), (&json, &json_text)] {
-            let seen = observe_file(ctx, path)?;
-            let (diff, reason): (Diff<()>, _) = match seen {
-                Observed::Present(()) if wd.has_contents(path, text.as_bytes())? => {
-                    (Diff::Keep("up to date"), "")
-                }
-                Observed::Present(()) => (
-                    Diff::Update(vec![Change {
-                        field: "entries",
-                        patch: (),
-                    }]),
-                    "lists other certificates",
-                ),
-                _ => (Diff::Create, ""),
-            };
-            if diff.op() != Op::Keep {
-                manifest_status = "update";
-            }
-            let shown =
-                Action::new(diff.op(), Kind::Manifest, path, reason).arg("entries", entries.len());
-            let exists = seen.present().is_some();
-            apply_file(ctx, &seen, &diff, shown, || {
-                wd.write(path, text.as_bytes(), Secrecy::Public, exists)
-            })?;
-        }
-    } else {
-        // A plan: the certificates, and so the manifest's lines, are made when applying.
-        let shown = Action::new(
-            Op::Create,
-            Kind::Manifest,
-            format!("{csv}, {json}"),
-            "after the certificates",
-        )
-        .arg("entries", fleet.count);
-        apply_file(ctx, &Observed::NotLookedUp, &Diff::Create, shown, || {
-            Err::<(), _>(Error::internal(
-                "write the manifest",
-                "the certificates it lists were not made",
-            ))
-        })?;
-    }
+    // The manifest: written when it is not already what it should be.
+    let manifest_status =
+        super::manifest::write(ctx, &csv, &json, entries.as_deref(), fleet.count)?;
 
     let mut m = Map::new();
     m.insert("status".into(), op.name().into());
@@ -672,33 +621,4 @@ fn make_fleet(
         }
     }
     Ok(entries)
-}
-
-/// One CSV cell that a spreadsheet shows as text. A cell starting with `=`, `+`, `-`, `@`,
-/// a tab or a carriage return is read as a formula (a prefix such as `-1-` makes names
-/// like `-1-7`): it gets a leading `'` and double quotes, as OWASP's "CSV Injection" page
-/// says; a cell holding a comma, a quote or a line break is quoted (RFC 4180).
-fn csv_cell(value: &str) -> String {
-    let quoted = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        quoted(&format!("'{value}"))
-    } else if value.contains([',', '"', '\n', '\r']) {
-        quoted(value)
-    } else {
-        value.to_string()
-    }
-}
-
-fn manifest_texts(entries: &[Entry]) -> Result<(String, String), Error> {
-    let mut csv = String::with_capacity(entries.len() * 180 + 40);
-    csv.push_str("name,serial,sha256,not_after,revoked\n");
-    for e in entries {
-        let cells = [&e.name, &e.serial, &e.sha256, &e.not_after, &e.revoked].map(|c| csv_cell(c));
-        csv.push_str(&cells.join(","));
-        csv.push('\n');
-    }
-    let mut json = serde_json::to_string_pretty(entries)
-        .map_err(|e| Error::internal("write the manifest", e.to_string()))?;
-    json.push('\n');
-    Ok((csv, json))
 }

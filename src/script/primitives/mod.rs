@@ -11,6 +11,7 @@ mod fleet;
 mod gateway;
 mod issuer;
 mod lock;
+mod manifest;
 mod p12;
 mod pki;
 mod revoke;
