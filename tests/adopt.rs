@@ -13,7 +13,7 @@ use mtls::aws::apigateway::MtlsDomainSpec;
 use mtls::aws::route53::AliasTarget;
 use mtls::aws::{Aws, Tags};
 use mtls::pki::SecretPem;
-use support::cli::{mtls, mtls_env, run_setup, Run};
+use support::cli::{mtls, mtls_env, run_setup, Run, SetupArgs};
 use support::moto::{Moto, RecordedRequest};
 
 const DOMAIN: &str = "api.example.com";
@@ -166,20 +166,11 @@ fn make_pki(dir: &Path) {
 }
 
 fn adopt_plan(moto: &Moto, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "plan",
-        "setup.rhai",
-        "--refresh",
-        "--detailed-exitcode",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-        "--var",
-        "adopt=true",
-    ];
-    args.extend_from_slice(extra);
-    mtls_env(dir, &args, &moto.env())
+    let args = SetupArgs::plan()
+        .args(&["--refresh", "--detailed-exitcode"])
+        .var("adopt", "true")
+        .args(extra);
+    mtls_env(dir, &args.to_vec(), &moto.env())
 }
 
 fn mutating(moto: &Moto) -> Vec<RecordedRequest> {
@@ -238,19 +229,10 @@ fn a_walkthrough_done_by_hand_is_adopted_without_downtime_then_owned() {
     );
     let json = mtls_env(
         dir,
-        &[
-            "plan",
-            "setup.rhai",
-            "--refresh",
-            "--format",
-            "json",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "probe=false",
-            "--var",
-            "adopt=true",
-        ],
+        &SetupArgs::plan()
+            .args(&["--refresh", "--format", "json"])
+            .var("adopt", "true")
+            .to_vec(),
         &moto.env(),
     );
     let v: serde_json::Value =
@@ -349,14 +331,7 @@ fn an_offline_plan_says_adoption_needs_refresh_and_guesses_nothing() {
     let folder = tempfile::tempdir().unwrap();
     let run = mtls(
         folder.path(),
-        &[
-            "plan",
-            "setup.rhai",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "adopt=true",
-        ],
+        &SetupArgs::plan().with_probe().var("adopt", "true").to_vec(),
     );
     assert_eq!(run.status.code(), Some(0), "{}", run.all());
     let out = &run.stdout;
@@ -383,14 +358,7 @@ fn adopt_must_be_true_or_false() {
     let folder = tempfile::tempdir().unwrap();
     let run = mtls(
         folder.path(),
-        &[
-            "plan",
-            "setup.rhai",
-            "--var",
-            "domain=api.example.com",
-            "--var",
-            "adopt=yes",
-        ],
+        &SetupArgs::plan().with_probe().var("adopt", "yes").to_vec(),
     );
     assert_eq!(run.status.code(), Some(1), "{}", run.all());
     assert!(

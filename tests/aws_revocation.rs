@@ -7,7 +7,7 @@ use mtls::aws::Aws;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use support::cli::{mtls_env, openssl, run_setup, Run};
+use support::cli::{mtls_env, openssl, run_setup, Run, SetupArgs};
 use support::moto::{Moto, RecordedRequest, ACCOUNT_ID};
 use support::realism::{
     secs, workdir_with_pki, Call, FunctionUpdating, Realism, RoleNotAssumableYet,
@@ -62,19 +62,10 @@ fn setup(moto: &Moto, dir: &Path) -> Run {
 
 /// `plan setup.rhai --var revocation=true --refresh --detailed-exitcode`.
 fn drift_check(moto: &Moto, dir: &Path) -> Run {
-    let args = [
-        "plan",
-        "setup.rhai",
-        "--refresh",
-        "--detailed-exitcode",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "probe=false",
-        "--var",
-        "revocation=true",
-    ];
-    mtls_env(dir, &args, &moto.env())
+    let args = SetupArgs::plan()
+        .args(&["--refresh", "--detailed-exitcode"])
+        .var("revocation", "true");
+    mtls_env(dir, &args.to_vec(), &moto.env())
 }
 
 /// Revokes `cert` with `openssl ca -gencrl` (RootCA.crl.pem, signed by RootCA); returns its
@@ -674,15 +665,8 @@ fn function_updates_wait_while_lambda_is_busy_with_the_last_change() {
 fn an_offline_plan_shows_the_authorizer_and_a_tampered_crl_is_refused() {
     let tmp = workdir_with_pki(DOMAIN);
     let dir = tmp.path();
-    let args = [
-        "plan",
-        "setup.rhai",
-        "--var",
-        "domain=api.example.com",
-        "--var",
-        "revocation=true",
-    ];
-    let plan = mtls_env(dir, &args, &[]);
+    let args = SetupArgs::plan().with_probe().var("revocation", "true");
+    let plan = mtls_env(dir, &args.to_vec(), &[]);
     assert!(plan.status.success(), "{}", plan.all());
     // Columns are as wide as the longest kind: compared with single spaces.
     let words = plan.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -705,7 +689,7 @@ fn an_offline_plan_shows_the_authorizer_and_a_tampered_crl_is_refused() {
     der[last] ^= 1;
     let tampered = pem::encode(&pem::Pem::new("X509 CRL", der));
     std::fs::write(dir.join("RootCA.crl.pem"), tampered).unwrap();
-    let refused = mtls_env(dir, &args, &[]);
+    let refused = mtls_env(dir, &args.to_vec(), &[]);
     assert_eq!(refused.status.code(), Some(1), "{}", refused.all());
     assert!(
         refused.stderr.contains("signature does not verify"),

@@ -9,7 +9,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 use crate::revoke::{expired_crl, fleet_of_three, revoke};
 use crate::support;
-use support::cli::mtls;
+use support::cli::{mtls, SERVE};
 
 /// The body API Gateway sends for an authorizer's explicit deny.
 const EXPLICIT_DENY: &str =
@@ -28,20 +28,6 @@ fn fleet_with_server() -> tempfile::TempDir {
     mtls(tmp.path(), &["run", "server.rhai"]).success();
     tmp
 }
-
-const SERVE: [&str; 11] = [
-    "serve",
-    "--cert",
-    "server.pem",
-    "--key",
-    "server.key",
-    "--chain",
-    "inca.pem",
-    "--truststore",
-    "RootCA.pem",
-    "--listen",
-    "127.0.0.1:0",
-];
 
 /// A gateway process, stopped when dropped (also when an assertion fails).
 struct Server(Child);

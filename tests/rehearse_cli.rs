@@ -6,7 +6,7 @@ use crate::support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use support::cli::{mtls, openssl};
+use support::cli::{mtls, openssl, SERVE};
 
 #[test]
 fn mtls_serve_answers_curl_with_a_client_certificate_only() {
@@ -15,19 +15,7 @@ fn mtls_serve_answers_curl_with_a_client_certificate_only() {
     mtls(dir, &["run", "pki.rhai", "--var", "domain=localhost"]).success();
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_mtls"))
-        .args([
-            "serve",
-            "--cert",
-            "server.pem",
-            "--key",
-            "server.key",
-            "--chain",
-            "inca.pem",
-            "--truststore",
-            "RootCA.pem",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(SERVE)
         .current_dir(dir)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

@@ -628,41 +628,12 @@ impl ApiGateway {
         domain: &str,
         base_path: Option<&str>,
     ) -> Result<Option<BasePathMapping>, AwsError> {
-        const OP: &str = "GetBasePathMappings";
         let path = api_base_path(base_path);
-        let mut position: Option<String> = None;
-        loop {
-            let result = self
-                .client
-                .get_base_path_mappings()
-                .domain_name(domain)
-                .set_position(position.take())
-                .send()
-                .await
-                .or_aws(SERVICE, OP);
-            let out = match result {
-                Ok(out) => out,
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            for item in out.items() {
-                let item_path = item.base_path().unwrap_or(ROOT_BASE_PATH);
-                if api_base_path(Some(item_path)) == path {
-                    return Ok(Some(BasePathMapping {
-                        base_path: item_path.to_string(),
-                        rest_api_id: item
-                            .rest_api_id()
-                            .ok_or_else(|| AwsError::missing(SERVICE, OP, "restApiId"))?
-                            .to_string(),
-                        stage: item.stage().map(str::to_string),
-                    }));
-                }
-            }
-            match out.position() {
-                Some(p) if !p.is_empty() => position = Some(p.to_string()),
-                _ => return Ok(None),
-            }
-        }
+        Ok(self
+            .base_path_mappings(domain)
+            .await?
+            .into_iter()
+            .find(|m| api_base_path(Some(&m.base_path)) == path))
     }
 
     /// `DeleteBasePathMapping` at `base_path` (the root when `None` or empty).

@@ -186,6 +186,22 @@ fn setup_args_build_the_walkthrough_command_lines() {
     );
 }
 
+/// `mtls serve` with the walkthrough's files (pki.rhai's server pair, chain and root), on
+/// an ephemeral loopback port.
+pub const SERVE: [&str; 11] = [
+    "serve",
+    "--cert",
+    "server.pem",
+    "--key",
+    "server.key",
+    "--chain",
+    "inca.pem",
+    "--truststore",
+    "RootCA.pem",
+    "--listen",
+    "127.0.0.1:0",
+];
+
 /// `mtls run setup.rhai --var domain=api.example.com --var probe=false EXTRA...` in `dir`
 /// with `env` (a moto endpoint): [`SetupArgs::run`] plus `extra`.
 pub fn run_setup(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Run {
