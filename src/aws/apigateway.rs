@@ -322,11 +322,9 @@ impl ApiGateway {
                     found.push(api);
                 }
             }
-            match out.position() {
-                Some(p) if !p.is_empty() && !out.items().is_empty() => {
-                    position = Some(p.to_string())
-                }
-                _ => break,
+            position = next_page(out.position(), out.items().is_empty());
+            if position.is_none() {
+                break;
             }
         }
         Ok(found)
@@ -766,11 +764,9 @@ impl ApiGateway {
                     .iter()
                     .filter_map(|d| d.domain_name().map(str::to_string)),
             );
-            match out.position() {
-                Some(p) if !p.is_empty() && !out.items().is_empty() => {
-                    position = Some(p.to_string())
-                }
-                _ => return Ok(names),
+            position = next_page(out.position(), out.items().is_empty());
+            if position.is_none() {
+                return Ok(names);
             }
         }
     }
@@ -805,11 +801,9 @@ impl ApiGateway {
                     stage: item.stage().map(str::to_string),
                 });
             }
-            match out.position() {
-                Some(p) if !p.is_empty() && !out.items().is_empty() => {
-                    position = Some(p.to_string())
-                }
-                _ => return Ok(found),
+            position = next_page(out.position(), out.items().is_empty());
+            if position.is_none() {
+                return Ok(found);
             }
         }
     }
@@ -866,11 +860,9 @@ impl ApiGateway {
                     .iter()
                     .filter_map(|r| r.path().map(str::to_string)),
             );
-            match out.position() {
-                Some(p) if !p.is_empty() && !out.items().is_empty() => {
-                    position = Some(p.to_string())
-                }
-                _ => return Ok(paths),
+            position = next_page(out.position(), out.items().is_empty());
+            if position.is_none() {
+                return Ok(paths);
             }
         }
     }
@@ -896,6 +888,18 @@ pub(crate) fn partition(region: &str) -> &'static str {
     }
 }
 
+/// The `position` to ask for next after a page of a `Get*` list, `None` when the list is
+/// done: API Gateway's list operations page with `position`, absent (or empty) on the last
+/// page (API Gateway API reference, e.g. GetRestApis: "position: The current pagination
+/// position in the paged result set"). A page with no items ends the list too, whatever
+/// position it carries, so a server that keeps answering one cannot hold a run in a loop.
+fn next_page(position: Option<&str>, page_was_empty: bool) -> Option<String> {
+    match position {
+        Some(p) if !p.is_empty() && !page_was_empty => Some(p.to_string()),
+        _ => None,
+    }
+}
+
 fn api_base_path(base_path: Option<&str>) -> String {
     match base_path {
         None | Some("") | Some("/") | Some(ROOT_BASE_PATH) => ROOT_BASE_PATH.to_string(),
@@ -905,7 +909,15 @@ fn api_base_path(base_path: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::partition;
+    use super::{next_page, partition};
+
+    #[test]
+    fn a_list_goes_on_while_a_page_has_items_and_a_position() {
+        assert_eq!(next_page(Some("p2"), false), Some("p2".to_string()));
+        assert_eq!(next_page(None, false), None);
+        assert_eq!(next_page(Some(""), false), None);
+        assert_eq!(next_page(Some("p2"), true), None);
+    }
 
     #[test]
     fn stage_arns_name_the_region_s_partition() {

@@ -3,7 +3,7 @@
 
 use aws_sdk_apigateway::types::{AuthorizerType, Op, PatchOperation};
 
-use super::{partition, ApiGateway, SERVICE};
+use super::{next_page, partition, ApiGateway, SERVICE};
 use crate::aws::{AwsError, SdkResultExt};
 
 /// An authorizer of a REST API.
@@ -91,11 +91,9 @@ impl ApiGateway {
                     ttl_seconds: a.authorizer_result_ttl_in_seconds(),
                 }
             }));
-            match out.position() {
-                Some(p) if !p.is_empty() && !out.items().is_empty() => {
-                    position = Some(p.to_string())
-                }
-                _ => return Ok(found),
+            position = next_page(out.position(), out.items().is_empty());
+            if position.is_none() {
+                return Ok(found);
             }
         }
     }
@@ -173,11 +171,9 @@ impl ApiGateway {
                     names,
                 ));
             }
-            match out.position() {
-                Some(p) if !p.is_empty() && !out.items().is_empty() => {
-                    position = Some(p.to_string())
-                }
-                _ => break,
+            position = next_page(out.position(), out.items().is_empty());
+            if position.is_none() {
+                break;
             }
         }
         for (resource_id, path, mut names) in resources {
