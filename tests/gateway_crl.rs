@@ -3,13 +3,13 @@
 //! served; a list the truststore does not vouch for, an expired or a malformed one stops the
 //! gateway before it listens.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
 
 use crate::revoke::{expired_crl, fleet_of_three, revoke};
 use crate::support;
-use support::cli::{mtls, SERVE};
+use support::cli::{listening_port, mtls, SERVE};
 
 /// The body API Gateway sends for an authorizer's explicit deny.
 const EXPLICIT_DENY: &str =
@@ -44,17 +44,7 @@ impl Drop for Server {
 fn serve_with(dir: &Path, crl: &str) -> (Server, String, BufReader<ChildStderr>) {
     let mut server = spawn_serve(dir, crl);
     let mut stderr = BufReader::new(server.0.stderr.take().unwrap());
-    let mut line = String::new();
-    let port = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "mtls serve exited before listening"
-        );
-        if let Some(rest) = line.trim().strip_prefix("listening on https://127.0.0.1:") {
-            break rest.to_string();
-        }
-    };
+    let port = listening_port(&mut stderr);
     (server, port, stderr)
 }
 

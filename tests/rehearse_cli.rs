@@ -3,10 +3,10 @@
 
 use crate::support;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::process::{Command, Stdio};
 
-use support::cli::{mtls, openssl, SERVE};
+use support::cli::{listening_port, mtls, openssl, SERVE};
 
 #[test]
 fn mtls_serve_answers_curl_with_a_client_certificate_only() {
@@ -22,17 +22,7 @@ fn mtls_serve_answers_curl_with_a_client_certificate_only() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    let port = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "mtls serve exited before listening"
-        );
-        if let Some(rest) = line.trim().strip_prefix("listening on https://127.0.0.1:") {
-            break rest.to_string();
-        }
-    };
+    let port = listening_port(&mut stderr);
     let resolve = format!("localhost:{port}:127.0.0.1");
     let url = format!("https://localhost:{port}/pets");
     let curl = |extra: &[&str]| {

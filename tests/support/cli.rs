@@ -186,6 +186,22 @@ fn setup_args_build_the_walkthrough_command_lines() {
     );
 }
 
+/// The port `mtls serve` listens on, read from its stderr up to its "listening on" line
+/// (the rest stays unread in `stderr`, for the request log).
+pub fn listening_port(stderr: &mut impl std::io::BufRead) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "mtls serve exited before listening"
+        );
+        if let Some(rest) = line.trim().strip_prefix("listening on https://127.0.0.1:") {
+            return rest.to_string();
+        }
+    }
+}
+
 /// `mtls serve` with the walkthrough's files (pki.rhai's server pair, chain and root), on
 /// an ephemeral loopback port.
 pub const SERVE: [&str; 11] = [
