@@ -144,4 +144,56 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_reason_the_step_gives_replaces_the_drivers() {
+        let ctx = Context::new(
+            crate::workdir::Workdir::new("."),
+            crate::effects::Effects::new(crate::effects::Mode::PLAN),
+            Default::default(),
+            false,
+        );
+        let present = Observed::Present(());
+        let kept = Action::new(
+            Op::Keep,
+            Kind::RevocationList,
+            "RootCA.crl.pem",
+            "already revoked on 2026-12-03",
+        );
+        apply_file(&ctx, &present, &Diff::Keep("already revoked"), kept, || {
+            Ok(())
+        })
+        .unwrap();
+        let made = Action::new(
+            Op::Create,
+            Kind::ClientCertificates,
+            "dev-1..dev-3",
+            "2 missing",
+        );
+        apply_file(&ctx, &present, &Diff::Create, made, || Ok(())).unwrap();
+        let again = Action::new(Op::Replace, Kind::Pkcs12Bundle, "client.p12", "");
+        apply_file(
+            &ctx,
+            &present,
+            &Diff::Replace("another password".into()),
+            again,
+            || Ok(()),
+        )
+        .unwrap();
+        let reasons: Vec<(Op, String)> = ctx
+            .effects
+            .plan()
+            .actions
+            .iter()
+            .map(|a| (a.op, a.reason.clone()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (Op::Keep, "already revoked on 2026-12-03".to_string()),
+                (Op::Create, "2 missing".to_string()),
+                (Op::Replace, "another password".to_string()),
+            ]
+        );
+    }
 }
