@@ -193,10 +193,14 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         (Some(_), None, _) => (Diff::Keep("exists"), String::new()),
     };
     let op = diff.op();
-    let mut entries = current
-        .as_ref()
-        .map(|c| c.entries.clone())
-        .unwrap_or_default();
+    // A kept list shows its own number; a list signed anew, the next one.
+    let shown_number = match (&current, op) {
+        (Some(c), Op::Keep) => c.number.clone(),
+        _ => number.clone(),
+    };
+    // The list read is not needed again: its entries move into the next one (a list of
+    // 100,000 is not copied on the way to being signed).
+    let mut entries = current.map(|c| c.entries).unwrap_or_default();
     if let (Some(s), None) = (&serial, &listed) {
         entries.push(Revoked {
             serial: s.clone(),
@@ -213,10 +217,6 @@ fn revoke_cert(ctx: &Context, map: &Map) -> Result<Map, Error> {
         );
     }
     action = action.arg("entries", entries.len());
-    let shown_number = match (&current, op) {
-        (Some(c), Op::Keep) => c.number.clone(),
-        _ => number.clone(),
-    };
     action = action.arg("crl_number", &shown_number);
     if op != Op::Keep {
         action = action.arg("next_update", format!("in {} days", req.days));
