@@ -86,6 +86,16 @@ mod tests {
     use super::*;
     use crate::effects::{Kind, Op};
 
+    /// A plan's context in this folder (a plan reads and writes nothing here).
+    fn plan_context() -> Context {
+        Context::new(
+            crate::workdir::Workdir::new("."),
+            crate::effects::Effects::new(crate::effects::Mode::PLAN),
+            Default::default(),
+            false,
+        )
+    }
+
     #[test]
     fn a_key_or_certificate_file_is_made_kept_or_made_anew() {
         let present = Observed::Present(());
@@ -106,12 +116,7 @@ mod tests {
 
     #[test]
     fn a_local_file_goes_through_the_driver_with_its_arguments_shown() {
-        let ctx = Context::new(
-            crate::workdir::Workdir::new("."),
-            crate::effects::Effects::new(crate::effects::Mode::PLAN),
-            Default::default(),
-            false,
-        );
+        let ctx = plan_context();
         let shown = Action::new(Op::Keep, Kind::Certificate, "a.pem", "").arg("sha256", "ab");
         let present = Observed::Present(());
         apply_file(&ctx, &present, &Diff::Keep("exists"), shown, || Ok(())).unwrap();
@@ -147,12 +152,7 @@ mod tests {
 
     #[test]
     fn a_reason_the_step_gives_replaces_the_drivers() {
-        let ctx = Context::new(
-            crate::workdir::Workdir::new("."),
-            crate::effects::Effects::new(crate::effects::Mode::PLAN),
-            Default::default(),
-            false,
-        );
+        let ctx = plan_context();
         let present = Observed::Present(());
         let kept = Action::new(
             Op::Keep,
